@@ -1,0 +1,190 @@
+//! Every way a token can be wrong is refused, against a real test clock in Redis.
+
+use causerie_auth::{Audience, AuthError, Caller, Claims, Role, SigningKey, TokenIssuer, TokenRequest, Verifier};
+use causerie_core::{Clock, TenantId, UserId};
+use chrono::{Duration, Utc};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+struct Keys {
+    issuer: TokenIssuer,
+    key: SigningKey,
+    verifier: Verifier,
+}
+
+fn keys_with(clock: Clock) -> Keys {
+    let key = SigningKey::generate().unwrap();
+    let jwks = JwkSet { keys: vec![key.public_jwk()] };
+    Keys { issuer: TokenIssuer::new(&key), verifier: Verifier::new(&jwks, clock), key }
+}
+
+fn tenant_request() -> TokenRequest {
+    TokenRequest {
+        audience: Audience::Tenant,
+        subject: UserId::new().to_string(),
+        tenant_id: Some(TenantId::new()),
+        role: Some(Role::Admin),
+        project_ids: Vec::new(),
+    }
+}
+
+fn valid_claims() -> Claims {
+    let now = Utc::now().timestamp();
+    Claims {
+        iss: "causerie".into(),
+        sub: UserId::new().to_string(),
+        aud: Audience::Tenant.as_str().into(),
+        exp: now + 600,
+        nbf: now - 1,
+        iat: now - 1,
+        jti: "jti".into(),
+        typ: "access".into(),
+        tid: Some(TenantId::new()),
+        role: Some(Role::Operator),
+        pids: Vec::new(),
+    }
+}
+
+#[test]
+fn a_valid_token_names_its_caller() {
+    let keys = keys_with(Clock::system());
+    let request = tenant_request();
+    let tenant_id = request.tenant_id;
+    let token = keys.issuer.issue(request, Utc::now(), Duration::minutes(15)).unwrap();
+    let caller = keys.verifier.verify(&token, Audience::Tenant).unwrap();
+    assert!(matches!(caller, Caller::TenantUser { role: Role::Admin, .. }));
+    assert_eq!(caller.tenant_id(), tenant_id);
+}
+
+#[test]
+fn expired_token_is_refused() {
+    let keys = keys_with(Clock::system());
+    let token = keys.issuer.issue(tenant_request(), Utc::now() - Duration::hours(1), Duration::minutes(15)).unwrap();
+    assert_eq!(keys.verifier.verify(&token, Audience::Tenant), Err(AuthError::Expired));
+}
+
+#[test]
+fn token_not_yet_valid_is_refused() {
+    let keys = keys_with(Clock::system());
+    let token = keys.issuer.issue(tenant_request(), Utc::now() + Duration::hours(1), Duration::minutes(15)).unwrap();
+    assert_eq!(keys.verifier.verify(&token, Audience::Tenant), Err(AuthError::NotYetValid));
+}
+
+#[test]
+fn token_signed_by_another_key_with_the_same_id_is_refused() {
+    let keys = keys_with(Clock::system());
+    let impostor = SigningKey::generate().unwrap();
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(keys.key.key_id().to_owned());
+    let token =
+        jsonwebtoken::encode(&header, &valid_claims(), &EncodingKey::from_ed_der(impostor.pkcs8_der())).unwrap();
+    assert_eq!(keys.verifier.verify(&token, Audience::Tenant), Err(AuthError::BadSignature));
+}
+
+#[test]
+fn tampered_claims_are_refused() {
+    let keys = keys_with(Clock::system());
+    let token = keys.issuer.sign(&valid_claims()).unwrap();
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let mut claims = valid_claims();
+    claims.role = Some(Role::Admin);
+    use base64::Engine;
+    parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+    assert_eq!(keys.verifier.verify(&parts.join("."), Audience::Tenant), Err(AuthError::BadSignature));
+}
+
+#[test]
+fn alg_none_is_refused() {
+    use base64::Engine;
+    let keys = keys_with(Clock::system());
+    let encode = |value: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&value).unwrap())
+    };
+    let header = encode(serde_json::json!({"alg": "none", "typ": "JWT", "kid": keys.key.key_id()}));
+    let claims = encode(serde_json::to_value(valid_claims()).unwrap());
+    let token = format!("{header}.{claims}.");
+    assert!(keys.verifier.verify(&token, Audience::Tenant).is_err());
+}
+
+#[test]
+fn another_algorithm_than_the_keys_is_refused() {
+    // The classic confusion: HMAC keyed with the public key's bytes.
+    let keys = keys_with(Clock::system());
+    let jwk = keys.key.public_jwk();
+    let jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(public) = &jwk.algorithm else {
+        panic!("an Ed25519 key is an octet key pair");
+    };
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(keys.key.key_id().to_owned());
+    let secret = EncodingKey::from_secret(public.x.as_bytes()).unwrap();
+    let token = jsonwebtoken::encode(&header, &valid_claims(), &secret).unwrap();
+    assert_eq!(keys.verifier.verify(&token, Audience::Tenant), Err(AuthError::WrongAlgorithm));
+}
+
+#[test]
+fn wrong_audience_is_refused() {
+    let keys = keys_with(Clock::system());
+    let token = keys.issuer.issue(tenant_request(), Utc::now(), Duration::minutes(15)).unwrap();
+    assert_eq!(keys.verifier.verify(&token, Audience::Staff), Err(AuthError::WrongAudience));
+    // And again once the token sits in the verified cache.
+    keys.verifier.verify(&token, Audience::Tenant).unwrap();
+    assert_eq!(keys.verifier.verify(&token, Audience::Staff), Err(AuthError::WrongAudience));
+    let mut claims = valid_claims();
+    claims.aud = "someone-else".into();
+    let token = keys.issuer.sign(&claims).unwrap();
+    assert!(keys.verifier.verify(&token, Audience::Tenant).is_err());
+}
+
+#[test]
+fn wrong_issuer_is_refused() {
+    let keys = keys_with(Clock::system());
+    let mut claims = valid_claims();
+    claims.iss = "evil".into();
+    let token = keys.issuer.sign(&claims).unwrap();
+    assert_eq!(keys.verifier.verify(&token, Audience::Tenant), Err(AuthError::WrongIssuer));
+}
+
+#[test]
+fn wrong_token_type_is_refused() {
+    let keys = keys_with(Clock::system());
+    let mut claims = valid_claims();
+    claims.typ = "refresh".into();
+    let token = keys.issuer.sign(&claims).unwrap();
+    assert_eq!(keys.verifier.verify(&token, Audience::Tenant), Err(AuthError::WrongType));
+}
+
+#[test]
+fn unknown_key_id_is_refused() {
+    let keys = keys_with(Clock::system());
+    let stranger = TokenIssuer::new(&SigningKey::generate().unwrap());
+    let token = stranger.issue(tenant_request(), Utc::now(), Duration::minutes(15)).unwrap();
+    assert_eq!(keys.verifier.verify(&token, Audience::Tenant), Err(AuthError::UnknownKey));
+}
+
+#[test]
+fn a_key_withdrawn_from_the_set_stops_verifying_cached_tokens() {
+    let keys = keys_with(Clock::system());
+    let token = keys.issuer.issue(tenant_request(), Utc::now(), Duration::minutes(15)).unwrap();
+    keys.verifier.verify(&token, Audience::Tenant).unwrap();
+    keys.verifier.replace_keys(&JwkSet { keys: Vec::new() });
+    assert_eq!(keys.verifier.verify(&token, Audience::Tenant), Err(AuthError::UnknownKey));
+}
+
+#[tokio::test]
+async fn a_cached_token_expires_when_the_shared_test_clock_moves() {
+    let redis_url = std::env::var("CAUSERIE_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let client = redis::Client::open(redis_url).unwrap();
+    let manager = redis::aio::ConnectionManager::new(client).await.unwrap();
+    let namespace = format!("authtest_{}", uuid::Uuid::now_v7().simple());
+    let tasks = tokio_util::task::TaskTracker::new();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let clock = Clock::test_mode(manager, &namespace, &tasks, shutdown.clone()).await.unwrap();
+    let keys = keys_with(clock.clone());
+    let token = keys.issuer.issue(tenant_request(), clock.now(), Duration::minutes(15)).unwrap();
+    keys.verifier.verify(&token, Audience::Tenant).unwrap();
+    clock.advance(Duration::minutes(16)).await.unwrap().unwrap();
+    assert_eq!(keys.verifier.verify(&token, Audience::Tenant), Err(AuthError::Expired));
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
+}

@@ -1,0 +1,187 @@
+//! What travels on the bus. An envelope carries one typed message; its routing key is
+//! `<producer>.<type>`, so the receipts that answer a data-subject request say which service sent
+//! them. Message types are versioned by name: an incompatible change is a new variant.
+
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+
+use causerie_core::{RetentionCategory, TenantId, UserId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Unique per message; consumers de-duplicate on it.
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub occurred_at: DateTime<Utc>,
+    /// The service that produced the message, as in routing keys (`accounts`, `live_chat`...).
+    pub producer: String,
+    /// W3C trace context (`traceparent`, `tracestate`) of the span that produced it.
+    #[serde(default)]
+    pub trace_context: HashMap<String, String>,
+    #[serde(flatten)]
+    pub message: Message,
+}
+
+impl Envelope {
+    pub fn new(
+        tenant_id: TenantId,
+        producer: &str,
+        occurred_at: DateTime<Utc>,
+        message: Message,
+    ) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            tenant_id,
+            occurred_at,
+            producer: producer.to_owned(),
+            trace_context: causerie_runtime::propagation::current_trace_context(),
+            message,
+        }
+    }
+
+    pub fn routing_key(&self) -> String {
+        format!("{}.{}", self.producer, self.message.message_type())
+    }
+}
+
+/// Every message type, tagged by `type` with its body in `payload`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "payload")]
+pub enum Message {
+    /// A tenant exists; retention starts tracking it for sweeps and offboarding.
+    #[serde(rename = "tenant.created")]
+    TenantCreatedV1(TenantCreated),
+    /// Erase everything a service holds about a data subject, then answer with a receipt.
+    #[serde(rename = "erasure.requested")]
+    ErasureRequestedV1(SubjectRequest),
+    #[serde(rename = "erasure.completed")]
+    ErasureCompletedV1(ErasureReceipt),
+    /// Collect everything a service holds about a data subject, then answer with the bundle.
+    #[serde(rename = "export.requested")]
+    ExportRequestedV1(SubjectRequest),
+    #[serde(rename = "export.completed")]
+    ExportCompletedV1(ExportReceipt),
+    /// Delete (or count, when dry) what each category holds beyond its cutoff.
+    #[serde(rename = "sweep.requested")]
+    SweepRequestedV1(SweepRequest),
+    #[serde(rename = "sweep.completed")]
+    SweepCompletedV1(SweepReceipt),
+}
+
+impl Message {
+    pub const fn message_type(&self) -> &'static str {
+        match self {
+            Self::TenantCreatedV1(_) => "tenant.created",
+            Self::ErasureRequestedV1(_) => "erasure.requested",
+            Self::ErasureCompletedV1(_) => "erasure.completed",
+            Self::ExportRequestedV1(_) => "export.requested",
+            Self::ExportCompletedV1(_) => "export.completed",
+            Self::SweepRequestedV1(_) => "sweep.requested",
+            Self::SweepCompletedV1(_) => "sweep.completed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TenantCreated {
+    pub tenant_id: TenantId,
+    pub slug: String,
+    pub name: String,
+    pub contract_end: Option<DateTime<Utc>>,
+}
+
+/// Who a data-subject request is about. A visitor is known by `cz_vid`, a tenant user by id,
+/// anyone by an e-mail address they gave.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataSubject {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubjectRequest {
+    pub request_id: Uuid,
+    pub subject: DataSubject,
+    pub deadline: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErasureReceipt {
+    pub request_id: Uuid,
+    pub service: String,
+    /// Rows erased per retention category.
+    pub counts: BTreeMap<RetentionCategory, u64>,
+    pub completed_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportReceipt {
+    pub request_id: Uuid,
+    pub service: String,
+    pub counts: BTreeMap<RetentionCategory, u64>,
+    /// Everything the service holds about the subject, machine-readable.
+    pub bundle: serde_json::Value,
+    pub completed_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepRequest {
+    pub run_id: Uuid,
+    /// Rows older than the cutoff of their category are past retention.
+    pub cutoffs: BTreeMap<RetentionCategory, DateTime<Utc>>,
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepReceipt {
+    pub run_id: Uuid,
+    pub service: String,
+    pub dry_run: bool,
+    /// Rows deleted per category, or that would be when the run is dry.
+    pub counts: BTreeMap<RetentionCategory, u64>,
+    pub completed_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_has_the_documented_shape() {
+        let tenant_id = TenantId::new();
+        let envelope = Envelope::new(
+            tenant_id,
+            "accounts",
+            Utc::now(),
+            Message::TenantCreatedV1(TenantCreated {
+                tenant_id,
+                slug: "acme".into(),
+                name: "Acme".into(),
+                contract_end: None,
+            }),
+        );
+        let json = serde_json::to_value(&envelope).unwrap();
+        assert_eq!(json["type"], "tenant.created");
+        assert_eq!(json["payload"]["slug"], "acme");
+        assert_eq!(json["tenant_id"], tenant_id.to_string());
+        assert_eq!(envelope.routing_key(), "accounts.tenant.created");
+        let back: Envelope = serde_json::from_value(json).unwrap();
+        assert_eq!(back, envelope);
+    }
+
+    #[test]
+    fn unknown_types_are_refused() {
+        let json = serde_json::json!({
+            "id": Uuid::now_v7(), "tenant_id": Uuid::now_v7(), "occurred_at": Utc::now(),
+            "producer": "accounts", "type": "tenant.exploded", "payload": {}
+        });
+        assert!(serde_json::from_value::<Envelope>(json).is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! The exchanges, queues and bindings, declared whole by every service that connects, so that a
+//! message published before its consumer first starts still has a queue to wait in.
+
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{Channel, ExchangeKind};
+
+/// How many times a message is delivered before it is dead-lettered. RabbitMQ 3.10 has no
+/// default for quorum queues, so without this a poison message would cycle forever.
+pub const DELIVERY_LIMIT: i64 = 5;
+
+/// Which routing keys each consuming service's queue receives.
+const BINDINGS: [(&str, &[&str]); 5] = [
+    (
+        "retention",
+        &["accounts.tenant.created", "*.erasure.completed", "*.export.completed", "*.sweep.completed"],
+    ),
+    ("accounts", &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"]),
+    ("assistant", &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"]),
+    ("live_chat", &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"]),
+    (
+        "forms_analytics",
+        &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"],
+    ),
+];
+
+#[derive(Clone, Debug)]
+pub struct Topology {
+    prefix: String,
+    /// Set in tests only: queues of a finished test run disappear once idle this long.
+    queue_expiry_ms: Option<i64>,
+}
+
+impl Topology {
+    pub fn new(prefix: &str, queue_expiry_ms: Option<i64>) -> Self {
+        Self { prefix: prefix.to_owned(), queue_expiry_ms }
+    }
+
+    pub fn events_exchange(&self) -> String {
+        format!("{}.events", self.prefix)
+    }
+
+    pub fn dead_letter_exchange(&self) -> String {
+        format!("{}.dead-letter", self.prefix)
+    }
+
+    /// The durable queue a service consumes from.
+    pub fn queue(&self, consumer: &str) -> String {
+        format!("{}.{consumer}", self.prefix)
+    }
+
+    pub fn dead_letter_queue(&self, consumer: &str) -> String {
+        format!("{}.{consumer}.dead-letter", self.prefix)
+    }
+
+    /// Declares everything; idempotent, and run again after every reconnection.
+    pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
+        let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
+        channel
+            .exchange_declare(self.events_exchange().into(), ExchangeKind::Topic, durable, FieldTable::default())
+            .await?;
+        // Direct: each dead-lettered message is re-keyed with its queue's consumer name.
+        channel
+            .exchange_declare(
+                self.dead_letter_exchange().into(),
+                ExchangeKind::Direct,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        for (consumer, routing_keys) in BINDINGS {
+            self.declare_queue(channel, consumer, routing_keys).await?;
+        }
+        Ok(())
+    }
+
+    /// A consumer's quorum queue and its dead-letter queue. Public so tests can declare a
+    /// consumer of their own with the same options as the services'.
+    pub async fn declare_queue(
+        &self,
+        channel: &Channel,
+        consumer: &str,
+        routing_keys: &[&str],
+    ) -> lapin::Result<()> {
+        let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+        let mut dead_letter_arguments = FieldTable::default();
+        dead_letter_arguments.insert("x-queue-type".into(), long_string("quorum"));
+        self.insert_expiry(&mut dead_letter_arguments);
+        let dead_letter_queue = self.dead_letter_queue(consumer);
+        channel
+            .queue_declare(dead_letter_queue.clone().into(), durable, dead_letter_arguments)
+            .await?;
+        channel
+            .queue_bind(
+                dead_letter_queue.into(),
+                self.dead_letter_exchange().into(),
+                consumer.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+
+        let mut arguments = FieldTable::default();
+        // Quorum queues are replicated and keep a per-message delivery count, which is what
+        // bounds retries.
+        arguments.insert("x-queue-type".into(), long_string("quorum"));
+        arguments.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(DELIVERY_LIMIT));
+        arguments.insert("x-dead-letter-exchange".into(), long_string(&self.dead_letter_exchange()));
+        arguments.insert("x-dead-letter-routing-key".into(), long_string(consumer));
+        // At-least-once dead-lettering: a message is removed from this queue only once the
+        // dead-letter queue has confirmed it. It requires reject-publish overflow.
+        arguments.insert("x-dead-letter-strategy".into(), long_string("at-least-once"));
+        arguments.insert("x-overflow".into(), long_string("reject-publish"));
+        self.insert_expiry(&mut arguments);
+        let queue = self.queue(consumer);
+        channel.queue_declare(queue.clone().into(), durable, arguments).await?;
+        for routing_key in routing_keys {
+            channel
+                .queue_bind(
+                    queue.clone().into(),
+                    self.events_exchange().into(),
+                    (*routing_key).into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn insert_expiry(&self, arguments: &mut FieldTable) {
+        if let Some(expiry_ms) = self.queue_expiry_ms {
+            arguments.insert(ShortString::from("x-expires"), AMQPValue::LongLongInt(expiry_ms));
+        }
+    }
+}
+
+fn long_string(text: &str) -> AMQPValue {
+    AMQPValue::LongString(text.into())
+}

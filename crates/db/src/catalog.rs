@@ -1,0 +1,80 @@
+//! Reads PostgreSQL's catalog for the ways tenant isolation leaks (DESIGN.md section 4). Every
+//! service's tests run it on the service's migrated database, so a migration that forgets one of
+//! these rules fails the build.
+
+use sqlx::PgPool;
+
+/// One way a schema lets a tenant see or touch another tenant's rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsolationLeak {
+    pub object: String,
+    pub problem: &'static str,
+}
+
+const CHECKS: [(&str, &str); 6] = [
+    (
+        "a table with tenant_id lacks enabled and forced row-level security or a policy",
+        "select c.relname::text from pg_class c
+           join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public' and c.relkind in ('r', 'p')
+            and exists (select 1 from pg_attribute a
+                         where a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped)
+            and (not c.relrowsecurity or not c.relforcerowsecurity
+                 or not exists (select 1 from pg_policy p
+                                 where p.polrelid = c.oid and p.polqual is not null))",
+    ),
+    (
+        "a view is not security_invoker, so it runs with its owner's rights and skips row-level security",
+        "select c.relname::text from pg_class c
+           join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public' and c.relkind in ('v', 'm')
+            and not coalesce(c.reloptions && array['security_invoker=true', 'security_invoker=on', 'security_invoker=1'], false)",
+    ),
+    (
+        "a unique index on a tenant table leaves tenant_id out, so its error reveals another tenant's row",
+        "select i.indexrelid::regclass::text from pg_index i
+           join pg_class c on c.oid = i.indrelid
+           join pg_namespace n on n.oid = c.relnamespace
+           join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
+          where n.nspname = 'public' and i.indisunique
+            and not (a.attnum = any(i.indkey::int2[]))",
+    ),
+    (
+        "a foreign key between tenant tables leaves tenant_id out, so it can point at another tenant's row",
+        "select con.conname::text from pg_constraint con
+           join pg_class c on c.oid = con.conrelid
+           join pg_namespace n on n.oid = c.relnamespace
+           join pg_attribute a on a.attrelid = con.conrelid and a.attname = 'tenant_id' and not a.attisdropped
+           join pg_attribute ref on ref.attrelid = con.confrelid and ref.attname = 'tenant_id' and not ref.attisdropped
+          where n.nspname = 'public' and con.contype = 'f'
+            and not (a.attnum = any(con.conkey) and ref.attnum = any(con.confkey))",
+    ),
+    (
+        "the application role owns a table, so row-level security does not apply to it unless forced and it can change the policy",
+        "select c.relname::text from pg_class c
+           join pg_namespace n on n.oid = c.relnamespace
+           join pg_roles owner on owner.oid = c.relowner
+          where n.nspname = 'public'
+            and (owner.rolname = 'causerie_app'
+                 or exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid
+                             where m.member = owner.oid and g.rolname = 'causerie_app'))",
+    ),
+    (
+        "an application role is a superuser or has BYPASSRLS",
+        "select r.rolname::text from pg_roles r
+          where (r.rolname = 'causerie_app'
+                 or exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid
+                             where m.member = r.oid and g.rolname = 'causerie_app'))
+            and (r.rolsuper or r.rolbypassrls)",
+    ),
+];
+
+/// Every leak found in the database behind `pool`; empty when the schema is sound.
+pub async fn isolation_leaks(pool: &PgPool) -> Result<Vec<IsolationLeak>, sqlx::Error> {
+    let mut leaks = Vec::new();
+    for (problem, query) in CHECKS {
+        let objects: Vec<String> = sqlx::query_scalar(query).fetch_all(pool).await?;
+        leaks.extend(objects.into_iter().map(|object| IsolationLeak { object, problem }));
+    }
+    Ok(leaks)
+}

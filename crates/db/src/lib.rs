@@ -1,0 +1,12 @@
+//! PostgreSQL for Causerie's services: each service's own database created and migrated at start,
+//! the application role it connects as, and tenant-scoped transactions under row-level security.
+
+pub mod catalog;
+mod prepare;
+mod tenant;
+
+pub use prepare::{DatabaseError, connect_owner, prepare};
+pub use tenant::{TenantTransaction, tenant_tx};
+
+/// The database-wide group role whose privileges every service's application role inherits.
+pub const APP_GROUP_ROLE: &str = "causerie_app";

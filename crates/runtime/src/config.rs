@@ -1,0 +1,283 @@
+//! Configuration read once from `CAUSERIE_*` environment variables. Every default works on a
+//! developer machine where PostgreSQL, Redis and RabbitMQ listen on their standard local ports.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Service {
+    Gateway,
+    Accounts,
+    Assistant,
+    LiveChat,
+    FormsAnalytics,
+    Retention,
+}
+
+impl Service {
+    pub const ALL: [Service; 6] = [
+        Self::Gateway,
+        Self::Accounts,
+        Self::Assistant,
+        Self::LiveChat,
+        Self::FormsAnalytics,
+        Self::Retention,
+    ];
+
+    /// The name used on the command line, in logs and in bus queue names.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Gateway => "gateway",
+            Self::Accounts => "accounts",
+            Self::Assistant => "assistant",
+            Self::LiveChat => "live-chat",
+            Self::FormsAnalytics => "forms-analytics",
+            Self::Retention => "retention",
+        }
+    }
+
+    /// The name as an identifier: databases, roles, environment variables.
+    pub fn identifier(self) -> String {
+        self.name().replace('-', "_")
+    }
+
+    const fn default_port(self) -> u16 {
+        match self {
+            Self::Gateway => 8080,
+            Self::Accounts => 50051,
+            Self::Assistant => 50052,
+            Self::LiveChat => 50053,
+            Self::FormsAnalytics => 50054,
+            Self::Retention => 50055,
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+impl FromStr for Service {
+    type Err = ConfigError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|service| service.name() == text).ok_or_else(|| {
+            ConfigError::new("--services", format!("unknown service {text:?}"))
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    variable: String,
+    message: String,
+}
+
+impl ConfigError {
+    fn new(variable: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { variable: variable.into(), message: message.into() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Config {
+    /// Prefixes database names, bus exchanges and queues, and Redis keys, so that several stacks
+    /// (parallel tests) share one PostgreSQL, Redis and RabbitMQ without seeing each other.
+    pub namespace: String,
+    /// The public REST and widget listener.
+    pub public_addr: SocketAddr,
+    /// The admin API listener, kept apart so a deployment can keep it off the internet.
+    pub admin_addr: SocketAddr,
+    /// Where each backend service listens (gRPC, health and metrics on one port).
+    service_addrs: HashMap<Service, SocketAddr>,
+    /// How other services reach each backend service.
+    service_urls: HashMap<Service, String>,
+    /// A PostgreSQL server URL of a role that may create databases and roles; it owns the tables.
+    pub database_url: String,
+    /// Password of the per-service application roles the services connect as.
+    pub database_app_password: String,
+    pub redis_url: String,
+    pub amqp_url: String,
+    pub smtp_url: String,
+    pub bootstrap_staff_email: String,
+    pub bootstrap_staff_password: Option<String>,
+    /// Enables the shared test clock. Never in production.
+    pub test_mode: bool,
+    pub log_filter: String,
+    pub otlp_endpoint: Option<String>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Config")
+            .field("namespace", &self.namespace)
+            .field("public_addr", &self.public_addr)
+            .field("admin_addr", &self.admin_addr)
+            .field("service_addrs", &self.service_addrs)
+            .field("service_urls", &self.service_urls)
+            .field("test_mode", &self.test_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests can supply variables without touching
+    /// the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = |name: &str, default: &str| -> String {
+            lookup(name).filter(|value| !value.is_empty()).unwrap_or_else(|| default.to_owned())
+        };
+        let address = |name: &str, default: String| -> Result<SocketAddr, ConfigError> {
+            text(name, &default)
+                .parse()
+                .map_err(|error| ConfigError::new(name, format!("not a socket address: {error}")))
+        };
+        let mut service_addrs = HashMap::new();
+        let mut service_urls = HashMap::new();
+        for service in Service::ALL.into_iter().filter(|service| *service != Service::Gateway) {
+            let variable = service.identifier().to_uppercase();
+            let default_addr = format!("127.0.0.1:{}", service.default_port());
+            let service_addr = address(&format!("CAUSERIE_{variable}_ADDR"), default_addr)?;
+            let service_url =
+                text(&format!("CAUSERIE_{variable}_URL"), &format!("http://{service_addr}"));
+            service_addrs.insert(service, service_addr);
+            service_urls.insert(service, service_url);
+        }
+        let namespace = text("CAUSERIE_NAMESPACE", "causerie");
+        if !namespace.chars().all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_')
+            || namespace.is_empty()
+        {
+            return Err(ConfigError::new(
+                "CAUSERIE_NAMESPACE",
+                "only lowercase letters, digits and underscores",
+            ));
+        }
+        let test_mode = match text("CAUSERIE_TEST_MODE", "0").as_str() {
+            "1" | "true" => true,
+            "0" | "false" => false,
+            other => {
+                return Err(ConfigError::new("CAUSERIE_TEST_MODE", format!("{other:?} is not 0 or 1")));
+            }
+        };
+        Ok(Self {
+            namespace,
+            public_addr: address("CAUSERIE_PUBLIC_ADDR", "127.0.0.1:8080".to_owned())?,
+            admin_addr: address("CAUSERIE_ADMIN_ADDR", "127.0.0.1:8081".to_owned())?,
+            service_addrs,
+            service_urls,
+            database_url: text("CAUSERIE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+            database_app_password: text("CAUSERIE_DATABASE_APP_PASSWORD", "causerie-dev"),
+            redis_url: text("CAUSERIE_REDIS_URL", "redis://127.0.0.1:6379"),
+            amqp_url: text("CAUSERIE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            smtp_url: text("CAUSERIE_SMTP_URL", "smtp://127.0.0.1:1025"),
+            bootstrap_staff_email: text("CAUSERIE_BOOTSTRAP_STAFF_EMAIL", "staff@causerie.local"),
+            bootstrap_staff_password: lookup("CAUSERIE_BOOTSTRAP_STAFF_PASSWORD")
+                .filter(|password| !password.is_empty()),
+            test_mode,
+            log_filter: lookup("CAUSERIE_LOG")
+                .or_else(|| lookup("RUST_LOG"))
+                .unwrap_or_else(|| "info".to_owned()),
+            otlp_endpoint: lookup("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|endpoint| !endpoint.is_empty()),
+        })
+    }
+
+    /// Where a service listens; for the gateway, its public listener.
+    pub fn service_addr(&self, service: Service) -> SocketAddr {
+        self.service_addrs.get(&service).copied().unwrap_or(self.public_addr)
+    }
+
+    pub fn set_service_addr(&mut self, service: Service, addr: SocketAddr) {
+        if service == Service::Gateway {
+            self.public_addr = addr;
+        } else {
+            self.service_addrs.insert(service, addr);
+        }
+    }
+
+    /// How to reach a service: gRPC for the backends, HTTP for the gateway.
+    pub fn service_url(&self, service: Service) -> String {
+        self.service_urls
+            .get(&service)
+            .cloned()
+            .unwrap_or_else(|| format!("http://{}", self.public_addr))
+    }
+
+    pub fn set_service_url(&mut self, service: Service, url: String) {
+        self.service_urls.insert(service, url);
+    }
+
+    /// The AMQP exchange and queue names of this namespace start with this.
+    pub fn bus_prefix(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The database a service owns on the configured server.
+    pub fn database_name(&self, service: Service) -> String {
+        format!("{}_{}", self.namespace, service.identifier())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config_from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let variables: HashMap<String, String> =
+            pairs.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect();
+        Config::from_lookup(|name| variables.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let config = config_from(&[]).unwrap();
+        assert_eq!(config.public_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.admin_addr.to_string(), "127.0.0.1:8081");
+        assert_eq!(config.service_addr(Service::Accounts).to_string(), "127.0.0.1:50051");
+        assert_eq!(config.service_url(Service::Retention), "http://127.0.0.1:50055");
+        assert_eq!(config.database_name(Service::LiveChat), "causerie_live_chat");
+        assert!(!config.test_mode);
+        assert!(config.bootstrap_staff_password.is_none());
+    }
+
+    #[test]
+    fn variables_override_defaults() {
+        let config = config_from(&[
+            ("CAUSERIE_ACCOUNTS_ADDR", "0.0.0.0:6000"),
+            ("CAUSERIE_ACCOUNTS_URL", "http://accounts:6000"),
+            ("CAUSERIE_TEST_MODE", "1"),
+            ("CAUSERIE_NAMESPACE", "t_42"),
+        ])
+        .unwrap();
+        assert_eq!(config.service_addr(Service::Accounts).port(), 6000);
+        assert_eq!(config.service_url(Service::Accounts), "http://accounts:6000");
+        assert!(config.test_mode);
+        assert_eq!(config.database_name(Service::Accounts), "t_42_accounts");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let error = config_from(&[("CAUSERIE_PUBLIC_ADDR", "nowhere")]).err().unwrap();
+        assert!(error.to_string().starts_with("CAUSERIE_PUBLIC_ADDR"));
+        let error = config_from(&[("CAUSERIE_TEST_MODE", "yes")]).err().unwrap();
+        assert!(error.to_string().starts_with("CAUSERIE_TEST_MODE"));
+        assert!(config_from(&[("CAUSERIE_NAMESPACE", "Drop Table")]).is_err());
+    }
+
+    #[test]
+    fn service_names_parse() {
+        assert_eq!("live-chat".parse::<Service>().unwrap(), Service::LiveChat);
+        assert!("billing".parse::<Service>().is_err());
+    }
+}

@@ -1,0 +1,113 @@
+//! Serving a listener until shutdown, the operations routes every listener carries (`/healthz`,
+//! `/readyz`, `/metrics`), readiness checks, and the gRPC health protocol.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{metrics, propagation};
+
+type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+type Check = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
+
+/// The dependencies a listener must reach before it says it is ready.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    checks: Vec<(&'static str, Check)>,
+}
+
+impl Readiness {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_check<F, Fut>(mut self, name: &'static str, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.checks.push((name, Arc::new(move || Box::pin(check()) as CheckFuture)));
+        self
+    }
+
+    /// Runs every check at once; the answer names each dependency that failed.
+    pub async fn check(&self) -> Result<(), Vec<String>> {
+        let outcomes = futures::future::join_all(self.checks.iter().map(|(name, check)| {
+            let check = Arc::clone(check);
+            async move {
+                let bounded = tokio::time::timeout(std::time::Duration::from_secs(2), check()).await;
+                match bounded {
+                    Ok(Ok(())) => None,
+                    Ok(Err(error)) => Some(format!("{name}: {error}")),
+                    Err(_) => Some(format!("{name}: no answer within 2 s")),
+                }
+            }
+        }))
+        .await;
+        let failures: Vec<String> = outcomes.into_iter().flatten().collect();
+        if failures.is_empty() { Ok(()) } else { Err(failures) }
+    }
+}
+
+/// `/healthz` (the process answers), `/readyz` (its dependencies answer) and `/metrics`.
+pub fn operations_router(readiness: Readiness) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { (StatusCode::OK, "ok") }))
+        .route(
+            "/readyz",
+            get(move || {
+                let readiness = readiness.clone();
+                async move {
+                    match readiness.check().await {
+                        Ok(()) => (StatusCode::OK, "ready".to_owned()).into_response(),
+                        Err(failures) => {
+                            (StatusCode::SERVICE_UNAVAILABLE, failures.join("\n")).into_response()
+                        }
+                    }
+                }
+            }),
+        )
+        .route("/metrics", get(metrics::serve_metrics))
+}
+
+/// Serves `router` (REST, or gRPC routes turned into an axum router, or both) on `listener`,
+/// HTTP/1.1 and HTTP/2 alike, until `shutdown` fires; in-flight requests are allowed to finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    listener_name: &'static str,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let router = router
+        .layer(axum::middleware::from_fn(move |request, next| {
+            metrics::record_request(listener_name, request, next)
+        }))
+        .layer(axum::middleware::from_fn(trace_request));
+    let address = listener.local_addr()?;
+    tracing::info!(listener = listener_name, %address, "listening");
+    axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
+}
+
+/// One span per request, child of the caller's trace when the request carries a `traceparent`.
+async fn trace_request(request: Request, next: Next) -> Response {
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        status = tracing::field::Empty,
+    );
+    propagation::adopt_parent_from_headers(&span, request.headers());
+    let response = next.run(request).instrument(span.clone()).await;
+    span.record("status", response.status().as_u16());
+    response
+}

@@ -1,0 +1,60 @@
+//! Tracing for the whole process: logs to stdout, spans exported over OTLP when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and W3C trace context in every case so that a trace id
+//! follows a request through HTTP, gRPC and the bus even when nothing is exported.
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::EnvFilter;
+
+use crate::Config;
+
+/// Flushes pending spans when dropped at the end of `main`.
+pub struct TelemetryGuard {
+    tracer_provider: SdkTracerProvider,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Err(error) = self.tracer_provider.shutdown() {
+            eprintln!("spans not flushed at shutdown: {error}");
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("CAUSERIE_LOG is not a valid filter: {0}")]
+    Filter(#[from] tracing_subscriber::filter::ParseError),
+    #[error("OTLP exporter: {0}")]
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    #[error("a global subscriber is already installed: {0}")]
+    AlreadyInstalled(#[from] tracing_subscriber::util::TryInitError),
+}
+
+/// Installs the global subscriber. Called once, by the binary.
+pub fn init(config: &Config, process_name: &str) -> Result<TelemetryGuard, TelemetryError> {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let resource = opentelemetry_sdk::Resource::builder().with_service_name(process_name.to_owned()).build();
+    let mut provider_builder = SdkTracerProvider::builder().with_resource(resource);
+    if let Some(endpoint) = &config.otlp_endpoint {
+        use opentelemetry_otlp::WithExportConfig;
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint.clone())
+            .build()?;
+        provider_builder = provider_builder.with_batch_exporter(exporter);
+    }
+    let tracer_provider = provider_builder.build();
+    let tracer = tracer_provider.tracer("causerie");
+    opentelemetry::global::set_tracer_provider(tracer_provider.clone());
+    let filter = EnvFilter::try_new(&config.log_filter)?;
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_target(false))
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .try_init()?;
+    Ok(TelemetryGuard { tracer_provider })
+}
