@@ -5,9 +5,11 @@
 
 mod claims;
 mod keys;
+mod refresh;
 pub mod transport;
 mod verifier;
 
 pub use claims::{Audience, Caller, Claims, ISSUER, Role, TOKEN_TYPE_ACCESS};
+pub use refresh::{RefreshError, refresh_keys_from_accounts};
 pub use keys::{KeyError, SigningKey, TokenIssuer, TokenRequest};
 pub use verifier::{AuthError, Verifier};

@@ -76,6 +76,15 @@ impl Bus {
         channel.close(200, "readiness checked".into()).await.map_err(|error| error.to_string())
     }
 
+    /// The readiness check of a service that uses this bus.
+    pub fn readiness_check(&self) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> + Send + Sync + 'static {
+        let bus = self.clone();
+        move || {
+            let bus = bus.clone();
+            Box::pin(async move { bus.check().await })
+        }
+    }
+
     pub async fn close(&self) {
         if let Some(connection) = self.inner.connection.lock().await.take() {
             if let Err(error) = connection.close(200, "shutting down".into()).await {

@@ -36,6 +36,10 @@ impl Topology {
         Self { prefix: prefix.to_owned(), queue_expiry_ms }
     }
 
+    pub fn for_config(config: &causerie_runtime::Config) -> Self {
+        Self::new(config.bus_prefix(), config.bus_queue_expiry_ms)
+    }
+
     pub fn events_exchange(&self) -> String {
         format!("{}.events", self.prefix)
     }

@@ -10,3 +10,16 @@ pub use tenant::{TenantTransaction, tenant_tx};
 
 /// The database-wide group role whose privileges every service's application role inherits.
 pub const APP_GROUP_ROLE: &str = "causerie_app";
+
+/// The readiness check of a service that uses this pool: the database answers a query.
+pub fn readiness_check(
+    pool: sqlx::PgPool,
+) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> + Send + Sync + 'static
+{
+    move || {
+        let pool = pool.clone();
+        Box::pin(async move {
+            sqlx::query("select 1").execute(&pool).await.map(|_| ()).map_err(|error| error.to_string())
+        })
+    }
+}

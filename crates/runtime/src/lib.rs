@@ -2,6 +2,7 @@
 //! with OpenTelemetry and W3C trace context, Prometheus metrics, the gRPC health protocol, readiness,
 //! and serving a listener until shutdown.
 
+mod clock;
 pub mod config;
 pub mod metrics;
 pub mod propagation;
@@ -9,5 +10,7 @@ pub mod server;
 pub mod shutdown;
 pub mod telemetry;
 
+pub use clock::clock_for;
 pub use config::{Config, ConfigError, Service};
+pub use redis::RedisError;
 pub use server::{Readiness, serve};

@@ -61,6 +61,11 @@ impl Readiness {
 
 /// `/healthz` (the process answers), `/readyz` (its dependencies answer) and `/metrics`.
 pub fn operations_router(readiness: Readiness) -> Router {
+    health_router(readiness).route("/metrics", get(metrics::serve_metrics))
+}
+
+/// `/healthz` and `/readyz` alone, for a listener that must not expose metrics.
+pub fn health_router(readiness: Readiness) -> Router {
     Router::new()
         .route("/healthz", get(|| async { (StatusCode::OK, "ok") }))
         .route(
@@ -77,7 +82,6 @@ pub fn operations_router(readiness: Readiness) -> Router {
                 }
             }),
         )
-        .route("/metrics", get(metrics::serve_metrics))
 }
 
 /// Serves `router` (REST, or gRPC routes turned into an axum router, or both) on `listener`,
@@ -105,9 +109,51 @@ async fn trace_request(request: Request, next: Next) -> Response {
         method = %request.method(),
         path = %request.uri().path(),
         status = tracing::field::Empty,
+        tenant.id = tracing::field::Empty,
     );
     propagation::adopt_parent_from_headers(&span, request.headers());
     let response = next.run(request).instrument(span.clone()).await;
     span.record("status", response.status().as_u16());
     response
+}
+
+/// Serves a backend service's gRPC routes, the gRPC health protocol and the operations routes on
+/// one listener: gRPC over HTTP/2, `/healthz`, `/readyz` and `/metrics` over either version.
+pub async fn serve_grpc(
+    listener: TcpListener,
+    routes: tonic::service::Routes,
+    readiness: Readiness,
+    listener_name: &'static str,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let router = routes.into_axum_router().merge(operations_router(readiness));
+    serve(listener, router, listener_name, shutdown).await
+}
+
+/// The gRPC health service. It reports `services` (full gRPC names) and the server as a whole
+/// SERVING while `readiness` passes and NOT_SERVING while it fails, re-checked every few seconds
+/// until `shutdown`, so a peer that asks over gRPC learns what `/readyz` would say.
+pub fn grpc_health(
+    services: &'static [&'static str],
+    readiness: Readiness,
+    tasks: &tokio_util::task::TaskTracker,
+    shutdown: CancellationToken,
+) -> tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health> {
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    tasks.spawn(async move {
+        loop {
+            let status = match readiness.check().await {
+                Ok(()) => tonic_health::ServingStatus::Serving,
+                Err(_) => tonic_health::ServingStatus::NotServing,
+            };
+            for service in services.iter().copied().chain([""]) {
+                reporter.set_service_status(service, status).await;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            }
+        }
+    });
+    health_service
 }

@@ -1,1 +1,110 @@
-//! causerie-accounts
+//! The accounts service: tenants, users, staff, credentials, and the keys that sign every token.
+//! `run` serves its gRPC API until shutdown; `migrate` only prepares its database.
+
+mod domain;
+mod grpc;
+mod keys;
+mod store;
+
+use std::sync::Arc;
+
+use causerie_bus::{Bus, Relay, Topology};
+use causerie_core::{Clock, Error};
+use causerie_db::DatabaseError;
+use causerie_proto::accounts::v1::accounts_service_server::AccountsServiceServer;
+use causerie_runtime::server::{grpc_health, serve_grpc};
+use causerie_runtime::{Config, Readiness, Service};
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::domain::password::{Password, PasswordHashing};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The routing-key prefix of what this service publishes.
+pub(crate) const PRODUCER: &str = "accounts";
+
+pub(crate) const ACCESS_TOKEN_LIFETIME: chrono::Duration = chrono::Duration::minutes(15);
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pool: PgPool,
+    clock: Clock,
+    keys: Arc<keys::KeyRing>,
+    passwords: PasswordHashing,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error("redis: {0}")]
+    Redis(#[from] causerie_runtime::RedisError),
+    #[error("{0}")]
+    Setup(Error),
+    #[error("serving: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+pub async fn migrate(config: &Config) -> Result<(), DatabaseError> {
+    causerie_db::prepare(config, Service::Accounts, &MIGRATOR).await?.close().await;
+    Ok(())
+}
+
+/// Serves accounts on `listener` until `shutdown` fires, then waits for its tasks.
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartError> {
+    let tasks = TaskTracker::new();
+    let outcome = serve(&config, listener, &tasks, shutdown.clone()).await;
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
+    outcome
+}
+
+async fn serve(
+    config: &Config,
+    listener: TcpListener,
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
+    let pool = causerie_db::prepare(config, Service::Accounts, &MIGRATOR).await?;
+    let clock = causerie_runtime::clock_for(config, tasks, shutdown.clone()).await?;
+    let keys = keys::load_or_create(&pool, &clock).await.map_err(StartError::Setup)?;
+    let passwords = PasswordHashing::new().map_err(StartError::Setup)?;
+    let state = AppState { pool: pool.clone(), clock: clock.clone(), keys: Arc::new(keys), passwords };
+    bootstrap_staff(config, &state).await.map_err(StartError::Setup)?;
+
+    let bus = Bus::new(&config.amqp_url, "accounts", Topology::for_config(config));
+    tasks.spawn(Relay::new(pool.clone(), bus.clone(), clock).run(shutdown.clone()));
+
+    let readiness = Readiness::new()
+        .with_check("postgres", causerie_db::readiness_check(pool.clone()))
+        .with_check("rabbitmq", bus.readiness_check());
+    let health = grpc_health(&["causerie.accounts.v1.AccountsService"], readiness.clone(), tasks, shutdown.clone());
+    let routes = tonic::service::Routes::new(AccountsServiceServer::new(grpc::AccountsApi::new(state))).add_service(health);
+    serve_grpc(listener, routes, readiness, "accounts", shutdown).await?;
+    bus.close().await;
+    pool.close().await;
+    Ok(())
+}
+
+/// The first staff account, from `CAUSERIE_BOOTSTRAP_STAFF_EMAIL` and `_PASSWORD`; created once,
+/// never overwritten, so a password changed later is not reset by a restart.
+async fn bootstrap_staff(config: &Config, state: &AppState) -> Result<(), Error> {
+    let Some(password) = config.bootstrap_staff_password.clone() else {
+        return Ok(());
+    };
+    let email = domain::Email::parse("CAUSERIE_BOOTSTRAP_STAFF_EMAIL", &config.bootstrap_staff_email)?;
+    let password = Password::new_from("CAUSERIE_BOOTSTRAP_STAFF_PASSWORD", password)?;
+    if store::staff_by_email(&state.pool, email.as_str()).await?.is_some() {
+        return Ok(());
+    }
+    let hash = state.passwords.hash(&password).await?;
+    if store::insert_staff_if_missing(&state.pool, email.as_str(), &hash, state.clock.now()).await? {
+        tracing::info!(email = email.as_str(), "bootstrap staff account created");
+    }
+    Ok(())
+}

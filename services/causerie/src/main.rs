@@ -1,1 +1,164 @@
-fn main() {}
+//! `causerie`: the one binary. `run` starts any subset of the six services in this process,
+//! `migrate` prepares their databases (for a deployment job), `demo` creates a demo tenant
+//! through a running gateway's admin API.
+
+mod demo;
+
+use std::collections::BTreeSet;
+
+use anyhow::Context;
+use causerie_runtime::{Config, Service};
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(version, about = "Causerie: a GDPR-first chatbot platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs services in this process until SIGTERM or SIGINT.
+    Run {
+        /// `all`, or a comma-separated list of gateway, accounts, assistant, live-chat,
+        /// forms-analytics, retention.
+        #[arg(long, default_value = "all")]
+        services: String,
+    },
+    /// Creates and migrates the databases of the services, then exits.
+    Migrate {
+        #[arg(long, default_value = "all")]
+        services: String,
+    },
+    /// Creates the demo tenant through the running gateway's admin API and prints how to use it.
+    Demo,
+}
+
+fn parse_services(list: &str) -> anyhow::Result<BTreeSet<ServiceKey>> {
+    if list.trim() == "all" {
+        return Ok(Service::ALL.into_iter().map(ServiceKey).collect());
+    }
+    list.split(',')
+        .map(|name| name.trim().parse::<Service>().map(ServiceKey).map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// `Service` in start order: accounts first, since others ask it for keys.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ServiceKey(Service);
+
+impl ServiceKey {
+    fn rank(self) -> usize {
+        match self.0 {
+            Service::Accounts => 0,
+            Service::Gateway => 6,
+            other => Service::ALL.iter().position(|service| *service == other).unwrap_or(5),
+        }
+    }
+}
+
+impl PartialOrd for ServiceKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ServiceKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::from_env().context("configuration")?;
+    let _telemetry = causerie_runtime::telemetry::init(&config, "causerie").context("telemetry")?;
+    match cli.command {
+        Command::Run { services } => run(config, &parse_services(&services)?).await,
+        Command::Migrate { services } => migrate(&config, &parse_services(&services)?).await,
+        Command::Demo => demo::create_demo_tenant(&config).await,
+    }
+}
+
+async fn migrate(config: &Config, services: &BTreeSet<ServiceKey>) -> anyhow::Result<()> {
+    for ServiceKey(service) in services {
+        match service {
+            Service::Gateway => continue,
+            Service::Accounts => causerie_accounts::migrate(config).await,
+            Service::Assistant => causerie_assistant::migrate(config).await,
+            Service::LiveChat => causerie_live_chat::migrate(config).await,
+            Service::FormsAnalytics => causerie_forms_analytics::migrate(config).await,
+            Service::Retention => causerie_retention::migrate(config).await,
+        }
+        .with_context(|| format!("migrating {service}"))?;
+        tracing::info!(%service, "migrated");
+    }
+    Ok(())
+}
+
+async fn bind(address: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).await.with_context(|| format!("binding the {what} listener on {address}"))
+}
+
+async fn run(config: Config, services: &BTreeSet<ServiceKey>) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let mut running = JoinSet::new();
+    // Every listener is bound before anything starts, so a taken port fails the start at once.
+    let mut bound = Vec::new();
+    for ServiceKey(service) in services {
+        let listeners = match service {
+            Service::Gateway => Listeners::Gateway(causerie_gateway::Listeners {
+                public: bind(config.public_addr, "public").await?,
+                admin: bind(config.admin_addr, "admin").await?,
+            }),
+            backend => Listeners::Backend(bind(config.service_addr(*backend), backend.name()).await?),
+        };
+        bound.push((*service, listeners));
+    }
+    for (service, listeners) in bound {
+        let config = config.clone();
+        let shutdown = shutdown.clone();
+        running.spawn(async move {
+            let outcome = start(service, config, listeners, shutdown).await;
+            (service, outcome)
+        });
+    }
+    tokio::spawn(causerie_runtime::shutdown::cancel_on_signal(shutdown.clone()));
+    let mut failure = None;
+    while let Some(joined) = running.join_next().await {
+        let (service, outcome) = joined.context("a service task panicked")?;
+        match outcome {
+            Ok(()) => tracing::info!(%service, "stopped"),
+            Err(error) => {
+                tracing::error!(%service, error = format!("{error:#}"), "service failed, stopping the others");
+                failure.get_or_insert(error.context(format!("{service} failed")));
+                shutdown.cancel();
+            }
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+enum Listeners {
+    Gateway(causerie_gateway::Listeners),
+    Backend(TcpListener),
+}
+
+async fn start(service: Service, config: Config, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<()> {
+    match (service, listeners) {
+        (Service::Gateway, Listeners::Gateway(listeners)) => Ok(causerie_gateway::run(config, listeners, shutdown).await?),
+        (Service::Accounts, Listeners::Backend(listener)) => Ok(causerie_accounts::run(config, listener, shutdown).await?),
+        (Service::Assistant, Listeners::Backend(listener)) => Ok(causerie_assistant::run(config, listener, shutdown).await?),
+        (Service::LiveChat, Listeners::Backend(listener)) => Ok(causerie_live_chat::run(config, listener, shutdown).await?),
+        (Service::FormsAnalytics, Listeners::Backend(listener)) => {
+            Ok(causerie_forms_analytics::run(config, listener, shutdown).await?)
+        }
+        (Service::Retention, Listeners::Backend(listener)) => Ok(causerie_retention::run(config, listener, shutdown).await?),
+        (service, _) => anyhow::bail!("{service} was given the wrong listeners"),
+    }
+}

@@ -1,1 +1,80 @@
-//! causerie-gateway
+//! The gateway: the only door in. It serves the public REST API and the widget API on one
+//! listener and the staff-only admin API on another, verifies every caller, limits bodies and
+//! rates, and turns each request into gRPC calls to the services that own the data.
+
+mod http;
+mod rate_limit;
+mod state;
+
+use std::sync::Arc;
+
+use causerie_auth::Verifier;
+use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
+use causerie_runtime::{Config, Service};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use crate::http::openapi::ApiDoc;
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("redis: {0}")]
+    Redis(#[from] causerie_runtime::RedisError),
+    #[error("accounts URL: {0}")]
+    AccountsUrl(#[from] tonic::transport::Error),
+    #[error("serving: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// The gateway's two listeners: public (REST and widget) and admin (staff only).
+pub struct Listeners {
+    pub public: TcpListener,
+    pub admin: TcpListener,
+}
+
+pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> Result<(), StartError> {
+    let tasks = TaskTracker::new();
+    let outcome = serve(&config, listeners, &tasks, shutdown.clone()).await;
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
+    outcome
+}
+
+async fn serve(
+    config: &Config,
+    listeners: Listeners,
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
+    let clock = causerie_runtime::clock_for(config, tasks, shutdown.clone()).await?;
+    let redis_client = redis::Client::open(config.redis_url.as_str())?;
+    let redis = redis::aio::ConnectionManager::new(redis_client).await?;
+    let accounts_channel =
+        tonic::transport::Endpoint::from_shared(config.service_url(Service::Accounts))?.connect_lazy();
+    let verifier = Arc::new(Verifier::new(&jsonwebtoken::jwk::JwkSet { keys: Vec::new() }, clock.clone()));
+    let wake_key_refresh = Arc::new(tokio::sync::Notify::new());
+    tasks.spawn(causerie_auth::refresh_keys_from_accounts(
+        config.service_url(Service::Accounts),
+        Arc::clone(&verifier),
+        Arc::clone(&wake_key_refresh),
+        shutdown.clone(),
+    ));
+    let state = AppState {
+        accounts: AccountsServiceClient::new(accounts_channel.clone()),
+        accounts_health: tonic_health::pb::health_client::HealthClient::new(accounts_channel),
+        verifier,
+        wake_key_refresh,
+        rate_limiter: rate_limit::RateLimiter::new(redis.clone(), &config.namespace, config.rate_limit_per_minute),
+        redis,
+        clock,
+    };
+    let public = causerie_runtime::serve(listeners.public, http::public_router(state.clone()), "public", shutdown.clone());
+    let admin = causerie_runtime::serve(listeners.admin, http::admin_router(state), "admin", shutdown.clone());
+    let (public, admin) = tokio::join!(public, admin);
+    public?;
+    admin?;
+    Ok(())
+}

@@ -1,1 +1,82 @@
-//! causerie-retention
+//! The retention service: it learns about tenants from the bus and will sweep their data by
+//! their retention policies and orchestrate data-subject requests across services.
+
+mod consumer;
+mod grpc;
+mod store;
+
+use std::sync::Arc;
+
+use causerie_auth::Verifier;
+use causerie_auth::transport::AuthInterceptor;
+use causerie_bus::{Bus, Consumer, Topology};
+use causerie_db::DatabaseError;
+use causerie_proto::retention::v1::retention_service_server::RetentionServiceServer;
+use causerie_runtime::server::{grpc_health, serve_grpc};
+use causerie_runtime::{Config, Readiness, Service};
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Its queue on the bus and the name of its inbox rows.
+const CONSUMER: &str = "retention";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error("redis: {0}")]
+    Redis(#[from] causerie_runtime::RedisError),
+    #[error("serving: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+pub async fn migrate(config: &Config) -> Result<(), DatabaseError> {
+    causerie_db::prepare(config, Service::Retention, &MIGRATOR).await?.close().await;
+    Ok(())
+}
+
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartError> {
+    let tasks = TaskTracker::new();
+    let outcome = serve(&config, listener, &tasks, shutdown.clone()).await;
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
+    outcome
+}
+
+async fn serve(
+    config: &Config,
+    listener: TcpListener,
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
+    let pool = causerie_db::prepare(config, Service::Retention, &MIGRATOR).await?;
+    let clock = causerie_runtime::clock_for(config, tasks, shutdown.clone()).await?;
+    let bus = Bus::new(&config.amqp_url, "retention", Topology::for_config(config));
+    let handler = consumer::RetentionHandler { clock: clock.clone() };
+    tasks.spawn(Consumer::new(bus.clone(), pool.clone(), CONSUMER, handler).run(shutdown.clone()));
+
+    let verifier = Arc::new(Verifier::new(&jsonwebtoken::jwk::JwkSet { keys: Vec::new() }, clock));
+    tasks.spawn(causerie_auth::refresh_keys_from_accounts(
+        config.service_url(Service::Accounts),
+        Arc::clone(&verifier),
+        Arc::new(tokio::sync::Notify::new()),
+        shutdown.clone(),
+    ));
+    let interceptor = AuthInterceptor::new(verifier, &[causerie_auth::Audience::Staff, causerie_auth::Audience::Service]);
+
+    let readiness = Readiness::new()
+        .with_check("postgres", causerie_db::readiness_check(pool.clone()))
+        .with_check("rabbitmq", bus.readiness_check());
+    let health = grpc_health(&["causerie.retention.v1.RetentionService"], readiness.clone(), tasks, shutdown.clone());
+    let api = RetentionServiceServer::with_interceptor(grpc::RetentionApi::new(pool.clone()), interceptor);
+    let routes = tonic::service::Routes::new(api).add_service(health);
+    serve_grpc(listener, routes, readiness, "retention", shutdown).await?;
+    bus.close().await;
+    pool.close().await;
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! Passwords: a policy checked at the edge (ASVS 6.2: length, no composition rules) and argon2id
+//! hashing at OWASP parameters, run on blocking threads with bounded concurrency so a flood of
+//! logins cannot starve the async workers that serve everything else.
+
+use std::sync::Arc;
+
+use argon2::{PasswordHash, PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use causerie_core::Error;
+use tokio::sync::Semaphore;
+
+/// OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
+const MEMORY_KIB: u32 = 19 * 1024;
+const ITERATIONS: u32 = 2;
+const LANES: u32 = 1;
+
+pub const MIN_LENGTH: usize = 12;
+pub const MAX_LENGTH: usize = 128;
+
+/// A password that meets the policy. Never logged, never printed.
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Password(..)")
+    }
+}
+
+impl Password {
+    /// Checks a new password. Length is counted in characters, so any script counts alike.
+    pub fn new_from(field: &str, text: String) -> Result<Self, Error> {
+        let length = text.chars().count();
+        if length < MIN_LENGTH {
+            return Err(Error::invalid_field(field, format!("must be at least {MIN_LENGTH} characters")));
+        }
+        if length > MAX_LENGTH {
+            return Err(Error::invalid_field(field, format!("must be at most {MAX_LENGTH} characters")));
+        }
+        Ok(Self(text))
+    }
+
+    /// A password typed at login: not checked against the policy, which may have changed since
+    /// it was set, only bounded so hashing cannot be made expensive.
+    pub fn attempt(text: String) -> Result<Self, Error> {
+        if text.len() > 4 * MAX_LENGTH {
+            return Err(Error::unauthenticated("wrong credentials"));
+        }
+        Ok(Self(text))
+    }
+}
+
+#[derive(Clone)]
+pub struct PasswordHashing {
+    permits: Arc<Semaphore>,
+    /// Checked against for unknown accounts, so an unknown e-mail costs as much as a wrong password.
+    dummy_hash: Arc<String>,
+}
+
+fn argon2() -> Result<Argon2<'static>, Error> {
+    let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, None).map_err(Error::internal)?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+impl PasswordHashing {
+    pub fn new() -> Result<Self, Error> {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let dummy_hash = hash_now("causerie dummy password for unknown accounts")?;
+        Ok(Self { permits: Arc::new(Semaphore::new(cores)), dummy_hash: Arc::new(dummy_hash) })
+    }
+
+    pub async fn hash(&self, password: &Password) -> Result<String, Error> {
+        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
+        let text = password.0.clone();
+        tokio::task::spawn_blocking(move || hash_now(&text)).await.map_err(Error::internal)?
+    }
+
+    /// True when `password` matches `stored`; with no stored hash, checks against the dummy hash
+    /// and answers false, taking the same time.
+    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<bool, Error> {
+        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
+        let known = stored.is_some();
+        let stored = stored.map_or_else(|| self.dummy_hash.as_str().to_owned(), str::to_owned);
+        let text = password.0.clone();
+        let matches = tokio::task::spawn_blocking(move || -> Result<bool, Error> {
+            let parsed = PasswordHash::new(&stored).map_err(Error::internal)?;
+            Ok(argon2()?.verify_password(text.as_bytes(), &parsed).is_ok())
+        })
+        .await
+        .map_err(Error::internal)??;
+        Ok(known && matches)
+    }
+}
+
+fn hash_now(text: &str) -> Result<String, Error> {
+    argon2()?
+        .hash_password(text.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(Error::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_counts_characters() {
+        assert!(Password::new_from("password", "short".into()).is_err());
+        assert!(Password::new_from("password", "a".repeat(129)).is_err());
+        assert!(Password::new_from("password", "é".repeat(12)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_at_owasp_parameters_and_verify() {
+        let hashing = PasswordHashing::new().unwrap();
+        let password = Password::new_from("password", "correct horse battery".into()).unwrap();
+        let hash = hashing.hash(&password).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(hashing.verify(&password, Some(&hash)).await.unwrap());
+        let wrong = Password::attempt("incorrect horse battery".into()).unwrap();
+        assert!(!hashing.verify(&wrong, Some(&hash)).await.unwrap());
+        assert!(!hashing.verify(&password, None).await.unwrap());
+    }
+}

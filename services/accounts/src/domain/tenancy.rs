@@ -1,0 +1,160 @@
+//! Creating tenants (with their first admin, in one transaction that also announces the tenant
+//! on the bus) and reading them back, for staff.
+
+use causerie_bus::message::TenantCreated;
+use causerie_bus::{Envelope, Message};
+use causerie_core::{Error, TenantId, UserId};
+use chrono::{DateTime, Utc};
+
+use crate::domain::password::Password;
+use crate::domain::{Email, Name, Slug};
+use crate::store::{self, NewTenant, NewUser, TenantRow};
+use crate::AppState;
+
+pub struct TenantRequest {
+    pub name: String,
+    pub slug: String,
+    pub contract_end: Option<DateTime<Utc>>,
+    pub admin_email: String,
+    pub admin_first_name: String,
+    pub admin_last_name: String,
+    pub admin_password: String,
+}
+
+pub struct CreatedTenant {
+    pub tenant: TenantRow,
+    pub admin_user_id: UserId,
+}
+
+/// Every field is checked before anything is written, and every problem is reported at once.
+struct ValidTenantRequest {
+    name: Name,
+    slug: Slug,
+    contract_end: Option<DateTime<Utc>>,
+    admin_email: Email,
+    admin_first_name: Name,
+    admin_last_name: Name,
+    admin_password: Password,
+}
+
+fn validate(request: TenantRequest) -> Result<ValidTenantRequest, Error> {
+    let name = Name::parse("name", &request.name);
+    let slug = Slug::parse(&request.slug);
+    let admin_email = Email::parse("admin.email", &request.admin_email);
+    let admin_first_name = Name::parse("admin.first_name", &request.admin_first_name);
+    let admin_last_name = Name::parse("admin.last_name", &request.admin_last_name);
+    let admin_password = Password::new_from("admin.password", request.admin_password);
+    match (name, slug, admin_email, admin_first_name, admin_last_name, admin_password) {
+        (Ok(name), Ok(slug), Ok(admin_email), Ok(admin_first_name), Ok(admin_last_name), Ok(admin_password)) => {
+            Ok(ValidTenantRequest {
+                name,
+                slug,
+                contract_end: request.contract_end,
+                admin_email,
+                admin_first_name,
+                admin_last_name,
+                admin_password,
+            })
+        }
+        (name, slug, admin_email, admin_first_name, admin_last_name, admin_password) => {
+            let errors = [
+                name.err(),
+                slug.err(),
+                admin_email.err(),
+                admin_first_name.err(),
+                admin_last_name.err(),
+                admin_password.err(),
+            ]
+            .into_iter()
+            .flatten()
+            .flat_map(|error| error.field_errors().to_vec())
+            .collect();
+            Err(Error::with_field_errors(causerie_core::ErrorCode::InvalidRequest, errors))
+        }
+    }
+}
+
+pub async fn create_tenant(state: &AppState, request: TenantRequest) -> Result<CreatedTenant, Error> {
+    let request = validate(request)?;
+    let password_hash = state.passwords.hash(&request.admin_password).await?;
+    let tenant_id = TenantId::new();
+    let admin_user_id = UserId::new();
+    let now = state.clock.now();
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+    let tenant = store::insert_tenant(
+        &mut transaction,
+        &NewTenant {
+            id: tenant_id,
+            name: request.name.as_str(),
+            slug: request.slug.as_str(),
+            contract_end: request.contract_end,
+            now,
+        },
+    )
+    .await?;
+    store::insert_user(
+        &mut transaction,
+        tenant_id,
+        &NewUser {
+            id: admin_user_id,
+            email: request.admin_email.as_str(),
+            first_name: request.admin_first_name.as_str(),
+            last_name: request.admin_last_name.as_str(),
+            role: causerie_auth::Role::Admin.as_str(),
+            password_hash: &password_hash,
+            now,
+        },
+    )
+    .await?;
+    let announcement = Envelope::new(
+        tenant_id,
+        crate::PRODUCER,
+        now,
+        Message::TenantCreatedV1(TenantCreated {
+            tenant_id,
+            slug: tenant.slug.clone(),
+            name: tenant.name.clone(),
+            contract_end: tenant.contract_end,
+        }),
+    );
+    causerie_bus::enqueue(&mut transaction, &announcement).await.map_err(Error::unavailable)?;
+    transaction.commit().await.map_err(Error::unavailable)?;
+    tracing::info!(tenant.id = %tenant_id, slug = %tenant.slug, "tenant created");
+    Ok(CreatedTenant { tenant, admin_user_id })
+}
+
+pub async fn tenant(state: &AppState, id: &str) -> Result<TenantRow, Error> {
+    let not_found = || Error::not_found("no such tenant");
+    let id: TenantId = id.parse().map_err(|_| not_found())?;
+    store::tenant_by_id(&state.pool, id).await?.ok_or_else(not_found)
+}
+
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 200;
+
+/// A page of tenants and the cursor of the next one.
+pub async fn list_tenants(
+    state: &AppState,
+    limit: u32,
+    cursor: &str,
+) -> Result<(Vec<TenantRow>, Option<String>), Error> {
+    let limit = match limit {
+        0 => DEFAULT_PAGE,
+        1..=MAX_PAGE => limit,
+        _ => return Err(Error::invalid_field("limit", format!("must be at most {MAX_PAGE}"))),
+    };
+    let after = if cursor.is_empty() {
+        None
+    } else {
+        Some(cursor.parse::<uuid::Uuid>().map_err(|_| Error::invalid_field("cursor", "is not a cursor of this list"))?)
+    };
+    // One more than asked tells whether another page follows.
+    let mut tenants = store::list_tenants(&state.pool, after, i64::from(limit) + 1).await?;
+    let next_cursor = if tenants.len() > limit as usize {
+        tenants.truncate(limit as usize);
+        tenants.last().map(|tenant| tenant.id.to_string())
+    } else {
+        None
+    };
+    Ok((tenants, next_cursor))
+}

@@ -1,0 +1,4 @@
+-- The forms-analytics service's database. Its tables (forms, their submissions, analytics events and daily statistics) come with the issues that build them;
+-- this first migration only gives the database its history, so the platform tables (outbox,
+-- inbox) and later migrations apply to a database that already has one.
+select 1;

@@ -1,0 +1,163 @@
+//! The admin API, staff only, on its own listener: staff sign-in and tenant management.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use causerie_core::Error;
+use causerie_proto::accounts::v1 as pb;
+use causerie_proto::time::{from_timestamp, to_timestamp};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::{ApiJson, StaffContext, forwarded};
+use super::sessions::TokenResponse;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/v1/auth/login", post(staff_login))
+        .route("/admin/v1/tenants", post(create_tenant).get(list_tenants))
+        .route("/admin/v1/tenants/{id}", get(get_tenant))
+}
+
+fn from_status(status: tonic::Status) -> Error {
+    Error::from_status(&status)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StaffLoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// Signs a member of the support staff in.
+#[utoipa::path(post, path = "/admin/v1/auth/login", tag = "admin", request_body = StaffLoginRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, description = "unauthenticated")))]
+async fn staff_login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<StaffLoginRequest>,
+) -> Result<Json<TokenResponse>, Error> {
+    let request = forwarded(pb::StaffLoginRequest { email: body.email, password: body.password }, None)?;
+    let token = state.accounts.clone().staff_login(request).await.map_err(from_status)?;
+    Ok(Json(token.into_inner().into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewTenantAdmin {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateTenantRequest {
+    pub name: String,
+    pub slug: String,
+    pub contract_end: Option<chrono::DateTime<chrono::Utc>>,
+    pub admin: NewTenantAdmin,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TenantResponse {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub status: String,
+    pub contract_end: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_user_id: Option<String>,
+}
+
+impl From<pb::Tenant> for TenantResponse {
+    fn from(tenant: pb::Tenant) -> Self {
+        Self {
+            id: tenant.id,
+            name: tenant.name,
+            slug: tenant.slug,
+            status: tenant.status,
+            contract_end: tenant.contract_end.and_then(from_timestamp),
+            created_at: tenant.created_at.and_then(from_timestamp),
+            admin_user_id: tenant.admin_user_id,
+        }
+    }
+}
+
+/// Creates a tenant and its first admin user.
+#[utoipa::path(post, path = "/admin/v1/tenants", tag = "admin", request_body = CreateTenantRequest,
+    responses((status = 201, body = TenantResponse), (status = 401, description = "unauthenticated"),
+              (status = 409, description = "conflict: the slug is taken"), (status = 422, description = "invalid_request")),
+    security(("bearer" = [])))]
+async fn create_tenant(
+    State(state): State<AppState>,
+    staff: StaffContext,
+    ApiJson(body): ApiJson<CreateTenantRequest>,
+) -> Result<(StatusCode, Json<TenantResponse>), Error> {
+    let message = pb::CreateTenantRequest {
+        name: body.name,
+        slug: body.slug,
+        contract_end: body.contract_end.map(to_timestamp),
+        admin: Some(pb::NewTenantAdmin {
+            email: body.admin.email,
+            first_name: body.admin.first_name,
+            last_name: body.admin.last_name,
+            password: body.admin.password,
+        }),
+    };
+    let tenant = state.accounts.clone().create_tenant(forwarded(message, Some(&staff.token))?).await.map_err(from_status)?;
+    Ok((StatusCode::CREATED, Json(tenant.into_inner().into())))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// Default 50, at most 200.
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TenantPage {
+    pub items: Vec<TenantResponse>,
+    pub next_cursor: Option<String>,
+}
+
+/// Every tenant of the platform, a page at a time.
+#[utoipa::path(get, path = "/admin/v1/tenants", tag = "admin", params(PageQuery),
+    responses((status = 200, body = TenantPage), (status = 401, description = "unauthenticated")),
+    security(("bearer" = [])))]
+async fn list_tenants(
+    State(state): State<AppState>,
+    staff: StaffContext,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<TenantPage>, Error> {
+    let message = pb::ListTenantsRequest { limit: page.limit.unwrap_or(0), cursor: page.cursor.unwrap_or_default() };
+    if page.limit == Some(0) {
+        return Err(Error::invalid_field("limit", "must be at least 1"));
+    }
+    let response =
+        state.accounts.clone().list_tenants(forwarded(message, Some(&staff.token))?).await.map_err(from_status)?.into_inner();
+    Ok(Json(TenantPage {
+        items: response.tenants.into_iter().map(TenantResponse::from).collect(),
+        next_cursor: Some(response.next_cursor).filter(|cursor| !cursor.is_empty()),
+    }))
+}
+
+/// One tenant.
+#[utoipa::path(get, path = "/admin/v1/tenants/{id}", tag = "admin",
+    responses((status = 200, body = TenantResponse), (status = 404, description = "not_found")),
+    security(("bearer" = [])))]
+async fn get_tenant(
+    State(state): State<AppState>,
+    staff: StaffContext,
+    Path(id): Path<String>,
+) -> Result<Json<TenantResponse>, Error> {
+    let tenant = state
+        .accounts
+        .clone()
+        .get_tenant(forwarded(pb::GetTenantRequest { id }, Some(&staff.token))?)
+        .await
+        .map_err(from_status)?;
+    Ok(Json(tenant.into_inner().into()))
+}

@@ -1,0 +1,66 @@
+//! The gateway's HTTP surface: one router per feature module, merged here for each listener.
+//! Every route needs a verified caller except the explicit public ones (logins, health, the
+//! key set, the OpenAPI document).
+
+mod admin;
+mod extract;
+pub mod openapi;
+mod sessions;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use causerie_core::Error;
+use causerie_runtime::Readiness;
+use causerie_runtime::server::{health_router, operations_router};
+
+use crate::state::AppState;
+
+/// Bodies larger than this answer `413 payload_too_large` before they are read whole.
+const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+fn readiness(state: &AppState) -> Readiness {
+    let redis = state.redis.clone();
+    let accounts_health = state.accounts_health.clone();
+    Readiness::new()
+        .with_check("redis", move || {
+            let mut redis = redis.clone();
+            async move {
+                redis::cmd("PING").query_async::<String>(&mut redis).await.map(|_| ()).map_err(|error| error.to_string())
+            }
+        })
+        // Accounts reports SERVING only while its PostgreSQL and RabbitMQ answer.
+        .with_check("accounts", move || {
+            let mut accounts_health = accounts_health.clone();
+            async move {
+                let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
+                let response = accounts_health.check(request).await.map_err(|status| status.to_string())?;
+                match response.into_inner().status() {
+                    tonic_health::pb::health_check_response::ServingStatus::Serving => Ok(()),
+                    other => Err(format!("accounts is {}", other.as_str_name())),
+                }
+            }
+        })
+}
+
+async fn unknown_route() -> Error {
+    Error::not_found("no such route")
+}
+
+pub fn public_router(state: AppState) -> Router {
+    Router::new()
+        .merge(sessions::router())
+        .merge(openapi::router())
+        .fallback(unknown_route)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .with_state(state.clone())
+        .merge(health_router(readiness(&state)))
+}
+
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .merge(admin::router())
+        .fallback(unknown_route)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .with_state(state.clone())
+        .merge(operations_router(readiness(&state)))
+}

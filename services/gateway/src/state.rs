@@ -1,0 +1,32 @@
+//! What every gateway handler shares.
+
+use std::sync::Arc;
+
+use causerie_auth::Verifier;
+use causerie_auth::transport::HasVerifier;
+use causerie_core::Clock;
+use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
+use tonic::transport::Channel;
+
+use crate::rate_limit::RateLimiter;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub accounts: AccountsServiceClient<Channel>,
+    pub accounts_health: tonic_health::pb::health_client::HealthClient<Channel>,
+    pub verifier: Arc<Verifier>,
+    pub wake_key_refresh: Arc<tokio::sync::Notify>,
+    pub rate_limiter: RateLimiter,
+    pub redis: redis::aio::ConnectionManager,
+    pub clock: Clock,
+}
+
+impl HasVerifier for AppState {
+    fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    fn on_unknown_key(&self) {
+        self.wake_key_refresh.notify_one();
+    }
+}
