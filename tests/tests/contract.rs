@@ -1,0 +1,158 @@
+//! Bad input gets the problem+json answers of API.md, never a 500, and each listener accepts
+//! only its own kind of token.
+
+use causerie_testkit::TestStack;
+use reqwest::Response;
+use serde_json::{Value, json};
+
+async fn problem(response: Response) -> anyhow::Result<(u16, Value)> {
+    let status = response.status().as_u16();
+    let content_type = response.headers().get("content-type").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(content_type, "application/problem+json", "status {status}");
+    let body: Value = response.json().await?;
+    assert_eq!(body["status"], status);
+    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
+    Ok((status, body))
+}
+
+fn tenant_body(slug: &str) -> Value {
+    json!({
+        "name": "Beta", "slug": slug,
+        "admin": {"email": "bea@beta.example", "first_name": "Bea", "last_name": "Ta", "password": "beta admin passphrase"}
+    })
+}
+
+async fn tenant_admin_token(stack: &TestStack, staff_token: &str, slug: &str) -> anyhow::Result<String> {
+    stack
+        .http
+        .post(format!("{}/admin/v1/tenants", stack.admin_url))
+        .bearer_auth(staff_token)
+        .json(&tenant_body(slug))
+        .send()
+        .await?
+        .error_for_status()?;
+    let login: Value = stack
+        .http
+        .post(format!("{}/v1/auth/login", stack.public_url))
+        .json(&json!({"tenant": slug, "email": "bea@beta.example", "password": "beta admin passphrase"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(login["access_token"].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test]
+async fn bad_requests_get_problem_json() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let staff = stack.staff_token().await?;
+    let tenants = format!("{}/admin/v1/tenants", stack.admin_url);
+
+    let malformed = stack.http.post(&tenants).bearer_auth(&staff).header("content-type", "application/json").body("{\"name\":").send().await?;
+    let (status, body) = problem(malformed).await?;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_request")));
+
+    let missing = stack.http.post(&tenants).bearer_auth(&staff).json(&json!({"name": "No slug"})).send().await?;
+    let (status, body) = problem(missing).await?;
+    assert_eq!((status, body["code"].as_str()), (422, Some("invalid_request")));
+    assert!(body["detail"].as_str().unwrap_or_default().contains("slug"));
+
+    let mut invalid = tenant_body("Not A Slug");
+    invalid["admin"]["email"] = json!("not-an-address");
+    invalid["admin"]["password"] = json!("short");
+    let (status, body) = problem(stack.http.post(&tenants).bearer_auth(&staff).json(&invalid).send().await?).await?;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = body["errors"].as_array().into_iter().flatten().filter_map(|error| error["field"].as_str()).collect();
+    assert_eq!(fields, ["slug", "admin.email", "admin.password"]);
+
+    let oversized = json!({"name": "x".repeat(128 * 1024), "slug": "big"});
+    let (status, body) = problem(stack.http.post(&tenants).bearer_auth(&staff).json(&oversized).send().await?).await?;
+    assert_eq!((status, body["code"].as_str()), (413, Some("payload_too_large")));
+
+    let (status, _) = problem(stack.http.get(format!("{tenants}/not-a-uuid")).bearer_auth(&staff).send().await?).await?;
+    assert_eq!(status, 404);
+    let (status, _) = problem(stack.http.get(format!("{tenants}/{}", uuid::Uuid::now_v7())).bearer_auth(&staff).send().await?).await?;
+    assert_eq!(status, 404);
+    let (status, body) = problem(stack.http.get(format!("{tenants}?limit=500")).bearer_auth(&staff).send().await?).await?;
+    assert_eq!((status, body["code"].as_str()), (422, Some("invalid_request")));
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn a_taken_slug_is_a_conflict_and_writes_nothing() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let staff = stack.staff_token().await?;
+    let tenants = format!("{}/admin/v1/tenants", stack.admin_url);
+    assert_eq!(stack.http.post(&tenants).bearer_auth(&staff).json(&tenant_body("beta")).send().await?.status(), 201);
+    let mut again = tenant_body("beta");
+    again["admin"]["email"] = json!("other@beta.example");
+    let (status, body) = problem(stack.http.post(&tenants).bearer_auth(&staff).json(&again).send().await?).await?;
+    assert_eq!((status, body["code"].as_str()), (409, Some("conflict")));
+    let listed: Value = stack.http.get(&tenants).bearer_auth(&staff).send().await?.json().await?;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_get_the_same_answer() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let staff = stack.staff_token().await?;
+    tenant_admin_token(&stack, &staff, "gamma").await?;
+    let login = format!("{}/v1/auth/login", stack.public_url);
+    let attempts = [
+        json!({"tenant": "gamma", "email": "bea@beta.example", "password": "not the passphrase"}),
+        json!({"tenant": "gamma", "email": "nobody@beta.example", "password": "not the passphrase"}),
+        json!({"tenant": "no-such-tenant", "email": "bea@beta.example", "password": "beta admin passphrase"}),
+    ];
+    let mut answers = Vec::new();
+    for attempt in attempts {
+        let (status, body) = problem(stack.http.post(&login).json(&attempt).send().await?).await?;
+        answers.push((status, body.to_string()));
+    }
+    assert_eq!(answers[0].0, 401);
+    assert!(answers.iter().all(|answer| *answer == answers[0]), "{answers:?}");
+    let staff_login = format!("{}/admin/v1/auth/login", stack.admin_url);
+    let (status, _) =
+        problem(stack.http.post(&staff_login).json(&json!({"email": "staff@causerie.test", "password": "wrong one here"})).send().await?).await?;
+    assert_eq!(status, 401);
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn each_listener_accepts_only_its_own_tokens() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let staff = stack.staff_token().await?;
+    let user = tenant_admin_token(&stack, &staff, "delta").await?;
+
+    let (status, body) = problem(stack.http.get(format!("{}/v1/me", stack.public_url)).bearer_auth(&staff).send().await?).await?;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")));
+    let (status, _) = problem(stack.http.get(format!("{}/admin/v1/tenants", stack.admin_url)).bearer_auth(&user).send().await?).await?;
+    assert_eq!(status, 401);
+    let (status, _) = problem(stack.http.get(format!("{}/v1/me", stack.public_url)).send().await?).await?;
+    assert_eq!(status, 401);
+    let (status, _) = problem(stack.http.get(format!("{}/v1/me", stack.public_url)).bearer_auth("garbage").send().await?).await?;
+    assert_eq!(status, 401);
+    // The admin API is not served on the public listener at all.
+    let (status, _) =
+        problem(stack.http.get(format!("{}/admin/v1/tenants", stack.public_url)).bearer_auth(&staff).send().await?).await?;
+    assert_eq!(status, 404);
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_openapi_are_served() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    for base in [&stack.public_url, &stack.admin_url] {
+        assert_eq!(stack.http.get(format!("{base}/healthz")).send().await?.status(), 200);
+        assert_eq!(stack.http.get(format!("{base}/readyz")).send().await?.status(), 200);
+    }
+    let metrics = stack.http.get(format!("{}/metrics", stack.admin_url)).send().await?.text().await?;
+    assert!(metrics.contains("causerie_requests_total"), "{metrics}");
+    assert_eq!(stack.http.get(format!("{}/metrics", stack.public_url)).send().await?.status(), 404);
+    let openapi: Value = stack.http.get(format!("{}/v1/openapi.json", stack.public_url)).send().await?.json().await?;
+    for path in ["/v1/auth/login", "/v1/auth/session", "/v1/me", "/admin/v1/tenants", "/admin/v1/tenants/{id}", "/admin/v1/auth/login"] {
+        assert!(openapi["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+    }
+    stack.stop().await
+}
