@@ -1,0 +1,82 @@
+//! The delivery guarantees of the bus against the real broker and database: nothing lost when
+//! a process dies before publishing, nothing applied twice, and poison sent aside.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{POISON, Probe};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+#[tokio::test]
+async fn a_change_whose_process_died_before_publishing_is_published_after_restart() -> anyhow::Result<()> {
+    let probe = Probe::new().await?;
+    // The state change committed with its outbox row, and then the process died: no relay ran.
+    let envelope = probe.envelope("acme");
+    probe.enqueue(&envelope).await?;
+    assert_eq!(probe.unpublished().await?, 1);
+
+    // The restarted process's relay finds it.
+    probe.start_consumer();
+    probe.start_relay();
+    probe.wait_applied(envelope.id, PATIENCE).await?;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while probe.unpublished().await? > 0 {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "outbox row never marked published");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(probe.applied(envelope.id).await?, 1);
+    probe.stop().await
+}
+
+#[tokio::test]
+async fn a_message_delivered_twice_is_applied_once() -> anyhow::Result<()> {
+    let probe = Probe::new().await?;
+    probe.start_consumer();
+    let duplicated = probe.envelope("acme");
+    let body = serde_json::to_vec(&duplicated)?;
+    // As when the relay published, then died before marking the row: the broker gets it twice.
+    probe.publish_raw(&duplicated.routing_key(), &body).await?;
+    probe.publish_raw(&duplicated.routing_key(), &body).await?;
+    let sentinel = probe.envelope("sentinel");
+    probe.publish_raw(&sentinel.routing_key(), &serde_json::to_vec(&sentinel)?).await?;
+    probe.wait_applied(sentinel.id, PATIENCE).await?;
+    assert_eq!(probe.applied(duplicated.id).await?, 1);
+    let attempts = probe.handler.attempts.lock().map(|attempts| attempts.get(&duplicated.id).copied()).ok().flatten();
+    assert_eq!(attempts, Some(1), "the duplicate must be recognised before the handler runs");
+    probe.stop().await
+}
+
+#[tokio::test]
+async fn a_malformed_message_is_dead_lettered_and_does_not_block_the_queue() -> anyhow::Result<()> {
+    let probe = Probe::new().await?;
+    probe.start_consumer();
+    probe.publish_raw("accounts.tenant.created", b"{ this is not an envelope").await?;
+    let sentinel = probe.envelope("sentinel");
+    probe.publish_raw(&sentinel.routing_key(), &serde_json::to_vec(&sentinel)?).await?;
+    probe.wait_applied(sentinel.id, PATIENCE).await?;
+    let dead = probe.dead_letter(PATIENCE).await?;
+    assert_eq!(dead.as_deref(), Some(&b"{ this is not an envelope"[..]));
+    probe.stop().await
+}
+
+#[tokio::test]
+async fn a_message_that_keeps_failing_is_dead_lettered_after_the_delivery_limit() -> anyhow::Result<()> {
+    let probe = Probe::new().await?;
+    probe.start_consumer();
+    let poison = probe.envelope(POISON);
+    probe.enqueue(&poison).await?;
+    let sentinel = probe.envelope("sentinel");
+    probe.enqueue(&sentinel).await?;
+    probe.start_relay();
+    probe.wait_applied(sentinel.id, PATIENCE).await?;
+    let dead = probe.dead_letter(PATIENCE).await?.ok_or_else(|| anyhow::anyhow!("poison never dead-lettered"))?;
+    let dead: causerie_bus::Envelope = serde_json::from_slice(&dead)?;
+    assert_eq!(dead.id, poison.id);
+    let attempts = probe.handler.attempts.lock().map(|attempts| attempts.get(&poison.id).copied()).ok().flatten();
+    let limit = u32::try_from(causerie_bus::topology::DELIVERY_LIMIT)?;
+    assert!(attempts.is_some_and(|attempts| (limit..=limit + 1).contains(&attempts)), "attempts: {attempts:?}");
+    assert_eq!(probe.applied(poison.id).await?, 0, "a failed attempt must leave nothing behind");
+    probe.stop().await
+}
