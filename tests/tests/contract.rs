@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 async fn problem(response: Response) -> anyhow::Result<(u16, Value)> {
     let status = response.status().as_u16();
-    let content_type = response.headers().get("content-type").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
+    let content_type =
+        response.headers().get("content-type").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
     assert_eq!(content_type, "application/problem+json", "status {status}");
     let body: Value = response.json().await?;
     assert_eq!(body["status"], status);
@@ -49,7 +50,14 @@ async fn bad_requests_get_problem_json() -> anyhow::Result<()> {
     let staff = stack.staff_token().await?;
     let tenants = format!("{}/admin/v1/tenants", stack.admin_url);
 
-    let malformed = stack.http.post(&tenants).bearer_auth(&staff).header("content-type", "application/json").body("{\"name\":").send().await?;
+    let malformed = stack
+        .http
+        .post(&tenants)
+        .bearer_auth(&staff)
+        .header("content-type", "application/json")
+        .body("{\"name\":")
+        .send()
+        .await?;
     let (status, body) = problem(malformed).await?;
     assert_eq!((status, body["code"].as_str()), (400, Some("invalid_request")));
 
@@ -63,18 +71,23 @@ async fn bad_requests_get_problem_json() -> anyhow::Result<()> {
     invalid["admin"]["password"] = json!("short");
     let (status, body) = problem(stack.http.post(&tenants).bearer_auth(&staff).json(&invalid).send().await?).await?;
     assert_eq!(status, 422);
-    let fields: Vec<&str> = body["errors"].as_array().into_iter().flatten().filter_map(|error| error["field"].as_str()).collect();
+    let fields: Vec<&str> =
+        body["errors"].as_array().into_iter().flatten().filter_map(|error| error["field"].as_str()).collect();
     assert_eq!(fields, ["slug", "admin.email", "admin.password"]);
 
     let oversized = json!({"name": "x".repeat(128 * 1024), "slug": "big"});
     let (status, body) = problem(stack.http.post(&tenants).bearer_auth(&staff).json(&oversized).send().await?).await?;
     assert_eq!((status, body["code"].as_str()), (413, Some("payload_too_large")));
 
-    let (status, _) = problem(stack.http.get(format!("{tenants}/not-a-uuid")).bearer_auth(&staff).send().await?).await?;
+    let (status, _) =
+        problem(stack.http.get(format!("{tenants}/not-a-uuid")).bearer_auth(&staff).send().await?).await?;
     assert_eq!(status, 404);
-    let (status, _) = problem(stack.http.get(format!("{tenants}/{}", uuid::Uuid::now_v7())).bearer_auth(&staff).send().await?).await?;
+    let (status, _) =
+        problem(stack.http.get(format!("{tenants}/{}", uuid::Uuid::now_v7())).bearer_auth(&staff).send().await?)
+            .await?;
     assert_eq!(status, 404);
-    let (status, body) = problem(stack.http.get(format!("{tenants}?limit=500")).bearer_auth(&staff).send().await?).await?;
+    let (status, body) =
+        problem(stack.http.get(format!("{tenants}?limit=500")).bearer_auth(&staff).send().await?).await?;
     assert_eq!((status, body["code"].as_str()), (422, Some("invalid_request")));
     stack.stop().await
 }
@@ -113,8 +126,15 @@ async fn wrong_password_and_unknown_email_get_the_same_answer() -> anyhow::Resul
     assert_eq!(answers[0].0, 401);
     assert!(answers.iter().all(|answer| *answer == answers[0]), "{answers:?}");
     let staff_login = format!("{}/admin/v1/auth/login", stack.admin_url);
-    let (status, _) =
-        problem(stack.http.post(&staff_login).json(&json!({"email": "staff@causerie.test", "password": "wrong one here"})).send().await?).await?;
+    let (status, _) = problem(
+        stack
+            .http
+            .post(&staff_login)
+            .json(&json!({"email": "staff@causerie.test", "password": "wrong one here"}))
+            .send()
+            .await?,
+    )
+    .await?;
     assert_eq!(status, 401);
     stack.stop().await
 }
@@ -125,17 +145,22 @@ async fn each_listener_accepts_only_its_own_tokens() -> anyhow::Result<()> {
     let staff = stack.staff_token().await?;
     let user = tenant_admin_token(&stack, &staff, "delta").await?;
 
-    let (status, body) = problem(stack.http.get(format!("{}/v1/me", stack.public_url)).bearer_auth(&staff).send().await?).await?;
+    let (status, body) =
+        problem(stack.http.get(format!("{}/v1/me", stack.public_url)).bearer_auth(&staff).send().await?).await?;
     assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")));
-    let (status, _) = problem(stack.http.get(format!("{}/admin/v1/tenants", stack.admin_url)).bearer_auth(&user).send().await?).await?;
+    let (status, _) =
+        problem(stack.http.get(format!("{}/admin/v1/tenants", stack.admin_url)).bearer_auth(&user).send().await?)
+            .await?;
     assert_eq!(status, 401);
     let (status, _) = problem(stack.http.get(format!("{}/v1/me", stack.public_url)).send().await?).await?;
     assert_eq!(status, 401);
-    let (status, _) = problem(stack.http.get(format!("{}/v1/me", stack.public_url)).bearer_auth("garbage").send().await?).await?;
+    let (status, _) =
+        problem(stack.http.get(format!("{}/v1/me", stack.public_url)).bearer_auth("garbage").send().await?).await?;
     assert_eq!(status, 401);
     // The admin API is not served on the public listener at all.
     let (status, _) =
-        problem(stack.http.get(format!("{}/admin/v1/tenants", stack.public_url)).bearer_auth(&staff).send().await?).await?;
+        problem(stack.http.get(format!("{}/admin/v1/tenants", stack.public_url)).bearer_auth(&staff).send().await?)
+            .await?;
     assert_eq!(status, 404);
     stack.stop().await
 }
@@ -151,7 +176,14 @@ async fn health_readiness_metrics_and_openapi_are_served() -> anyhow::Result<()>
     assert!(metrics.contains("causerie_requests_total"), "{metrics}");
     assert_eq!(stack.http.get(format!("{}/metrics", stack.public_url)).send().await?.status(), 404);
     let openapi: Value = stack.http.get(format!("{}/v1/openapi.json", stack.public_url)).send().await?.json().await?;
-    for path in ["/v1/auth/login", "/v1/auth/session", "/v1/me", "/admin/v1/tenants", "/admin/v1/tenants/{id}", "/admin/v1/auth/login"] {
+    for path in [
+        "/v1/auth/login",
+        "/v1/auth/session",
+        "/v1/me",
+        "/admin/v1/tenants",
+        "/admin/v1/tenants/{id}",
+        "/admin/v1/auth/login",
+    ] {
         assert!(openapi["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     stack.stop().await

@@ -119,7 +119,8 @@ async fn staff_creates_a_tenant_whose_admin_signs_in_and_retention_tracks_it() -
 async fn retention_refuses_callers_without_a_staff_or_service_token() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
     let mut retention = RetentionServiceClient::connect(stack.config.service_url(Service::Retention)).await?;
-    let anonymous = retention.get_tracked_tenant(GetTrackedTenantRequest { tenant_id: uuid::Uuid::now_v7().to_string() }).await;
+    let anonymous =
+        retention.get_tracked_tenant(GetTrackedTenantRequest { tenant_id: uuid::Uuid::now_v7().to_string() }).await;
     assert_eq!(anonymous.err().map(|status| status.code()), Some(tonic::Code::Unauthenticated));
     stack.stop().await
 }

@@ -112,9 +112,9 @@ pub enum Caller {
 impl Caller {
     pub fn expires_at(&self) -> DateTime<Utc> {
         match self {
-            Self::TenantUser { expires_at, .. }
-            | Self::Staff { expires_at, .. }
-            | Self::Service { expires_at, .. } => *expires_at,
+            Self::TenantUser { expires_at, .. } | Self::Staff { expires_at, .. } | Self::Service { expires_at, .. } => {
+                *expires_at
+            }
         }
     }
 

@@ -6,8 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use jsonwebtoken::jwk::{
-    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, KeyAlgorithm, OctetKeyPairParameters,
-    OctetKeyPairType, PublicKeyUse,
+    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, KeyAlgorithm, OctetKeyPairParameters, OctetKeyPairType,
+    PublicKeyUse,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use uuid::Uuid;
@@ -112,12 +112,7 @@ impl TokenIssuer {
     }
 
     /// A fresh access token valid from `now` for `lifetime`.
-    pub fn issue(
-        &self,
-        request: TokenRequest,
-        now: DateTime<Utc>,
-        lifetime: Duration,
-    ) -> Result<String, KeyError> {
+    pub fn issue(&self, request: TokenRequest, now: DateTime<Utc>, lifetime: Duration) -> Result<String, KeyError> {
         let claims = Claims {
             iss: ISSUER.to_owned(),
             sub: request.subject,
@@ -134,4 +129,3 @@ impl TokenIssuer {
         self.sign(&claims)
     }
 }
-

@@ -10,6 +10,6 @@ pub mod transport;
 mod verifier;
 
 pub use claims::{Audience, Caller, Claims, ISSUER, Role, TOKEN_TYPE_ACCESS};
-pub use refresh::{RefreshError, refresh_keys_from_accounts};
 pub use keys::{KeyError, SigningKey, TokenIssuer, TokenRequest};
+pub use refresh::{RefreshError, refresh_keys_from_accounts};
 pub use verifier::{AuthError, Verifier};

@@ -33,10 +33,7 @@ pub fn verify_metadata(
 ) -> Result<Caller, AuthError> {
     let value = metadata.get("authorization").ok_or(AuthError::Missing)?;
     let text = value.to_str().map_err(|_| AuthError::Malformed)?;
-    let token = text
-        .strip_prefix("Bearer ")
-        .or_else(|| text.strip_prefix("bearer "))
-        .ok_or(AuthError::Malformed)?;
+    let token = text.strip_prefix("Bearer ").or_else(|| text.strip_prefix("bearer ")).ok_or(AuthError::Malformed)?;
     let mut last_error = AuthError::WrongAudience;
     for audience in audiences {
         match verifier.verify(token, *audience) {
@@ -72,18 +69,13 @@ impl tonic::service::Interceptor for AuthInterceptor {
 
 /// The caller an interceptor put on a request; UNAUTHENTICATED if none did.
 pub fn caller_of<T>(request: &tonic::Request<T>) -> Result<Caller, tonic::Status> {
-    request
-        .extensions()
-        .get::<Caller>()
-        .cloned()
-        .ok_or_else(|| Error::unauthenticated("no verified caller").into())
+    request.extensions().get::<Caller>().cloned().ok_or_else(|| Error::unauthenticated("no verified caller").into())
 }
 
 /// Puts a bearer token into outgoing gRPC metadata.
 pub fn with_bearer<T>(mut request: tonic::Request<T>, token: &str) -> Result<tonic::Request<T>, Error> {
-    let value = format!("Bearer {token}")
-        .parse()
-        .map_err(|_| Error::unauthenticated("token cannot travel in metadata"))?;
+    let value =
+        format!("Bearer {token}").parse().map_err(|_| Error::unauthenticated("token cannot travel in metadata"))?;
     request.metadata_mut().insert("authorization", value);
     Ok(request)
 }
@@ -96,11 +88,7 @@ pub trait HasVerifier {
     fn on_unknown_key(&self) {}
 }
 
-fn verify_parts<S: HasVerifier>(
-    parts: &http::request::Parts,
-    state: &S,
-    audience: Audience,
-) -> Result<Caller, Error> {
+fn verify_parts<S: HasVerifier>(parts: &http::request::Parts, state: &S, audience: Audience) -> Result<Caller, Error> {
     let token = bearer_token(&parts.headers)?;
     state.verifier().verify(token, audience).map_err(|error| {
         if error == AuthError::UnknownKey {

@@ -53,8 +53,7 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(jwks: &JwkSet, clock: Clock) -> Self {
-        let verifier =
-            Self { keys: RwLock::new(HashMap::new()), verified: Mutex::new(HashMap::new()), clock };
+        let verifier = Self { keys: RwLock::new(HashMap::new()), verified: Mutex::new(HashMap::new()), clock };
         verifier.replace_keys(jwks);
         verifier
     }

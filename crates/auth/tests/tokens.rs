@@ -1,4 +1,5 @@
 //! Every way a token can be wrong is refused, against a real test clock in Redis.
+#![allow(clippy::unwrap_used)]
 
 use causerie_auth::{Audience, AuthError, Caller, Claims, Role, SigningKey, TokenIssuer, TokenRequest, Verifier};
 use causerie_core::{Clock, TenantId, UserId};

@@ -77,7 +77,10 @@ impl Bus {
     }
 
     /// The readiness check of a service that uses this bus.
-    pub fn readiness_check(&self) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> + Send + Sync + 'static {
+    pub fn readiness_check(
+        &self,
+    ) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> + Send + Sync + 'static
+    {
         let bus = self.clone();
         move || {
             let bus = bus.clone();
@@ -86,10 +89,10 @@ impl Bus {
     }
 
     pub async fn close(&self) {
-        if let Some(connection) = self.inner.connection.lock().await.take() {
-            if let Err(error) = connection.close(200, "shutting down".into()).await {
-                tracing::debug!(%error, "broker connection already closed");
-            }
+        if let Some(connection) = self.inner.connection.lock().await.take()
+            && let Err(error) = connection.close(200, "shutting down".into()).await
+        {
+            tracing::debug!(%error, "broker connection already closed");
         }
     }
 }

@@ -159,14 +159,12 @@ impl<H: MessageHandler> Consumer<H> {
 
     async fn apply(&self, envelope: &Envelope) -> Result<Outcome, HandlerError> {
         let mut transaction = causerie_db::tenant_tx(&self.pool, envelope.tenant_id).await?;
-        let first_time = sqlx::query(
-            "insert into inbox (message_id, consumer) values ($1, $2) on conflict do nothing",
-        )
-        .bind(envelope.id)
-        .bind(&self.name)
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected()
+        let first_time = sqlx::query("insert into inbox (message_id, consumer) values ($1, $2) on conflict do nothing")
+            .bind(envelope.id)
+            .bind(&self.name)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected()
             == 1;
         if !first_time {
             return Ok(Outcome::Duplicate);

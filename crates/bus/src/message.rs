@@ -26,12 +26,7 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    pub fn new(
-        tenant_id: TenantId,
-        producer: &str,
-        occurred_at: DateTime<Utc>,
-        message: Message,
-    ) -> Self {
+    pub fn new(tenant_id: TenantId, producer: &str, occurred_at: DateTime<Utc>, message: Message) -> Self {
         Self {
             id: Uuid::now_v7(),
             tenant_id,

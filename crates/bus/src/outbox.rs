@@ -22,16 +22,14 @@ const PUBLISHED_KEPT: chrono::Duration = chrono::Duration::days(7);
 /// transaction for the envelope's tenant.
 pub async fn enqueue(transaction: &mut PgConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
     let body = serde_json::to_value(envelope).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
-    sqlx::query(
-        "insert into outbox (tenant_id, id, routing_key, envelope, created_at) values ($1, $2, $3, $4, $5)",
-    )
-    .bind(envelope.tenant_id.as_uuid())
-    .bind(envelope.id)
-    .bind(envelope.routing_key())
-    .bind(body)
-    .bind(envelope.occurred_at)
-    .execute(transaction)
-    .await?;
+    sqlx::query("insert into outbox (tenant_id, id, routing_key, envelope, created_at) values ($1, $2, $3, $4, $5)")
+        .bind(envelope.tenant_id.as_uuid())
+        .bind(envelope.id)
+        .bind(envelope.routing_key())
+        .bind(body)
+        .bind(envelope.occurred_at)
+        .execute(transaction)
+        .await?;
     Ok(())
 }
 
@@ -72,7 +70,7 @@ impl Relay {
                 }
             };
             rounds += 1;
-            if rounds % 3000 == 0 {
+            if rounds.is_multiple_of(3000) {
                 self.purge_published().await;
             }
             tokio::select! {
@@ -86,9 +84,7 @@ impl Relay {
     /// Answers how many were published.
     pub async fn publish_pending(&mut self) -> Result<usize, BusError> {
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("select set_config('app.outbox_relay', 'on', true)")
-            .execute(&mut *transaction)
-            .await?;
+        sqlx::query("select set_config('app.outbox_relay', 'on', true)").execute(&mut *transaction).await?;
         // SKIP LOCKED lets several relays (replicas of one service) share the outbox without
         // publishing the same row at the same time.
         let pending: Vec<PendingMessage> = sqlx::query_as(
@@ -146,9 +142,7 @@ impl Relay {
     async fn purge_published(&self) {
         let outcome = async {
             let mut transaction = self.pool.begin().await?;
-            sqlx::query("select set_config('app.outbox_relay', 'on', true)")
-                .execute(&mut *transaction)
-                .await?;
+            sqlx::query("select set_config('app.outbox_relay', 'on', true)").execute(&mut *transaction).await?;
             sqlx::query("delete from outbox where published_at < $1")
                 .bind(self.clock.now() - PUBLISHED_KEPT)
                 .execute(&mut *transaction)

@@ -69,9 +69,7 @@ impl Publisher {
             let outcome = match published {
                 Ok(confirm) => confirm.await.map_err(BusError::from).and_then(|confirmation| match confirmation {
                     Confirmation::Ack(_) => Ok(()),
-                    Confirmation::Nack(_) | Confirmation::NotRequested => {
-                        Err(BusError::NotConfirmed(message_id))
-                    }
+                    Confirmation::Nack(_) | Confirmation::NotRequested => Err(BusError::NotConfirmed(message_id)),
                 }),
                 Err(error) => Err(error.into()),
             };

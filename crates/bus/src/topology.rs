@@ -11,17 +11,11 @@ pub const DELIVERY_LIMIT: i64 = 5;
 
 /// Which routing keys each consuming service's queue receives.
 const BINDINGS: [(&str, &[&str]); 5] = [
-    (
-        "retention",
-        &["accounts.tenant.created", "*.erasure.completed", "*.export.completed", "*.sweep.completed"],
-    ),
+    ("retention", &["accounts.tenant.created", "*.erasure.completed", "*.export.completed", "*.sweep.completed"]),
     ("accounts", &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"]),
     ("assistant", &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"]),
     ("live_chat", &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"]),
-    (
-        "forms_analytics",
-        &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"],
-    ),
+    ("forms_analytics", &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"]),
 ];
 
 #[derive(Clone, Debug)]
@@ -65,12 +59,7 @@ impl Topology {
             .await?;
         // Direct: each dead-lettered message is re-keyed with its queue's consumer name.
         channel
-            .exchange_declare(
-                self.dead_letter_exchange().into(),
-                ExchangeKind::Direct,
-                durable,
-                FieldTable::default(),
-            )
+            .exchange_declare(self.dead_letter_exchange().into(), ExchangeKind::Direct, durable, FieldTable::default())
             .await?;
         for (consumer, routing_keys) in BINDINGS {
             self.declare_queue(channel, consumer, routing_keys).await?;
@@ -80,20 +69,13 @@ impl Topology {
 
     /// A consumer's quorum queue and its dead-letter queue. Public so tests can declare a
     /// consumer of their own with the same options as the services'.
-    pub async fn declare_queue(
-        &self,
-        channel: &Channel,
-        consumer: &str,
-        routing_keys: &[&str],
-    ) -> lapin::Result<()> {
+    pub async fn declare_queue(&self, channel: &Channel, consumer: &str, routing_keys: &[&str]) -> lapin::Result<()> {
         let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
         let mut dead_letter_arguments = FieldTable::default();
         dead_letter_arguments.insert("x-queue-type".into(), long_string("quorum"));
         self.insert_expiry(&mut dead_letter_arguments);
         let dead_letter_queue = self.dead_letter_queue(consumer);
-        channel
-            .queue_declare(dead_letter_queue.clone().into(), durable, dead_letter_arguments)
-            .await?;
+        channel.queue_declare(dead_letter_queue.clone().into(), durable, dead_letter_arguments).await?;
         channel
             .queue_bind(
                 dead_letter_queue.into(),

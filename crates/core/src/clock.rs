@@ -11,7 +11,6 @@ use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-
 /// How often a test-mode clock re-reads the shared offset: another service's advance is seen
 /// within this delay.
 const TEST_CLOCK_REFRESH: Duration = Duration::from_millis(200);
@@ -67,9 +66,7 @@ impl Clock {
         let real = Utc::now();
         match &self.test_mode {
             None => real,
-            Some(test_clock) => {
-                real + chrono::Duration::seconds(test_clock.offset_seconds.load(Ordering::Relaxed))
-            }
+            Some(test_clock) => real + chrono::Duration::seconds(test_clock.offset_seconds.load(Ordering::Relaxed)),
         }
     }
 
@@ -81,8 +78,7 @@ impl Clock {
     pub async fn advance(&self, by: chrono::Duration) -> Option<redis::RedisResult<DateTime<Utc>>> {
         let test_clock = self.test_mode.as_ref()?;
         let mut redis = test_clock.redis.clone();
-        let outcome: redis::RedisResult<i64> =
-            redis.incr(&test_clock.offset_key, by.num_seconds()).await;
+        let outcome: redis::RedisResult<i64> = redis.incr(&test_clock.offset_key, by.num_seconds()).await;
         Some(outcome.map(|offset_seconds| {
             test_clock.offset_seconds.store(offset_seconds, Ordering::Relaxed);
             self.now()

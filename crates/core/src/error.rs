@@ -54,10 +54,9 @@ impl ErrorCode {
     pub const fn http_status(self) -> StatusCode {
         match self {
             Self::MalformedRequest => StatusCode::BAD_REQUEST,
-            Self::InvalidRequest
-            | Self::RetentionAboveMaximum
-            | Self::ResidencyConflict
-            | Self::FieldNotAllowed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidRequest | Self::RetentionAboveMaximum | Self::ResidencyConflict | Self::FieldNotAllowed => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::LegalNoticeNotAccepted => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -159,11 +158,8 @@ impl Error {
     }
 
     pub fn with_field_errors(code: ErrorCode, errors: Vec<FieldError>) -> Self {
-        let detail = errors
-            .iter()
-            .map(|error| format!("{}: {}", error.field, error.message))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let detail =
+            errors.iter().map(|error| format!("{}: {}", error.field, error.message)).collect::<Vec<_>>().join("; ");
         Self { errors, ..Self::new(code, detail) }
     }
 

@@ -108,10 +108,7 @@ mod tests {
     fn names_round_trip() {
         for category in RetentionCategory::ALL {
             assert_eq!(category.as_str().parse::<RetentionCategory>().unwrap(), category);
-            assert_eq!(
-                serde_json::to_value(category).unwrap(),
-                serde_json::Value::from(category.as_str())
-            );
+            assert_eq!(serde_json::to_value(category).unwrap(), serde_json::Value::from(category.as_str()));
         }
         assert!("forever".parse::<RetentionCategory>().is_err());
     }

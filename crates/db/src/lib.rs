@@ -18,8 +18,8 @@ pub fn readiness_check(
 {
     move || {
         let pool = pool.clone();
-        Box::pin(async move {
-            sqlx::query("select 1").execute(&pool).await.map(|_| ()).map_err(|error| error.to_string())
-        })
+        Box::pin(
+            async move { sqlx::query("select 1").execute(&pool).await.map(|_| ()).map_err(|error| error.to_string()) },
+        )
     }
 }

@@ -61,16 +61,11 @@ pub async fn connect_owner(config: &Config, service: Service) -> Result<PgPool, 
 }
 
 /// Creates and migrates the service's database and returns the application pool.
-pub async fn prepare(
-    config: &Config,
-    service: Service,
-    service_migrator: &Migrator,
-) -> Result<PgPool, DatabaseError> {
+pub async fn prepare(config: &Config, service: Service, service_migrator: &Migrator) -> Result<PgPool, DatabaseError> {
     let database = config.database_name(service);
     let role = app_role(service);
-    let mut server = PgConnection::connect_with(&owner_options(config)?)
-        .await
-        .map_err(step("connect to the PostgreSQL server"))?;
+    let mut server =
+        PgConnection::connect_with(&owner_options(config)?).await.map_err(step("connect to the PostgreSQL server"))?;
     create_database_if_missing(&mut server, &database).await?;
     create_roles_if_missing(&mut server, &role, &config.database_app_password).await?;
     execute_formatted(&mut server, "revoke connect on database %I from public", &[&database])
@@ -98,25 +93,18 @@ pub async fn prepare(
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(
-            owner_options(config)?
-                .database(&database)
-                .username(&role)
-                .password(&config.database_app_password),
+            owner_options(config)?.database(&database).username(&role).password(&config.database_app_password),
         )
         .await
         .map_err(step(format!("connect to {database} as {role}")))
 }
 
-async fn create_database_if_missing(
-    server: &mut PgConnection,
-    database: &str,
-) -> Result<(), DatabaseError> {
-    let exists: bool =
-        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-            .bind(database)
-            .fetch_one(&mut *server)
-            .await
-            .map_err(step("look up the service database"))?;
+async fn create_database_if_missing(server: &mut PgConnection, database: &str) -> Result<(), DatabaseError> {
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+        .bind(database)
+        .fetch_one(&mut *server)
+        .await
+        .map_err(step("look up the service database"))?;
     if exists {
         return Ok(());
     }
@@ -126,44 +114,31 @@ async fn create_database_if_missing(
             Ok(())
         }
         // Another instance of the service created it between our look-up and now.
-        Err(sqlx::Error::Database(error))
-            if matches!(error.code().as_deref(), Some("42P04" | "23505")) =>
-        {
-            Ok(())
-        }
+        Err(sqlx::Error::Database(error)) if matches!(error.code().as_deref(), Some("42P04" | "23505")) => Ok(()),
         Err(error) => Err(step(format!("create database {database}"))(error)),
     }
 }
 
-async fn create_roles_if_missing(
-    server: &mut PgConnection,
-    role: &str,
-    password: &str,
-) -> Result<(), DatabaseError> {
+async fn create_roles_if_missing(server: &mut PgConnection, role: &str, password: &str) -> Result<(), DatabaseError> {
     let mut transaction = server.begin().await.map_err(step("begin role creation"))?;
     sqlx::query("select pg_advisory_xact_lock($1)")
         .bind(ROLE_LOCK_KEY)
         .execute(&mut *transaction)
         .await
         .map_err(step("take the role lock"))?;
-    let existing: Vec<String> =
-        sqlx::query_scalar("select rolname::text from pg_roles where rolname = any($1)")
-            .bind([APP_GROUP_ROLE, role])
-            .fetch_all(&mut *transaction)
-            .await
-            .map_err(step("look up roles"))?;
-    if !existing.iter().any(|name| name == APP_GROUP_ROLE) {
-        execute_formatted(
-            &mut *transaction,
-            "create role %I nologin nosuperuser nobypassrls",
-            &[APP_GROUP_ROLE],
-        )
+    let existing: Vec<String> = sqlx::query_scalar("select rolname::text from pg_roles where rolname = any($1)")
+        .bind([APP_GROUP_ROLE, role])
+        .fetch_all(&mut *transaction)
         .await
+        .map_err(step("look up roles"))?;
+    if !existing.iter().any(|name| name == APP_GROUP_ROLE) {
+        execute_formatted(&mut transaction, "create role %I nologin nosuperuser nobypassrls", &[APP_GROUP_ROLE])
+            .await
             .map_err(step("create the application group role"))?;
     }
     if !existing.iter().any(|name| name == role) {
         execute_formatted(
-            &mut *transaction,
+            &mut transaction,
             "create role %I login nosuperuser nobypassrls nocreatedb nocreaterole in role %I",
             &[role, APP_GROUP_ROLE],
         )
@@ -171,7 +146,7 @@ async fn create_roles_if_missing(
         .map_err(step(format!("create role {role}")))?;
     }
     // The password follows the configuration on each start.
-    execute_formatted(&mut *transaction, "alter role %I password %L", &[role, password])
+    execute_formatted(&mut transaction, "alter role %I password %L", &[role, password])
         .await
         .map_err(step(format!("set the password of {role}")))?;
     transaction.commit().await.map_err(step("commit role creation"))

@@ -89,23 +89,28 @@ async fn a_tenant_cannot_reference_or_write_into_another_tenants_rows() -> anyho
     let note_of_a = add_note(&pool, tenant_a, "a's note").await?;
 
     let mut as_b = causerie_db::tenant_tx(&pool, tenant_b).await?;
-    let pointing_at_a = sqlx::query("insert into note_comments (tenant_id, id, note_id, body) values ($1, $2, $3, 'gotcha')")
-        .bind(tenant_b.as_uuid())
-        .bind(Uuid::now_v7())
-        .bind(note_of_a)
-        .execute(&mut *as_b)
-        .await;
-    let error = pointing_at_a.err().and_then(|error| error.into_database_error()).map(|error| error.code().map(|code| code.into_owned()));
+    let pointing_at_a =
+        sqlx::query("insert into note_comments (tenant_id, id, note_id, body) values ($1, $2, $3, 'gotcha')")
+            .bind(tenant_b.as_uuid())
+            .bind(Uuid::now_v7())
+            .bind(note_of_a)
+            .execute(&mut *as_b)
+            .await;
+    let error = pointing_at_a
+        .err()
+        .and_then(|error| error.into_database_error())
+        .map(|error| error.code().map(|code| code.into_owned()));
     assert_eq!(error, Some(Some("23503".to_owned())), "the composite foreign key must refuse a's note");
     as_b.rollback().await?;
 
     let mut as_b = causerie_db::tenant_tx(&pool, tenant_b).await?;
-    let written_as_a = sqlx::query("insert into note_comments (tenant_id, id, note_id, body) values ($1, $2, $3, 'gotcha')")
-        .bind(tenant_a.as_uuid())
-        .bind(Uuid::now_v7())
-        .bind(note_of_a)
-        .execute(&mut *as_b)
-        .await;
+    let written_as_a =
+        sqlx::query("insert into note_comments (tenant_id, id, note_id, body) values ($1, $2, $3, 'gotcha')")
+            .bind(tenant_a.as_uuid())
+            .bind(Uuid::now_v7())
+            .bind(note_of_a)
+            .execute(&mut *as_b)
+            .await;
     assert!(written_as_a.is_err(), "the policy's WITH CHECK must refuse a row of another tenant");
     as_b.rollback().await?;
     finish(&config, pool).await

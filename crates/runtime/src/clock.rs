@@ -6,11 +6,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::Config;
 
-pub async fn clock_for(
-    config: &Config,
-    tasks: &TaskTracker,
-    shutdown: CancellationToken,
-) -> redis::RedisResult<Clock> {
+pub async fn clock_for(config: &Config, tasks: &TaskTracker, shutdown: CancellationToken) -> redis::RedisResult<Clock> {
     if !config.test_mode {
         return Ok(Clock::system());
     }

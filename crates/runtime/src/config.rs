@@ -17,14 +17,8 @@ pub enum Service {
 }
 
 impl Service {
-    pub const ALL: [Service; 6] = [
-        Self::Gateway,
-        Self::Accounts,
-        Self::Assistant,
-        Self::LiveChat,
-        Self::FormsAnalytics,
-        Self::Retention,
-    ];
+    pub const ALL: [Service; 6] =
+        [Self::Gateway, Self::Accounts, Self::Assistant, Self::LiveChat, Self::FormsAnalytics, Self::Retention];
 
     /// The name used on the command line, in logs and in bus queue names.
     pub const fn name(self) -> &'static str {
@@ -65,9 +59,10 @@ impl FromStr for Service {
     type Err = ConfigError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|service| service.name() == text).ok_or_else(|| {
-            ConfigError::new("--services", format!("unknown service {text:?}"))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|service| service.name() == text)
+            .ok_or_else(|| ConfigError::new("--services", format!("unknown service {text:?}")))
     }
 }
 
@@ -153,19 +148,17 @@ impl Config {
             let variable = service.identifier().to_uppercase();
             let default_addr = format!("127.0.0.1:{}", service.default_port());
             let service_addr = address(&format!("CAUSERIE_{variable}_ADDR"), default_addr)?;
-            let service_url =
-                text(&format!("CAUSERIE_{variable}_URL"), &format!("http://{service_addr}"));
+            let service_url = text(&format!("CAUSERIE_{variable}_URL"), &format!("http://{service_addr}"));
             service_addrs.insert(service, service_addr);
             service_urls.insert(service, service_url);
         }
         let namespace = text("CAUSERIE_NAMESPACE", "causerie");
-        if !namespace.chars().all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_')
+        if !namespace
+            .chars()
+            .all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_')
             || namespace.is_empty()
         {
-            return Err(ConfigError::new(
-                "CAUSERIE_NAMESPACE",
-                "only lowercase letters, digits and underscores",
-            ));
+            return Err(ConfigError::new("CAUSERIE_NAMESPACE", "only lowercase letters, digits and underscores"));
         }
         let test_mode = match text("CAUSERIE_TEST_MODE", "0").as_str() {
             "1" | "true" => true,
@@ -189,17 +182,17 @@ impl Config {
             bootstrap_staff_password: lookup("CAUSERIE_BOOTSTRAP_STAFF_PASSWORD")
                 .filter(|password| !password.is_empty()),
             test_mode,
-            log_filter: lookup("CAUSERIE_LOG")
-                .or_else(|| lookup("RUST_LOG"))
-                .unwrap_or_else(|| "info".to_owned()),
-            rate_limit_per_minute: text("CAUSERIE_RATE_LIMIT_PER_MINUTE", "6000").parse().map_err(|_| {
-                ConfigError::new("CAUSERIE_RATE_LIMIT_PER_MINUTE", "not a whole number")
-            })?,
+            log_filter: lookup("CAUSERIE_LOG").or_else(|| lookup("RUST_LOG")).unwrap_or_else(|| "info".to_owned()),
+            rate_limit_per_minute: text("CAUSERIE_RATE_LIMIT_PER_MINUTE", "6000")
+                .parse()
+                .map_err(|_| ConfigError::new("CAUSERIE_RATE_LIMIT_PER_MINUTE", "not a whole number"))?,
             bus_queue_expiry_ms: match lookup("CAUSERIE_BUS_QUEUE_EXPIRY_MS").filter(|value| !value.is_empty()) {
                 None => None,
-                Some(text) => Some(text.parse().map_err(|_| {
-                    ConfigError::new("CAUSERIE_BUS_QUEUE_EXPIRY_MS", "not a number of milliseconds")
-                })?),
+                Some(text) => {
+                    Some(text.parse().map_err(|_| {
+                        ConfigError::new("CAUSERIE_BUS_QUEUE_EXPIRY_MS", "not a number of milliseconds")
+                    })?)
+                }
             },
             otlp_endpoint: lookup("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|endpoint| !endpoint.is_empty()),
         })
@@ -220,10 +213,7 @@ impl Config {
 
     /// How to reach a service: gRPC for the backends, HTTP for the gateway.
     pub fn service_url(&self, service: Service) -> String {
-        self.service_urls
-            .get(&service)
-            .cloned()
-            .unwrap_or_else(|| format!("http://{}", self.public_addr))
+        self.service_urls.get(&service).cloned().unwrap_or_else(|| format!("http://{}", self.public_addr))
     }
 
     pub fn set_service_url(&mut self, service: Service, url: String) {

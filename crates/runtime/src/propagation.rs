@@ -22,9 +22,7 @@ struct HeaderInjector<'a>(&'a mut http::HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) =
-            (http::HeaderName::try_from(key), http::HeaderValue::try_from(value))
-        {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(key), http::HeaderValue::try_from(value)) {
             self.0.insert(name, value);
         }
     }
@@ -32,9 +30,8 @@ impl Injector for HeaderInjector<'_> {
 
 /// Makes the trace context found in `headers` the parent of `span`.
 pub fn adopt_parent_from_headers(span: &tracing::Span, headers: &http::HeaderMap) {
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&HeaderExtractor(headers))
-    });
+    let parent =
+        opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(headers)));
     // A span that is already closed or not sampled has no parent to take; nothing is lost.
     let _ = span.set_parent(parent);
 }
@@ -59,7 +56,6 @@ pub fn current_trace_context() -> HashMap<String, String> {
 
 /// Makes the trace context of a bus message the parent of `span`.
 pub fn adopt_parent_from_map(span: &tracing::Span, carrier: &HashMap<String, String>) {
-    let parent =
-        opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(carrier));
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(carrier));
     let _ = span.set_parent(parent);
 }

@@ -10,10 +10,10 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tracing::Instrument;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{metrics, propagation};
 
@@ -66,22 +66,18 @@ pub fn operations_router(readiness: Readiness) -> Router {
 
 /// `/healthz` and `/readyz` alone, for a listener that must not expose metrics.
 pub fn health_router(readiness: Readiness) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { (StatusCode::OK, "ok") }))
-        .route(
-            "/readyz",
-            get(move || {
-                let readiness = readiness.clone();
-                async move {
-                    match readiness.check().await {
-                        Ok(()) => (StatusCode::OK, "ready".to_owned()).into_response(),
-                        Err(failures) => {
-                            (StatusCode::SERVICE_UNAVAILABLE, failures.join("\n")).into_response()
-                        }
-                    }
+    Router::new().route("/healthz", get(|| async { (StatusCode::OK, "ok") })).route(
+        "/readyz",
+        get(move || {
+            let readiness = readiness.clone();
+            async move {
+                match readiness.check().await {
+                    Ok(()) => (StatusCode::OK, "ready".to_owned()).into_response(),
+                    Err(failures) => (StatusCode::SERVICE_UNAVAILABLE, failures.join("\n")).into_response(),
                 }
-            }),
-        )
+            }
+        }),
+    )
 }
 
 /// Serves `router` (REST, or gRPC routes turned into an axum router, or both) on `listener`,
@@ -93,9 +89,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let router = router
-        .layer(axum::middleware::from_fn(move |request, next| {
-            metrics::record_request(listener_name, request, next)
-        }))
+        .layer(axum::middleware::from_fn(move |request, next| metrics::record_request(listener_name, request, next)))
         .layer(axum::middleware::from_fn(trace_request));
     let address = listener.local_addr()?;
     tracing::info!(listener = listener_name, %address, "listening");

@@ -5,9 +5,9 @@
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::EnvFilter;
 
 use crate::Config;
 
@@ -41,10 +41,8 @@ pub fn init(config: &Config, process_name: &str) -> Result<TelemetryGuard, Telem
     let mut provider_builder = SdkTracerProvider::builder().with_resource(resource);
     if let Some(endpoint) = &config.otlp_endpoint {
         use opentelemetry_otlp::WithExportConfig;
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint.clone())
-            .build()?;
+        let exporter =
+            opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint.clone()).build()?;
         provider_builder = provider_builder.with_batch_exporter(exporter);
     }
     let tracer_provider = provider_builder.build();

@@ -56,10 +56,11 @@ pub async fn reap_stale_test_databases(config: &Config) -> anyhow::Result<()> {
     for name in names {
         let created: Option<u64> = name[1..].split('_').next().and_then(|seconds| seconds.parse().ok());
         if created.is_some_and(|created| now.saturating_sub(created) > STALE_AFTER.as_secs()) {
-            let statement: String = sqlx::query_scalar("select format('drop database if exists %I with (force)', $1::text)")
-                .bind(&name)
-                .fetch_one(&mut server)
-                .await?;
+            let statement: String =
+                sqlx::query_scalar("select format('drop database if exists %I with (force)', $1::text)")
+                    .bind(&name)
+                    .fetch_one(&mut server)
+                    .await?;
             if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut server).await {
                 tracing::warn!(%error, database = name, "stale test database not dropped");
             }
@@ -73,10 +74,11 @@ pub async fn drop_test_databases(config: &Config) -> anyhow::Result<()> {
     use sqlx::Connection;
     let mut server = sqlx::PgConnection::connect(&config.database_url).await?;
     for service in causerie_runtime::Service::ALL {
-        let statement: String = sqlx::query_scalar("select format('drop database if exists %I with (force)', $1::text)")
-            .bind(config.database_name(service))
-            .fetch_one(&mut server)
-            .await?;
+        let statement: String =
+            sqlx::query_scalar("select format('drop database if exists %I with (force)', $1::text)")
+                .bind(config.database_name(service))
+                .fetch_one(&mut server)
+                .await?;
         sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut server).await?;
     }
     Ok(())

@@ -50,13 +50,21 @@ impl TestStack {
             let (config, shutdown) = (config.clone(), shutdown.clone());
             services.spawn(async move {
                 let outcome = match service {
-                    Service::Accounts => causerie_accounts::run(config, listener, shutdown).await.map_err(anyhow::Error::from),
-                    Service::Assistant => causerie_assistant::run(config, listener, shutdown).await.map_err(anyhow::Error::from),
-                    Service::LiveChat => causerie_live_chat::run(config, listener, shutdown).await.map_err(anyhow::Error::from),
+                    Service::Accounts => {
+                        causerie_accounts::run(config, listener, shutdown).await.map_err(anyhow::Error::from)
+                    }
+                    Service::Assistant => {
+                        causerie_assistant::run(config, listener, shutdown).await.map_err(anyhow::Error::from)
+                    }
+                    Service::LiveChat => {
+                        causerie_live_chat::run(config, listener, shutdown).await.map_err(anyhow::Error::from)
+                    }
                     Service::FormsAnalytics => {
                         causerie_forms_analytics::run(config, listener, shutdown).await.map_err(anyhow::Error::from)
                     }
-                    Service::Retention => causerie_retention::run(config, listener, shutdown).await.map_err(anyhow::Error::from),
+                    Service::Retention => {
+                        causerie_retention::run(config, listener, shutdown).await.map_err(anyhow::Error::from)
+                    }
                     Service::Gateway => Ok(()),
                 };
                 (service, outcome)

@@ -5,8 +5,8 @@ use causerie_auth::transport::verify_metadata;
 use causerie_auth::{Audience, Caller};
 use causerie_core::Error;
 use causerie_proto::accounts::v1 as pb;
-use pb::accounts_service_server::AccountsService;
 use causerie_proto::time::to_timestamp;
+use pb::accounts_service_server::AccountsService;
 use tonic::{Request, Response, Status};
 
 use crate::AppState;
@@ -27,8 +27,6 @@ impl AccountsApi {
             .map_err(|error| Status::from(Error::from(error)))
     }
 }
-
-
 
 impl From<TenantRow> for pb::Tenant {
     fn from(tenant: TenantRow) -> Self {
@@ -67,7 +65,10 @@ fn token_response(token: sign_in::IssuedToken) -> Response<pb::TokenResponse> {
 
 #[tonic::async_trait]
 impl AccountsService for AccountsApi {
-    async fn staff_login(&self, request: Request<pb::StaffLoginRequest>) -> Result<Response<pb::TokenResponse>, Status> {
+    async fn staff_login(
+        &self,
+        request: Request<pb::StaffLoginRequest>,
+    ) -> Result<Response<pb::TokenResponse>, Status> {
         let request = request.into_inner();
         let token = sign_in::staff_login(&self.state, &request.email, request.password).await?;
         Ok(token_response(token))
@@ -83,7 +84,13 @@ impl AccountsService for AccountsApi {
         self.caller(&request, Audience::Staff)?;
         let request = request.into_inner();
         let admin = request.admin.ok_or_else(|| Error::invalid_field("admin", "is required"))?;
-        let contract_end = request.contract_end.map(|time| causerie_proto::time::from_timestamp(time).ok_or_else(|| Error::invalid_field("contract_end", "is not a valid time"))).transpose()?;
+        let contract_end = request
+            .contract_end
+            .map(|time| {
+                causerie_proto::time::from_timestamp(time)
+                    .ok_or_else(|| Error::invalid_field("contract_end", "is not a valid time"))
+            })
+            .transpose()?;
         let created = tenancy::create_tenant(
             &self.state,
             tenancy::TenantRequest {

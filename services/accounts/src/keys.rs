@@ -31,9 +31,7 @@ pub async fn load_or_create(pool: &PgPool, clock: &Clock) -> Result<KeyRing, Err
         rows = store::live_signing_keys(pool, retired_since).await.map_err(Error::unavailable)?;
         if rows.is_empty() {
             let key = SigningKey::generate().map_err(Error::internal)?;
-            store::insert_signing_key(pool, key.key_id(), key.pkcs8_der(), now)
-                .await
-                .map_err(Error::unavailable)?;
+            store::insert_signing_key(pool, key.key_id(), key.pkcs8_der(), now).await.map_err(Error::unavailable)?;
             tracing::info!(key_id = key.key_id(), "signing key created");
             rows = store::live_signing_keys(pool, retired_since).await.map_err(Error::unavailable)?;
         }

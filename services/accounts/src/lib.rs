@@ -84,7 +84,8 @@ async fn serve(
         .with_check("postgres", causerie_db::readiness_check(pool.clone()))
         .with_check("rabbitmq", bus.readiness_check());
     let health = grpc_health(&["causerie.accounts.v1.AccountsService"], readiness.clone(), tasks, shutdown.clone());
-    let routes = tonic::service::Routes::new(AccountsServiceServer::new(grpc::AccountsApi::new(state))).add_service(health);
+    let routes =
+        tonic::service::Routes::new(AccountsServiceServer::new(grpc::AccountsApi::new(state))).add_service(health);
     serve_grpc(listener, routes, readiness, "accounts", shutdown).await?;
     bus.close().await;
     pool.close().await;

@@ -75,11 +75,7 @@ pub async fn insert_tenant(connection: &mut PgConnection, tenant: &NewTenant<'_>
 }
 
 /// Inserts a user into the tenant of the caller's tenant transaction.
-pub async fn insert_user(
-    transaction: &mut PgConnection,
-    tenant_id: TenantId,
-    user: &NewUser<'_>,
-) -> Result<(), Error> {
+pub async fn insert_user(transaction: &mut PgConnection, tenant_id: TenantId, user: &NewUser<'_>) -> Result<(), Error> {
     sqlx::query(
         "insert into users (tenant_id, id, email, first_name, last_name, role, password_hash, created_at, updated_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
@@ -197,10 +193,7 @@ pub struct SigningKeyRow {
 }
 
 /// Keys that still verify: unretired, or retired after `retired_since`. Newest first.
-pub async fn live_signing_keys(
-    pool: &PgPool,
-    retired_since: DateTime<Utc>,
-) -> Result<Vec<SigningKeyRow>, sqlx::Error> {
+pub async fn live_signing_keys(pool: &PgPool, retired_since: DateTime<Utc>) -> Result<Vec<SigningKeyRow>, sqlx::Error> {
     sqlx::query_as(
         "select key_id, private_key from signing_keys
           where retired_at is null or retired_at > $1

@@ -42,9 +42,7 @@ fn parse_services(list: &str) -> anyhow::Result<BTreeSet<ServiceKey>> {
     if list.trim() == "all" {
         return Ok(Service::ALL.into_iter().map(ServiceKey).collect());
     }
-    list.split(',')
-        .map(|name| name.trim().parse::<Service>().map(ServiceKey).map_err(anyhow::Error::from))
-        .collect()
+    list.split(',').map(|name| name.trim().parse::<Service>().map(ServiceKey).map_err(anyhow::Error::from)).collect()
 }
 
 /// `Service` in start order: accounts first, since others ask it for keys.
@@ -149,16 +147,31 @@ enum Listeners {
     Backend(TcpListener),
 }
 
-async fn start(service: Service, config: Config, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn start(
+    service: Service,
+    config: Config,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     match (service, listeners) {
-        (Service::Gateway, Listeners::Gateway(listeners)) => Ok(causerie_gateway::run(config, listeners, shutdown).await?),
-        (Service::Accounts, Listeners::Backend(listener)) => Ok(causerie_accounts::run(config, listener, shutdown).await?),
-        (Service::Assistant, Listeners::Backend(listener)) => Ok(causerie_assistant::run(config, listener, shutdown).await?),
-        (Service::LiveChat, Listeners::Backend(listener)) => Ok(causerie_live_chat::run(config, listener, shutdown).await?),
+        (Service::Gateway, Listeners::Gateway(listeners)) => {
+            Ok(causerie_gateway::run(config, listeners, shutdown).await?)
+        }
+        (Service::Accounts, Listeners::Backend(listener)) => {
+            Ok(causerie_accounts::run(config, listener, shutdown).await?)
+        }
+        (Service::Assistant, Listeners::Backend(listener)) => {
+            Ok(causerie_assistant::run(config, listener, shutdown).await?)
+        }
+        (Service::LiveChat, Listeners::Backend(listener)) => {
+            Ok(causerie_live_chat::run(config, listener, shutdown).await?)
+        }
         (Service::FormsAnalytics, Listeners::Backend(listener)) => {
             Ok(causerie_forms_analytics::run(config, listener, shutdown).await?)
         }
-        (Service::Retention, Listeners::Backend(listener)) => Ok(causerie_retention::run(config, listener, shutdown).await?),
+        (Service::Retention, Listeners::Backend(listener)) => {
+            Ok(causerie_retention::run(config, listener, shutdown).await?)
+        }
         (service, _) => anyhow::bail!("{service} was given the wrong listeners"),
     }
 }

@@ -71,7 +71,8 @@ async fn serve(
         redis,
         clock,
     };
-    let public = causerie_runtime::serve(listeners.public, http::public_router(state.clone()), "public", shutdown.clone());
+    let public =
+        causerie_runtime::serve(listeners.public, http::public_router(state.clone()), "public", shutdown.clone());
     let admin = causerie_runtime::serve(listeners.admin, http::admin_router(state), "admin", shutdown.clone());
     let (public, admin) = tokio::join!(public, admin);
     public?;

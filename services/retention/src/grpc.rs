@@ -2,9 +2,9 @@
 
 use causerie_core::Error;
 use causerie_proto::retention::v1 as pb;
+use causerie_proto::time::to_timestamp;
 use pb::retention_service_server::RetentionService;
 use sqlx::PgPool;
-use causerie_proto::time::to_timestamp;
 use tonic::{Request, Response, Status};
 
 use crate::store;
@@ -19,7 +19,6 @@ impl RetentionApi {
     }
 }
 
-
 #[tonic::async_trait]
 impl RetentionService for RetentionApi {
     async fn get_tracked_tenant(
@@ -28,7 +27,8 @@ impl RetentionService for RetentionApi {
     ) -> Result<Response<pb::TrackedTenant>, Status> {
         let not_found = || Error::not_found("retention does not track this tenant");
         let tenant_id: uuid::Uuid = request.into_inner().tenant_id.parse().map_err(|_| not_found())?;
-        let tenant = store::tracked_tenant(&self.pool, tenant_id).await.map_err(Error::unavailable)?.ok_or_else(not_found)?;
+        let tenant =
+            store::tracked_tenant(&self.pool, tenant_id).await.map_err(Error::unavailable)?.ok_or_else(not_found)?;
         Ok(Response::new(pb::TrackedTenant {
             tenant_id: tenant.id.to_string(),
             slug: tenant.slug,

@@ -67,7 +67,8 @@ async fn serve(
         Arc::new(tokio::sync::Notify::new()),
         shutdown.clone(),
     ));
-    let interceptor = AuthInterceptor::new(verifier, &[causerie_auth::Audience::Staff, causerie_auth::Audience::Service]);
+    let interceptor =
+        AuthInterceptor::new(verifier, &[causerie_auth::Audience::Staff, causerie_auth::Audience::Service]);
 
     let readiness = Readiness::new()
         .with_check("postgres", causerie_db::readiness_check(pool.clone()))

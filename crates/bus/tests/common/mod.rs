@@ -9,8 +9,8 @@ use causerie_bus::message::TenantCreated;
 use causerie_bus::{Bus, Consumer, Envelope, HandlerError, Message, MessageHandler, Relay, Topology};
 use causerie_core::{Clock, TenantId};
 use causerie_runtime::{Config, Service};
-use lapin::options::{BasicGetOptions, BasicPublishOptions};
 use lapin::BasicProperties;
+use lapin::options::{BasicGetOptions, BasicPublishOptions};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -89,7 +89,12 @@ impl Probe {
             self.tenant,
             "accounts",
             chrono::Utc::now(),
-            Message::TenantCreatedV1(TenantCreated { tenant_id: self.tenant, slug: slug.into(), name: slug.into(), contract_end: None }),
+            Message::TenantCreatedV1(TenantCreated {
+                tenant_id: self.tenant,
+                slug: slug.into(),
+                name: slug.into(),
+                contract_end: None,
+            }),
         )
     }
 
@@ -131,7 +136,10 @@ impl Probe {
     pub async fn wait_applied(&self, message_id: Uuid, timeout: Duration) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + timeout;
         while self.applied(message_id).await? == 0 {
-            anyhow::ensure!(tokio::time::Instant::now() < deadline, "message {message_id} not applied within {timeout:?}");
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "message {message_id} not applied within {timeout:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Ok(())

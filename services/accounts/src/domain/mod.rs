@@ -13,8 +13,9 @@ pub struct Slug(String);
 
 impl Slug {
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let valid_characters =
-            text.chars().all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '-');
+        let valid_characters = text
+            .chars()
+            .all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '-');
         if !(3..=63).contains(&text.len()) || !valid_characters || text.starts_with('-') || text.ends_with('-') {
             return Err(Error::invalid_field(
                 "slug",

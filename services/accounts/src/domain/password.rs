@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use argon2::{PasswordHash, PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{PasswordHash, PasswordHasher, PasswordVerifier};
 use causerie_core::Error;
 use tokio::sync::Semaphore;
 
@@ -92,10 +92,7 @@ impl PasswordHashing {
 }
 
 fn hash_now(text: &str) -> Result<String, Error> {
-    argon2()?
-        .hash_password(text.as_bytes())
-        .map(|hash| hash.to_string())
-        .map_err(Error::internal)
+    argon2()?.hash_password(text.as_bytes()).map(|hash| hash.to_string()).map_err(Error::internal)
 }
 
 #[cfg(test)]

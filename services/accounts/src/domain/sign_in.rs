@@ -43,12 +43,12 @@ pub async fn staff_login(state: &AppState, email: &str, password: String) -> Res
 
 pub async fn login(state: &AppState, tenant_slug: &str, email: &str, password: String) -> Result<IssuedToken, Error> {
     let password = Password::attempt(password)?;
-    let tenant = store::tenant_by_slug(&state.pool, tenant_slug.trim())
-        .await?
-        .filter(|tenant| tenant.status == "active");
+    let tenant =
+        store::tenant_by_slug(&state.pool, tenant_slug.trim()).await?.filter(|tenant| tenant.status == "active");
     let user = match &tenant {
         Some(tenant) => {
-            let mut transaction = causerie_db::tenant_tx(&state.pool, tenant.id.into()).await.map_err(Error::unavailable)?;
+            let mut transaction =
+                causerie_db::tenant_tx(&state.pool, tenant.id.into()).await.map_err(Error::unavailable)?;
             store::user_by_email(&mut transaction, email.trim()).await?
         }
         None => None,

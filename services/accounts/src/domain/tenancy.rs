@@ -6,10 +6,10 @@ use causerie_bus::{Envelope, Message};
 use causerie_core::{Error, TenantId, UserId};
 use chrono::{DateTime, Utc};
 
+use crate::AppState;
 use crate::domain::password::Password;
 use crate::domain::{Email, Name, Slug};
 use crate::store::{self, NewTenant, NewUser, TenantRow};
-use crate::AppState;
 
 pub struct TenantRequest {
     pub name: String,

@@ -106,7 +106,8 @@ async fn create_tenant(
             password: body.admin.password,
         }),
     };
-    let tenant = state.accounts.clone().create_tenant(forwarded(message, Some(&staff.token))?).await.map_err(from_status)?;
+    let tenant =
+        state.accounts.clone().create_tenant(forwarded(message, Some(&staff.token))?).await.map_err(from_status)?;
     Ok((StatusCode::CREATED, Json(tenant.into_inner().into())))
 }
 
@@ -136,8 +137,13 @@ async fn list_tenants(
     if page.limit == Some(0) {
         return Err(Error::invalid_field("limit", "must be at least 1"));
     }
-    let response =
-        state.accounts.clone().list_tenants(forwarded(message, Some(&staff.token))?).await.map_err(from_status)?.into_inner();
+    let response = state
+        .accounts
+        .clone()
+        .list_tenants(forwarded(message, Some(&staff.token))?)
+        .await
+        .map_err(from_status)?
+        .into_inner();
     Ok(Json(TenantPage {
         items: response.tenants.into_iter().map(TenantResponse::from).collect(),
         next_cursor: Some(response.next_cursor).filter(|cursor| !cursor.is_empty()),

@@ -25,7 +25,11 @@ fn readiness(state: &AppState) -> Readiness {
         .with_check("redis", move || {
             let mut redis = redis.clone();
             async move {
-                redis::cmd("PING").query_async::<String>(&mut redis).await.map(|_| ()).map_err(|error| error.to_string())
+                redis::cmd("PING")
+                    .query_async::<String>(&mut redis)
+                    .await
+                    .map(|_| ())
+                    .map_err(|error| error.to_string())
             }
         })
         // Accounts reports SERVING only while its PostgreSQL and RabbitMQ answer.

@@ -48,8 +48,12 @@ impl From<pb::TokenResponse> for TokenResponse {
 #[utoipa::path(post, path = "/v1/auth/login", tag = "accounts", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse), (status = 401, description = "unauthenticated"),
               (status = 422, description = "invalid_request")))]
-async fn login(State(state): State<AppState>, ApiJson(body): ApiJson<LoginRequest>) -> Result<Json<TokenResponse>, Error> {
-    let request = forwarded(pb::LoginRequest { tenant: body.tenant, email: body.email, password: body.password }, None)?;
+async fn login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Json<TokenResponse>, Error> {
+    let request =
+        forwarded(pb::LoginRequest { tenant: body.tenant, email: body.email, password: body.password }, None)?;
     let token = state.accounts.clone().login(request).await.map_err(|status| Error::from_status(&status))?;
     Ok(Json(token.into_inner().into()))
 }
@@ -129,6 +133,7 @@ async fn me(State(state): State<AppState>, caller: TenantContext) -> Result<Json
 async fn jwks(State(state): State<AppState>) -> Result<Response, Error> {
     let request = forwarded(pb::GetJwksRequest {}, None)?;
     let response = state.accounts.clone().get_jwks(request).await.map_err(|status| Error::from_status(&status))?;
-    let document: serde_json::Value = serde_json::from_str(&response.into_inner().jwks_json).map_err(Error::internal)?;
+    let document: serde_json::Value =
+        serde_json::from_str(&response.into_inner().jwks_json).map_err(Error::internal)?;
     Ok(Json(document).into_response())
 }
