@@ -105,7 +105,7 @@ async fn bootstrap_staff(config: &Config, state: &AppState) -> Result<(), Error>
     }
     let hash = state.passwords.hash(&password).await?;
     if store::insert_staff_if_missing(&state.pool, email.as_str(), &hash, state.clock.now()).await? {
-        tracing::info!(email = email.as_str(), "bootstrap staff account created");
+        tracing::info!("bootstrap staff account created");
     }
     Ok(())
 }
