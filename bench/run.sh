@@ -10,13 +10,13 @@
 #                           again), a tenant transaction with RLS in PostgreSQL
 #
 # Prints the idle resident memory of the causerie process (before any load), then a table: route,
-# requests/s, p50/p99 latency, ratio of requests/s to the bare route. Uses the stack that
-# deploy/local/up.sh started (and runs up.sh if /readyz does not answer). Each route: BENCH_WARMUP seconds
+# requests/s, p50/p99 latency, ratio of requests/s to the bare route. Builds the release binary and (re)starts
+# the stack with deploy/local/up.sh, unless BENCH_BASE_URL names one to measure. Each route: BENCH_WARMUP seconds
 # of warm-up (discarded) then BENCH_DURATION seconds measured. Any non-2xx answer fails the run.
 #
 # Knobs (environment): BENCH_DURATION (15), BENCH_WARMUP (3), BENCH_CONNECTIONS (64), BENCH_THREADS (2,
 # one per core), BENCH_BASE_URL (http://$CAUSERIE_PUBLIC_ADDR, must be a loopback address),
-# BENCH_RATE_LIMIT_PER_MINUTE (10^9: the stack is (re)started with it, see below).
+# BENCH_RATE_LIMIT_PER_MINUTE (10^9: the stack is started with it, see below).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,26 +51,20 @@ for tool in wrk curl python3; do
     fi
 done
 
-# The gateway rate-limits each caller (CAUSERIE_RATE_LIMIT_PER_MINUTE, 6000 by default); a benchmark from one
-# caller would only measure 429s. The stack under test must run with a limit above what wrk can send.
+# The stack under test is the release build, started afresh by up.sh with a rate limit above what wrk can
+# send (the gateway limits each caller, 6000 requests/min by default; one caller would only measure 429s).
+# With BENCH_BASE_URL set, the stack found there is measured as it is.
 RATE_LIMIT="${BENCH_RATE_LIMIT_PER_MINUTE:-1000000000}"
-running_limit() { # PID -> the CAUSERIE_RATE_LIMIT_PER_MINUTE it was started with (6000 if unset)
-    local value
-    value="$(tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | sed -n 's/^CAUSERIE_RATE_LIMIT_PER_MINUTE=//p')"
-    echo "${value:-6000}"
-}
-start_stack() {
-    say "starting the stack with deploy/local/up.sh (CAUSERIE_RATE_LIMIT_PER_MINUTE=$RATE_LIMIT)"
-    CAUSERIE_RATE_LIMIT_PER_MINUTE="$RATE_LIMIT" bash deploy/local/up.sh >&2
-}
-if ! curl -fsS -o /dev/null --max-time 2 "$BASE_URL/readyz"; then
-    [[ -z "${BENCH_BASE_URL:-}" ]] || die "$BASE_URL/readyz does not answer"
-    say "$BASE_URL/readyz does not answer"
-    start_stack
-elif [[ -z "${BENCH_BASE_URL:-}" && -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null &&
-    (($(running_limit "$(cat "$PID_FILE")") < RATE_LIMIT)); then
-    say "the running stack rate-limits at $(running_limit "$(cat "$PID_FILE")")/min per caller: restarting it"
-    start_stack
+if [[ -z "${BENCH_BASE_URL:-}" ]]; then
+    say "building causerie (release profile)"
+    cargo build --release -p causerie >&2
+    say "starting the stack with deploy/local/up.sh (release, CAUSERIE_RATE_LIMIT_PER_MINUTE=$RATE_LIMIT)"
+    CAUSERIE_BIN="$ROOT/target/release/causerie" CAUSERIE_RATE_LIMIT_PER_MINUTE="$RATE_LIMIT" \
+        bash deploy/local/up.sh >&2
+    # Let start-up work (key loading, first connections) settle before reading the idle memory.
+    sleep 5
+elif ! curl -fsS -o /dev/null --max-time 2 "$BASE_URL/readyz"; then
+    die "$BASE_URL/readyz does not answer"
 fi
 
 rss_of() { # PID -> "VmRSS (peak VmHWM)"

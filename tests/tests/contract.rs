@@ -188,3 +188,25 @@ async fn health_readiness_metrics_and_openapi_are_served() -> anyhow::Result<()>
     }
     stack.stop().await
 }
+
+#[tokio::test]
+async fn a_caller_over_its_rate_limit_gets_429_with_retry_after() -> anyhow::Result<()> {
+    let mut config = causerie_testkit::test_config()?;
+    config.rate_limit_per_minute = 3;
+    let stack = TestStack::start_with(config).await?;
+    let staff = stack.staff_token().await?;
+    let user = tenant_admin_token(&stack, &staff, "epsilon").await?;
+    let session = format!("{}/v1/auth/session", stack.public_url);
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(stack.http.get(&session).bearer_auth(&user).send().await?.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    let limited = stack.http.get(&session).bearer_auth(&user).send().await?;
+    let retry_after: u64 =
+        limited.headers().get("retry-after").and_then(|value| value.to_str().ok()).unwrap_or_default().parse()?;
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let (status, body) = problem(limited).await?;
+    assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")));
+    stack.stop().await
+}

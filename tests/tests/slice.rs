@@ -124,3 +124,30 @@ async fn retention_refuses_callers_without_a_staff_or_service_token() -> anyhow:
     assert_eq!(anonymous.err().map(|status| status.code()), Some(tonic::Code::Unauthenticated));
     stack.stop().await
 }
+
+#[tokio::test]
+async fn trace_context_flows_from_http_through_grpc_to_the_bus() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let staff_token = stack.staff_token().await?;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let created = stack
+        .http
+        .post(format!("{}/admin/v1/tenants", stack.admin_url))
+        .bearer_auth(&staff_token)
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .json(&new_tenant("traced"))
+        .send()
+        .await?;
+    assert_eq!(created.status(), 201);
+    // The event accounts wrote in the tenant's creation carries the caller's trace.
+    let accounts = causerie_db::connect_owner(&stack.config, Service::Accounts).await?;
+    let traceparent: Option<String> = sqlx::query_scalar(
+        "select envelope -> 'trace_context' ->> 'traceparent' from outbox where routing_key = 'accounts.tenant.created'",
+    )
+    .fetch_one(&accounts)
+    .await?;
+    accounts.close().await;
+    let traceparent = traceparent.unwrap_or_default();
+    assert!(traceparent.starts_with(&format!("00-{trace_id}-")), "{traceparent:?}");
+    stack.stop().await
+}

@@ -1,8 +1,10 @@
 //! The exchanges, queues and bindings, declared whole by every service that connects, so that a
 //! message published before its consumer first starts still has a queue to wait in.
 
-use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::options::{
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, ExchangeKind};
 
 /// How many times a message is delivered before it is dead-lettered. RabbitMQ 3.10 has no
@@ -18,20 +20,20 @@ const BINDINGS: [(&str, &[&str]); 5] = [
     ("forms_analytics", &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"]),
 ];
 
+// Queues carry no `x-expires`: RabbitMQ 3.10 wedges its connection acceptor while it deletes an
+// expired quorum queue. Tests delete their namespace's queues themselves (`remove`).
 #[derive(Clone, Debug)]
 pub struct Topology {
     prefix: String,
-    /// Set in tests only: queues of a finished test run disappear once idle this long.
-    queue_expiry_ms: Option<i64>,
 }
 
 impl Topology {
-    pub fn new(prefix: &str, queue_expiry_ms: Option<i64>) -> Self {
-        Self { prefix: prefix.to_owned(), queue_expiry_ms }
+    pub fn new(prefix: &str) -> Self {
+        Self { prefix: prefix.to_owned() }
     }
 
     pub fn for_config(config: &causerie_runtime::Config) -> Self {
-        Self::new(config.bus_prefix(), config.bus_queue_expiry_ms)
+        Self::new(config.bus_prefix())
     }
 
     pub fn events_exchange(&self) -> String {
@@ -73,7 +75,6 @@ impl Topology {
         let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
         let mut dead_letter_arguments = FieldTable::default();
         dead_letter_arguments.insert("x-queue-type".into(), long_string("quorum"));
-        self.insert_expiry(&mut dead_letter_arguments);
         let dead_letter_queue = self.dead_letter_queue(consumer);
         channel.queue_declare(dead_letter_queue.clone().into(), durable, dead_letter_arguments).await?;
         channel
@@ -97,7 +98,6 @@ impl Topology {
         // dead-letter queue has confirmed it. It requires reject-publish overflow.
         arguments.insert("x-dead-letter-strategy".into(), long_string("at-least-once"));
         arguments.insert("x-overflow".into(), long_string("reject-publish"));
-        self.insert_expiry(&mut arguments);
         let queue = self.queue(consumer);
         channel.queue_declare(queue.clone().into(), durable, arguments).await?;
         for routing_key in routing_keys {
@@ -114,10 +114,19 @@ impl Topology {
         Ok(())
     }
 
-    fn insert_expiry(&self, arguments: &mut FieldTable) {
-        if let Some(expiry_ms) = self.queue_expiry_ms {
-            arguments.insert(ShortString::from("x-expires"), AMQPValue::LongLongInt(expiry_ms));
+    /// Deletes the queues of the services and of `other_consumers`, and both exchanges: what a
+    /// test namespace leaves behind.
+    pub async fn remove(&self, channel: &Channel, other_consumers: &[&str]) -> lapin::Result<()> {
+        let consumers = BINDINGS.iter().map(|(consumer, _)| *consumer).chain(other_consumers.iter().copied());
+        for consumer in consumers {
+            for queue in [self.queue(consumer), self.dead_letter_queue(consumer)] {
+                channel.queue_delete(queue.into(), QueueDeleteOptions::default()).await?;
+            }
         }
+        for exchange in [self.events_exchange(), self.dead_letter_exchange()] {
+            channel.exchange_delete(exchange.into(), ExchangeDeleteOptions::default()).await?;
+        }
+        Ok(())
     }
 }
 

@@ -106,9 +106,6 @@ pub struct Config {
     pub log_filter: String,
     /// Requests one caller may make per minute on the public API.
     pub rate_limit_per_minute: u64,
-    /// Bus queues of this namespace are deleted after being unused this long. Tests set it so
-    /// their queues do not pile up on the broker; production leaves it unset.
-    pub bus_queue_expiry_ms: Option<i64>,
     pub otlp_endpoint: Option<String>,
 }
 
@@ -186,14 +183,6 @@ impl Config {
             rate_limit_per_minute: text("CAUSERIE_RATE_LIMIT_PER_MINUTE", "6000")
                 .parse()
                 .map_err(|_| ConfigError::new("CAUSERIE_RATE_LIMIT_PER_MINUTE", "not a whole number"))?,
-            bus_queue_expiry_ms: match lookup("CAUSERIE_BUS_QUEUE_EXPIRY_MS").filter(|value| !value.is_empty()) {
-                None => None,
-                Some(text) => {
-                    Some(text.parse().map_err(|_| {
-                        ConfigError::new("CAUSERIE_BUS_QUEUE_EXPIRY_MS", "not a number of milliseconds")
-                    })?)
-                }
-            },
             otlp_endpoint: lookup("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|endpoint| !endpoint.is_empty()),
         })
     }

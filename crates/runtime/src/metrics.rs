@@ -24,12 +24,14 @@ struct RequestLabels {
 }
 
 struct Metrics {
-    registry: Registry,
+    /// Locked only to register or encode; recording goes through the families, which are
+    /// synchronised on their own.
+    registry: Mutex<Registry>,
     requests: Family<RequestLabels, Counter>,
     request_seconds: Family<RequestLabels, Histogram>,
 }
 
-static METRICS: LazyLock<Mutex<Metrics>> = LazyLock::new(|| {
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let mut registry = Registry::with_prefix("causerie");
     let requests = Family::<RequestLabels, Counter>::default();
     let request_seconds = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
@@ -37,15 +39,8 @@ static METRICS: LazyLock<Mutex<Metrics>> = LazyLock::new(|| {
     });
     registry.register("requests", "Requests served, REST and gRPC", requests.clone());
     registry.register("request_seconds", "Time to answer a request", request_seconds.clone());
-    Mutex::new(Metrics { registry, requests, request_seconds })
+    Metrics { registry: Mutex::new(registry), requests, request_seconds }
 });
-
-/// Registers a metric of a service's own (queue depth, outbox lag...).
-pub fn register(name: &str, help: &str, metric: impl prometheus_client::registry::Metric) {
-    if let Ok(mut metrics) = METRICS.lock() {
-        metrics.registry.register(name, help, metric);
-    }
-}
 
 /// Records one request per matched route, never per raw path, so ids do not explode the labels.
 pub async fn record_request(listener: &'static str, request: Request, next: Next) -> Response {
@@ -57,21 +52,16 @@ pub async fn record_request(listener: &'static str, request: Request, next: Next
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let response = next.run(request).await;
     let labels = RequestLabels { listener, method, route, status: response.status().as_u16() };
-    // Families are internally synchronised; the registry lock is only for registration.
-    let (requests, request_seconds) = match METRICS.lock() {
-        Ok(metrics) => (metrics.requests.clone(), metrics.request_seconds.clone()),
-        Err(_) => return response,
-    };
-    requests.get_or_create(&labels).inc();
-    request_seconds.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    METRICS.requests.get_or_create(&labels).inc();
+    METRICS.request_seconds.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
     response
 }
 
 /// `GET /metrics` in the Prometheus text format.
 pub async fn serve_metrics() -> Response {
     let mut body = String::new();
-    let encoded = match METRICS.lock() {
-        Ok(metrics) => prometheus_client::encoding::text::encode(&mut body, &metrics.registry),
+    let encoded = match METRICS.registry.lock() {
+        Ok(registry) => prometheus_client::encoding::text::encode(&mut body, &registry),
         Err(_) => Err(std::fmt::Error),
     };
     match encoded {

@@ -5,9 +5,11 @@
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::Config;
 
@@ -48,11 +50,13 @@ pub fn init(config: &Config, process_name: &str) -> Result<TelemetryGuard, Telem
     let tracer_provider = provider_builder.build();
     let tracer = tracer_provider.tracer("causerie");
     opentelemetry::global::set_tracer_provider(tracer_provider.clone());
-    let filter = EnvFilter::try_new(&config.log_filter)?;
+    let log_filter = EnvFilter::try_new(&config.log_filter)?;
+    // Our own spans always reach OpenTelemetry, whatever the log level, because trace context
+    // is carried by them: with no span, nothing would be propagated to the next hop.
+    let span_filter = Targets::new().with_target("causerie", Level::INFO);
     tracing_subscriber::registry()
-        .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_target(false))
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(tracing_subscriber::fmt::layer().with_target(false).with_filter(log_filter))
+        .with(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(span_filter))
         .try_init()?;
     Ok(TelemetryGuard { tracer_provider })
 }

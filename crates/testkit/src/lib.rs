@@ -5,6 +5,7 @@
 mod smtp;
 mod stack;
 
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use causerie_runtime::Config;
@@ -14,8 +15,6 @@ pub use stack::TestStack;
 
 /// Namespaces of tests older than this are dropped by the next test run that starts.
 const STALE_AFTER: Duration = Duration::from_secs(2 * 3600);
-/// How long an idle test queue lives on the broker.
-const TEST_QUEUE_EXPIRY_MS: &str = "900000";
 pub const TEST_STAFF_EMAIL: &str = "staff@causerie.test";
 pub const TEST_STAFF_PASSWORD: &str = "test-staff-password-2026";
 
@@ -28,7 +27,6 @@ pub fn test_config() -> anyhow::Result<Config> {
     let config = Config::from_lookup(|name| match name {
         "CAUSERIE_NAMESPACE" => Some(namespace.clone()),
         "CAUSERIE_TEST_MODE" => Some("1".to_owned()),
-        "CAUSERIE_BUS_QUEUE_EXPIRY_MS" => Some(TEST_QUEUE_EXPIRY_MS.to_owned()),
         "CAUSERIE_BOOTSTRAP_STAFF_EMAIL" => Some(TEST_STAFF_EMAIL.to_owned()),
         "CAUSERIE_BOOTSTRAP_STAFF_PASSWORD" => Some(TEST_STAFF_PASSWORD.to_owned()),
         _ => std::env::var(name).ok(),
@@ -36,16 +34,75 @@ pub fn test_config() -> anyhow::Result<Config> {
     Ok(config)
 }
 
-/// Logs of the code under test, shown by the test runner for failing tests. Idempotent.
+/// The process's telemetry as in production (logs, spans, W3C trace context), so tests see
+/// trace context cross HTTP, gRPC and the bus. Logs at `CAUSERIE_TEST_LOG` (default `warn`),
+/// shown by the test runner for failing tests. Idempotent.
 pub fn init_test_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(std::env::var("CAUSERIE_TEST_LOG").unwrap_or_else(|_| "warn".to_owned()))
-        .with_test_writer()
-        .try_init();
+    static TELEMETRY: OnceLock<Option<causerie_runtime::telemetry::TelemetryGuard>> = OnceLock::new();
+    TELEMETRY.get_or_init(|| {
+        let log_filter = std::env::var("CAUSERIE_TEST_LOG").unwrap_or_else(|_| "warn".to_owned());
+        let config = Config::from_lookup(|name| match name {
+            "CAUSERIE_LOG" => Some(log_filter.clone()),
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => None,
+            _ => std::env::var(name).ok(),
+        })
+        .ok()?;
+        causerie_runtime::telemetry::init(&config, "causerie-test").ok()
+    });
 }
 
-/// Drops the databases of test namespaces older than two hours, left by runs that were killed.
-pub async fn reap_stale_test_databases(config: &Config) -> anyhow::Result<()> {
+fn is_stale_test_name(name: &str, now: u64) -> bool {
+    let Some(rest) = name.strip_prefix('t') else { return false };
+    let created: Option<u64> = rest.split('_').next().and_then(|seconds| seconds.parse().ok());
+    created.is_some_and(|created| now.saturating_sub(created) > STALE_AFTER.as_secs())
+}
+
+/// Deletes the bus queues of test namespaces older than two hours, left by runs that were killed.
+/// Needs `rabbitmqctl` (the broker runs on this machine in development and CI); without it, does
+/// nothing.
+async fn reap_stale_test_queues(config: &Config) -> anyhow::Result<()> {
+    let Ok(listing) =
+        std::process::Command::new("rabbitmqctl").args(["list_queues", "-q", "--no-table-headers", "name"]).output()
+    else {
+        return Ok(());
+    };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let stale: Vec<String> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|name| is_stale_test_name(name, now))
+        .map(str::to_owned)
+        .collect();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let connection = lapin::Connection::connect(&config.amqp_url, lapin::ConnectionProperties::default()).await?;
+    let channel = connection.create_channel().await?;
+    for queue in stale {
+        channel.queue_delete(queue.into(), lapin::options::QueueDeleteOptions::default()).await?;
+    }
+    connection.close(200, "stale test queues deleted".into()).await?;
+    Ok(())
+}
+
+/// Deletes the bus queues and exchanges of `config`'s namespace, with the queues of
+/// `other_consumers` that a test declared itself.
+pub async fn remove_test_bus(config: &Config, other_consumers: &[&str]) -> anyhow::Result<()> {
+    let connection = lapin::Connection::connect(&config.amqp_url, lapin::ConnectionProperties::default()).await?;
+    let channel = connection.create_channel().await?;
+    causerie_bus::Topology::for_config(config).remove(&channel, other_consumers).await?;
+    connection.close(200, "test namespace removed".into()).await?;
+    Ok(())
+}
+
+/// Drops the databases and bus queues of test namespaces older than two hours, left by runs
+/// that were killed.
+pub async fn reap_stale_test_namespaces(config: &Config) -> anyhow::Result<()> {
+    reap_stale_test_queues(config).await?;
+    reap_stale_test_databases(config).await
+}
+
+async fn reap_stale_test_databases(config: &Config) -> anyhow::Result<()> {
     use sqlx::Connection;
     let mut server = sqlx::PgConnection::connect(&config.database_url).await?;
     let names: Vec<String> =
@@ -54,8 +111,7 @@ pub async fn reap_stale_test_databases(config: &Config) -> anyhow::Result<()> {
             .await?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     for name in names {
-        let created: Option<u64> = name[1..].split('_').next().and_then(|seconds| seconds.parse().ok());
-        if created.is_some_and(|created| now.saturating_sub(created) > STALE_AFTER.as_secs()) {
+        if is_stale_test_name(&name, now) {
             let statement: String =
                 sqlx::query_scalar("select format('drop database if exists %I with (force)', $1::text)")
                     .bind(&name)

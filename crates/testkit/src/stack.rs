@@ -25,13 +25,13 @@ async fn bind_any() -> anyhow::Result<TcpListener> {
 impl TestStack {
     /// Starts all six services and waits until each reports ready.
     pub async fn start() -> anyhow::Result<Self> {
-        super::init_test_logs();
         let config = super::test_config()?;
-        super::reap_stale_test_databases(&config).await.context("reaping stale test databases")?;
+        super::reap_stale_test_namespaces(&config).await.context("reaping stale test namespaces")?;
         Self::start_with(config).await
     }
 
     pub async fn start_with(mut config: Config) -> anyhow::Result<Self> {
+        super::init_test_logs();
         let public = bind_any().await?;
         let admin = bind_any().await?;
         config.public_addr = public.local_addr()?;
@@ -120,6 +120,7 @@ impl TestStack {
             }
         }
         super::drop_test_databases(&self.config).await?;
+        super::remove_test_bus(&self.config, &[]).await?;
         failure.map_or(Ok(()), Err)
     }
 

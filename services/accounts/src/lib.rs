@@ -77,7 +77,7 @@ async fn serve(
     let state = AppState { pool: pool.clone(), clock: clock.clone(), keys: Arc::new(keys), passwords };
     bootstrap_staff(config, &state).await.map_err(StartError::Setup)?;
 
-    let bus = Bus::new(&config.amqp_url, "accounts", Topology::for_config(config));
+    let bus = Bus::start(&config.amqp_url, "accounts", Topology::for_config(config), tasks, shutdown.clone());
     tasks.spawn(Relay::new(pool.clone(), bus.clone(), clock).run(shutdown.clone()));
 
     let readiness = Readiness::new()
@@ -87,7 +87,6 @@ async fn serve(
     let routes =
         tonic::service::Routes::new(AccountsServiceServer::new(grpc::AccountsApi::new(state))).add_service(health);
     serve_grpc(listener, routes, readiness, "accounts", shutdown).await?;
-    bus.close().await;
     pool.close().await;
     Ok(())
 }

@@ -67,9 +67,15 @@ async fn serve(
         accounts_health: tonic_health::pb::health_client::HealthClient::new(accounts_channel),
         verifier,
         wake_key_refresh,
-        rate_limiter: rate_limit::RateLimiter::new(redis.clone(), &config.namespace, config.rate_limit_per_minute),
+        rate_limiter: rate_limit::RateLimiter::start(
+            redis.clone(),
+            &config.namespace,
+            config.rate_limit_per_minute,
+            clock,
+            tasks,
+            shutdown.clone(),
+        ),
         redis,
-        clock,
     };
     let public =
         causerie_runtime::serve(listeners.public, http::public_router(state.clone()), "public", shutdown.clone());

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use causerie_auth::Verifier;
 use causerie_auth::transport::HasVerifier;
-use causerie_core::Clock;
 use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
 use tonic::transport::Channel;
 
@@ -18,7 +17,6 @@ pub struct AppState {
     pub wake_key_refresh: Arc<tokio::sync::Notify>,
     pub rate_limiter: RateLimiter,
     pub redis: redis::aio::ConnectionManager,
-    pub clock: Clock,
 }
 
 impl HasVerifier for AppState {

@@ -56,7 +56,7 @@ async fn serve(
 ) -> Result<(), StartError> {
     let pool = causerie_db::prepare(config, Service::Retention, &MIGRATOR).await?;
     let clock = causerie_runtime::clock_for(config, tasks, shutdown.clone()).await?;
-    let bus = Bus::new(&config.amqp_url, "retention", Topology::for_config(config));
+    let bus = Bus::start(&config.amqp_url, "retention", Topology::for_config(config), tasks, shutdown.clone());
     let handler = consumer::RetentionHandler { clock: clock.clone() };
     tasks.spawn(Consumer::new(bus.clone(), pool.clone(), CONSUMER, handler).run(shutdown.clone()));
 
@@ -77,7 +77,6 @@ async fn serve(
     let api = RetentionServiceServer::with_interceptor(grpc::RetentionApi::new(pool.clone()), interceptor);
     let routes = tonic::service::Routes::new(api).add_service(health);
     serve_grpc(listener, routes, readiness, "retention", shutdown).await?;
-    bus.close().await;
     pool.close().await;
     Ok(())
 }

@@ -60,18 +60,12 @@ impl Probe {
         causerie_testkit::init_test_logs();
         let config = causerie_testkit::test_config()?;
         let pool = causerie_db::prepare(&config, Service::LiveChat, &APPLICATIONS).await?;
-        let bus = Bus::new(&config.amqp_url, "bus-test", Topology::for_config(&config));
+        let tasks = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let bus = Bus::start(&config.amqp_url, "bus-test", Topology::for_config(&config), &tasks, shutdown.clone());
         let channel = bus.channel().await?;
         bus.topology().declare_queue(&channel, PROBE, &["accounts.tenant.created"]).await?;
-        Ok(Self {
-            config,
-            pool,
-            bus,
-            handler: ProbeHandler::default(),
-            tenant: TenantId::new(),
-            tasks: TaskTracker::new(),
-            shutdown: CancellationToken::new(),
-        })
+        Ok(Self { config, pool, bus, handler: ProbeHandler::default(), tenant: TenantId::new(), tasks, shutdown })
     }
 
     pub fn start_consumer(&self) {
@@ -174,8 +168,8 @@ impl Probe {
         self.shutdown.cancel();
         self.tasks.close();
         self.tasks.wait().await;
-        self.bus.close().await;
         self.pool.close().await;
-        causerie_testkit::drop_test_databases(&self.config).await
+        causerie_testkit::drop_test_databases(&self.config).await?;
+        causerie_testkit::remove_test_bus(&self.config, &[PROBE]).await
     }
 }
