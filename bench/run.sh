@@ -122,6 +122,27 @@ for path in "${routes[@]}"; do
     [[ "$errors" == 0 ]] || say "GET $path: $errors socket errors"
 done
 
+# The database's own ceiling for what /v1/me asks of it (a tenant transaction: begin, set the tenant, read the
+# user under RLS, commit), with pgbench as the same application role, at as many clients as accounts has pool
+# connections. It bounds what /v1/me can reach on this machine, whatever the gateway and gRPC cost.
+DATABASE_URL="${CAUSERIE_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+ACCOUNTS_URL="${DATABASE_URL%/*}/causerie_accounts"
+pg_ceiling="not measured (pgbench or psql missing)"
+if command -v pgbench >/dev/null && command -v psql >/dev/null; then
+    ids="$(psql "$ACCOUNTS_URL" -Atc "select tenant_id || ' ' || id from users where lower(email) = lower('$DEMO_EMAIL') limit 1")"
+    read -r demo_tenant demo_user <<<"$ids"
+    script="$(mktemp)"
+    printf '%s\n' "begin;" "select set_config('app.tenant_id', '$demo_tenant', true);" \
+        "select id, email, first_name, last_name, pseudonym, languages, skills, role from users where id = '$demo_user';" \
+        "commit;" >"$script"
+    say "pgbench: /v1/me's transaction alone, ${DURATION}s at 16 clients"
+    tps="$(PGPASSWORD="${CAUSERIE_DATABASE_APP_PASSWORD:-causerie-dev}" timeout $((DURATION + 30)) pgbench -n -M prepared \
+        -c 16 -j 2 -T "$DURATION" -f "$script" -h 127.0.0.1 -U causerie_accounts_app causerie_accounts 2>/dev/null |
+        sed -n 's/^tps = \([0-9.]*\).*/\1/p')"
+    rm -f "$script"
+    [[ -n "$tps" ]] && pg_ceiling="$tps"
+fi
+
 report="$(
     echo "causerie gateway benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores"
     echo "wrk: $THREADS threads, $CONNECTIONS connections, ${WARMUP}s warm-up + ${DURATION}s per route, $BASE_URL"
@@ -140,7 +161,9 @@ print(f"GET {path:<18} {rps:12.0f} {int(f['p50_us'])/1000:10.2f} {int(f['p99_us'
       f"{rps / bare:9.2f} {int(f['socket_errors']):9d}")
 PY
     done
-    [[ -n "$pid" ]] && echo && echo "RSS after the load: $(rss_of "$pid")"
+    echo
+    echo "PostgreSQL alone, /v1/me's tenant transaction (pgbench, 16 clients): $pg_ceiling tps"
+    [[ -n "$pid" ]] && echo "RSS after the load: $(rss_of "$pid")"
 )"
 mkdir -p target/bench
 echo "$report" | tee "target/bench/$(date -u +%Y%m%dT%H%M%SZ).txt"

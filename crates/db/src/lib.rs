@@ -5,7 +5,7 @@ pub mod catalog;
 mod prepare;
 mod tenant;
 
-pub use prepare::{DatabaseError, connect_owner, prepare};
+pub use prepare::{DatabaseError, connect_owner, migrate, prepare};
 pub use tenant::{TenantTransaction, tenant_tx};
 
 /// The database-wide group role whose privileges every service's application role inherits.
@@ -22,4 +22,17 @@ pub fn readiness_check(
             async move { sqlx::query("select 1").execute(&pool).await.map(|_| ()).map_err(|error| error.to_string()) },
         )
     }
+}
+
+/// Why a service that keeps a database could not start or keep serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error("redis: {0}")]
+    Redis(#[from] causerie_runtime::RedisError),
+    #[error("{0}")]
+    Setup(causerie_core::Error),
+    #[error("serving: {0}")]
+    Serve(#[from] std::io::Error),
 }

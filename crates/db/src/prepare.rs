@@ -60,6 +60,12 @@ pub async fn connect_owner(config: &Config, service: Service) -> Result<PgPool, 
         .map_err(step(format!("connect to {database} as owner")))
 }
 
+/// Creates and migrates the service's database, for a deployment job, without serving.
+pub async fn migrate(config: &Config, service: Service, service_migrator: &Migrator) -> Result<(), DatabaseError> {
+    prepare(config, service, service_migrator).await?.close().await;
+    Ok(())
+}
+
 /// Creates and migrates the service's database and returns the application pool.
 pub async fn prepare(config: &Config, service: Service, service_migrator: &Migrator) -> Result<PgPool, DatabaseError> {
     let database = config.database_name(service);

@@ -151,3 +151,18 @@ pub fn grpc_health(
     });
     health_service
 }
+
+/// Runs a service's body with a task tracker, then, however the body ended, cancels `shutdown`
+/// and waits for every tracked task (relays, consumers, refreshers) before answering.
+pub async fn run_tracked<F, Fut, E>(shutdown: CancellationToken, body: F) -> Result<(), E>
+where
+    F: FnOnce(tokio_util::task::TaskTracker) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+{
+    let tasks = tokio_util::task::TaskTracker::new();
+    let outcome = body(tasks.clone()).await;
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
+    outcome
+}

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use causerie_bus::{Bus, Relay, Topology};
 use causerie_core::{Clock, Error};
-use causerie_db::DatabaseError;
+use causerie_db::{DatabaseError, ServiceError};
 use causerie_proto::accounts::v1::accounts_service_server::AccountsServiceServer;
-use causerie_runtime::server::{grpc_health, serve_grpc};
+use causerie_runtime::server::{grpc_health, run_tracked, serve_grpc};
 use causerie_runtime::{Config, Readiness, Service};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -37,31 +37,13 @@ pub(crate) struct AppState {
     passwords: PasswordHashing,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Database(#[from] DatabaseError),
-    #[error("redis: {0}")]
-    Redis(#[from] causerie_runtime::RedisError),
-    #[error("{0}")]
-    Setup(Error),
-    #[error("serving: {0}")]
-    Serve(#[from] std::io::Error),
-}
-
 pub async fn migrate(config: &Config) -> Result<(), DatabaseError> {
-    causerie_db::prepare(config, Service::Accounts, &MIGRATOR).await?.close().await;
-    Ok(())
+    causerie_db::migrate(config, Service::Accounts, &MIGRATOR).await
 }
 
 /// Serves accounts on `listener` until `shutdown` fires, then waits for its tasks.
-pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartError> {
-    let tasks = TaskTracker::new();
-    let outcome = serve(&config, listener, &tasks, shutdown.clone()).await;
-    shutdown.cancel();
-    tasks.close();
-    tasks.wait().await;
-    outcome
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServiceError> {
+    run_tracked(shutdown.clone(), async |tasks| serve(&config, listener, &tasks, shutdown).await).await
 }
 
 async fn serve(
@@ -69,13 +51,13 @@ async fn serve(
     listener: TcpListener,
     tasks: &TaskTracker,
     shutdown: CancellationToken,
-) -> Result<(), StartError> {
+) -> Result<(), ServiceError> {
     let pool = causerie_db::prepare(config, Service::Accounts, &MIGRATOR).await?;
     let clock = causerie_runtime::clock_for(config, tasks, shutdown.clone()).await?;
-    let keys = keys::load_or_create(&pool, &clock).await.map_err(StartError::Setup)?;
-    let passwords = PasswordHashing::new().map_err(StartError::Setup)?;
+    let keys = keys::load_or_create(&pool, &clock).await.map_err(ServiceError::Setup)?;
+    let passwords = PasswordHashing::new().map_err(ServiceError::Setup)?;
     let state = AppState { pool: pool.clone(), clock: clock.clone(), keys: Arc::new(keys), passwords };
-    bootstrap_staff(config, &state).await.map_err(StartError::Setup)?;
+    bootstrap_staff(config, &state).await.map_err(ServiceError::Setup)?;
 
     let bus = Bus::start(&config.amqp_url, "accounts", Topology::for_config(config), tasks, shutdown.clone());
     tasks.spawn(Relay::new(pool.clone(), bus.clone(), clock).run(shutdown.clone()));

@@ -1,38 +1,27 @@
 //! The assistant service. It owns knowledge bases, scenarios, notifications, anonymous inputs and supervised sessions; for now it boots with its own migrated database, its
 //! gRPC health service, readiness and metrics, and the rest arrives with the issues that build it.
 
-use causerie_db::DatabaseError;
-use causerie_runtime::server::{grpc_health, serve_grpc};
+use causerie_db::{DatabaseError, ServiceError};
+use causerie_runtime::server::{grpc_health, run_tracked, serve_grpc};
 use causerie_runtime::{Config, Readiness, Service};
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Database(#[from] DatabaseError),
-    #[error("serving: {0}")]
-    Serve(#[from] std::io::Error),
-}
-
 pub async fn migrate(config: &Config) -> Result<(), DatabaseError> {
-    causerie_db::prepare(config, Service::Assistant, &MIGRATOR).await?.close().await;
-    Ok(())
+    causerie_db::migrate(config, Service::Assistant, &MIGRATOR).await
 }
 
-pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartError> {
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServiceError> {
     let pool = causerie_db::prepare(&config, Service::Assistant, &MIGRATOR).await?;
-    let tasks = TaskTracker::new();
     let readiness = Readiness::new().with_check("postgres", causerie_db::readiness_check(pool.clone()));
-    let routes = tonic::service::Routes::new(grpc_health(&[], readiness.clone(), &tasks, shutdown.clone()));
-    let served = serve_grpc(listener, routes, readiness, Service::Assistant.name(), shutdown.clone()).await;
-    shutdown.cancel();
-    tasks.close();
-    tasks.wait().await;
+    let served = run_tracked(shutdown.clone(), async |tasks| {
+        let routes = tonic::service::Routes::new(grpc_health(&[], readiness.clone(), &tasks, shutdown.clone()));
+        serve_grpc(listener, routes, readiness, Service::Assistant.name(), shutdown).await
+    })
+    .await;
     pool.close().await;
     Ok(served?)
 }

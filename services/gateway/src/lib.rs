@@ -35,12 +35,10 @@ pub struct Listeners {
 }
 
 pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> Result<(), StartError> {
-    let tasks = TaskTracker::new();
-    let outcome = serve(&config, listeners, &tasks, shutdown.clone()).await;
-    shutdown.cancel();
-    tasks.close();
-    tasks.wait().await;
-    outcome
+    causerie_runtime::server::run_tracked(shutdown.clone(), async |tasks| {
+        serve(&config, listeners, &tasks, shutdown).await
+    })
+    .await
 }
 
 async fn serve(

@@ -11,6 +11,7 @@ use std::time::Duration;
 use causerie_core::{Clock, Error};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use uuid::Uuid;
 
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 const WINDOW_SECONDS: i64 = 60;
@@ -26,7 +27,7 @@ struct CallerWindow {
 
 #[derive(Clone)]
 pub struct RateLimiter {
-    windows: Arc<Mutex<HashMap<String, CallerWindow>>>,
+    windows: Arc<Mutex<HashMap<Uuid, CallerWindow>>>,
     per_minute: u64,
     clock: Clock,
 }
@@ -52,13 +53,13 @@ impl RateLimiter {
         Self { windows, per_minute, clock }
     }
 
-    /// Counts one request of `caller`; `429 rate_limited` past the limit, with the seconds left
-    /// in the window as `Retry-After`.
-    pub fn check(&self, caller: &str) -> Result<(), Error> {
+    /// Counts one request of `caller` (a user's or an API key's id); `429 rate_limited` past the
+    /// limit, with the seconds left in the window as `Retry-After`.
+    pub fn check(&self, caller: Uuid) -> Result<(), Error> {
         let now = self.clock.now();
         let window = now.timestamp().div_euclid(WINDOW_SECONDS);
         let mut windows = self.windows.lock().map_err(|_| Error::internal("rate limiter lock poisoned"))?;
-        let entry = windows.entry(caller.to_owned()).or_default();
+        let entry = windows.entry(caller).or_default();
         if entry.window != window {
             *entry = CallerWindow { window, ..CallerWindow::default() };
         }
@@ -72,7 +73,7 @@ impl RateLimiter {
 }
 
 struct Flusher {
-    windows: Arc<Mutex<HashMap<String, CallerWindow>>>,
+    windows: Arc<Mutex<HashMap<Uuid, CallerWindow>>>,
     redis: redis::aio::ConnectionManager,
     key_prefix: String,
     clock: Clock,
@@ -96,11 +97,11 @@ impl Flusher {
 
     /// Adds each caller's pending count to its window in Redis and reads back the total.
     async fn flush(&mut self) -> redis::RedisResult<()> {
-        let batch: Vec<(String, i64, u64)> = match self.windows.lock() {
+        let batch: Vec<(Uuid, i64, u64)> = match self.windows.lock() {
             Ok(mut windows) => windows
                 .iter_mut()
                 .filter(|(_, entry)| entry.pending > 0)
-                .map(|(caller, entry)| (caller.clone(), entry.window, std::mem::take(&mut entry.pending)))
+                .map(|(caller, entry)| (*caller, entry.window, std::mem::take(&mut entry.pending)))
                 .collect(),
             Err(_) => return Ok(()),
         };

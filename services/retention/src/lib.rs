@@ -10,9 +10,9 @@ use std::sync::Arc;
 use causerie_auth::Verifier;
 use causerie_auth::transport::AuthInterceptor;
 use causerie_bus::{Bus, Consumer, Topology};
-use causerie_db::DatabaseError;
+use causerie_db::{DatabaseError, ServiceError};
 use causerie_proto::retention::v1::retention_service_server::RetentionServiceServer;
-use causerie_runtime::server::{grpc_health, serve_grpc};
+use causerie_runtime::server::{grpc_health, run_tracked, serve_grpc};
 use causerie_runtime::{Config, Readiness, Service};
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -24,28 +24,12 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// Its queue on the bus and the name of its inbox rows.
 const CONSUMER: &str = "retention";
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Database(#[from] DatabaseError),
-    #[error("redis: {0}")]
-    Redis(#[from] causerie_runtime::RedisError),
-    #[error("serving: {0}")]
-    Serve(#[from] std::io::Error),
-}
-
 pub async fn migrate(config: &Config) -> Result<(), DatabaseError> {
-    causerie_db::prepare(config, Service::Retention, &MIGRATOR).await?.close().await;
-    Ok(())
+    causerie_db::migrate(config, Service::Retention, &MIGRATOR).await
 }
 
-pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), StartError> {
-    let tasks = TaskTracker::new();
-    let outcome = serve(&config, listener, &tasks, shutdown.clone()).await;
-    shutdown.cancel();
-    tasks.close();
-    tasks.wait().await;
-    outcome
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServiceError> {
+    run_tracked(shutdown.clone(), async |tasks| serve(&config, listener, &tasks, shutdown).await).await
 }
 
 async fn serve(
@@ -53,7 +37,7 @@ async fn serve(
     listener: TcpListener,
     tasks: &TaskTracker,
     shutdown: CancellationToken,
-) -> Result<(), StartError> {
+) -> Result<(), ServiceError> {
     let pool = causerie_db::prepare(config, Service::Retention, &MIGRATOR).await?;
     let clock = causerie_runtime::clock_for(config, tasks, shutdown.clone()).await?;
     let bus = Bus::start(&config.amqp_url, "retention", Topology::for_config(config), tasks, shutdown.clone());

@@ -60,7 +60,7 @@ impl FromRequestParts<AppState> for TenantContext {
             return Err(Error::unauthenticated("a tenant user's token is required"));
         };
         let (tenant_id, user_id, role) = (*tenant_id, *user_id, *role);
-        state.rate_limiter.check(&user_id.to_string())?;
+        state.rate_limiter.check(user_id.as_uuid())?;
         tracing::Span::current().record("tenant.id", tracing::field::display(tenant_id));
         let token = bearer_token(&parts.headers)?.to_owned();
         Ok(Self { tenant_id, user_id, role, caller, token })
