@@ -60,7 +60,7 @@ async fn serve(
         Arc::clone(&wake_key_refresh),
         shutdown.clone(),
     ));
-    let state = AppState {
+    let state = AppState::new(state::Shared {
         accounts: AccountsServiceClient::new(accounts_channel.clone()),
         accounts_health: tonic_health::pb::health_client::HealthClient::new(accounts_channel),
         verifier,
@@ -74,7 +74,7 @@ async fn serve(
             shutdown.clone(),
         ),
         redis,
-    };
+    });
     let public =
         causerie_runtime::serve(listeners.public, http::public_router(state.clone()), "public", shutdown.clone());
     let admin = causerie_runtime::serve(listeners.admin, http::admin_router(state), "admin", shutdown.clone());

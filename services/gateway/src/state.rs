@@ -9,8 +9,25 @@ use tonic::transport::Channel;
 
 use crate::rate_limit::RateLimiter;
 
+/// Cloned for every request by axum, so it is one `Arc`: the clients inside are costly to clone.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub accounts: AccountsServiceClient<Channel>,
     pub accounts_health: tonic_health::pb::health_client::HealthClient<Channel>,
     pub verifier: Arc<Verifier>,
