@@ -173,7 +173,7 @@ async fn health_readiness_metrics_and_openapi_are_served() -> anyhow::Result<()>
         assert_eq!(stack.http.get(format!("{base}/readyz")).send().await?.status(), 200);
     }
     let metrics = stack.http.get(format!("{}/metrics", stack.admin_url)).send().await?.text().await?;
-    assert!(metrics.contains("causerie_requests_total"), "{metrics}");
+    assert!(metrics.contains("causerie_request_seconds_count"), "{metrics}");
     assert_eq!(stack.http.get(format!("{}/metrics", stack.public_url)).send().await?.status(), 404);
     let openapi: Value = stack.http.get(format!("{}/v1/openapi.json", stack.public_url)).send().await?.json().await?;
     for path in [

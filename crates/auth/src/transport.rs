@@ -8,15 +8,20 @@ use http::HeaderMap;
 
 use crate::{Audience, AuthError, Caller, Verifier};
 
-/// The token of an `Authorization: Bearer ...` header.
-pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
-    let value = headers.get(http::header::AUTHORIZATION).ok_or(AuthError::Missing)?;
-    let text = value.to_str().map_err(|_| AuthError::Malformed)?;
-    let (scheme, token) = text.split_once(' ').ok_or(AuthError::Malformed)?;
+/// The token of an `Authorization: Bearer ...` value, HTTP header or gRPC metadata alike.
+fn bearer_of(value: &str) -> Result<&str, AuthError> {
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::Malformed)?;
+    let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
         return Err(AuthError::Malformed);
     }
-    Ok(token.trim())
+    Ok(token)
+}
+
+/// The token of an `Authorization: Bearer ...` header.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
+    let value = headers.get(http::header::AUTHORIZATION).ok_or(AuthError::Missing)?;
+    bearer_of(value.to_str().map_err(|_| AuthError::Malformed)?)
 }
 
 impl From<AuthError> for Error {

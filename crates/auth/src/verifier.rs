@@ -15,6 +15,9 @@ use crate::{Audience, Caller, Claims, ISSUER, TOKEN_TYPE_ACCESS};
 /// Verified tokens remembered at most; the cache is emptied when full, which costs one
 /// signature check per live token.
 const CACHE_CAPACITY: usize = 50_000;
+/// Clocks of different hosts disagree a little: a token issued "now" elsewhere is accepted up to
+/// this much before its `nbf` here. Expiry gets no leeway.
+const NOT_BEFORE_LEEWAY_SECONDS: i64 = 30;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -43,6 +46,8 @@ pub enum AuthError {
 struct CachedCaller {
     caller: Caller,
     not_before: i64,
+    /// The key that verified the token; a cached token stops verifying once it is withdrawn.
+    key_id: String,
 }
 
 pub struct Verifier {
@@ -59,7 +64,7 @@ impl Verifier {
     }
 
     /// Installs a newly fetched key set. Keys that are no longer published stop verifying at
-    /// once, including for tokens already in the cache.
+    /// once, including for tokens already in the cache, which checks its key on every hit.
     pub fn replace_keys(&self, jwks: &JwkSet) {
         let keys: HashMap<String, DecodingKey> = jwks
             .keys
@@ -72,18 +77,11 @@ impl Verifier {
         if let Ok(mut current) = self.keys.write() {
             *current = keys;
         }
-        if let Ok(mut verified) = self.verified.lock() {
-            verified.clear();
-        }
     }
 
-    pub fn knows_key(&self, key_id: &str) -> bool {
-        self.keys.read().map(|keys| keys.contains_key(key_id)).unwrap_or(false)
-    }
-
-    /// The key id a token names, to decide whether the key set must be fetched again.
-    pub fn key_id_of(token: &str) -> Option<String> {
-        jsonwebtoken::decode_header(token).ok()?.kid
+    /// Whether any key is loaded: until then every token would be refused.
+    pub fn has_keys(&self) -> bool {
+        self.keys.read().map(|keys| !keys.is_empty()).unwrap_or(false)
     }
 
     /// Verifies `token` for `audience`.
@@ -97,8 +95,10 @@ impl Verifier {
             return Err(AuthError::WrongAlgorithm);
         }
         let key_id = header.kid.ok_or(AuthError::UnknownKey)?;
+        // The keys stay read-locked until the token is cached, so a key withdrawn meanwhile
+        // cannot leave behind a cached token it verified.
+        let keys = self.keys.read().map_err(|_| AuthError::UnknownKey)?;
         let claims = {
-            let keys = self.keys.read().map_err(|_| AuthError::UnknownKey)?;
             let key = keys.get(&key_id).ok_or(AuthError::UnknownKey)?;
             let mut validation = Validation::new(Algorithm::EdDSA);
             // Time is checked below against our clock, which the test mode can move.
@@ -122,7 +122,8 @@ impl Verifier {
         }
         check_window(claims.nbf, claims.exp, now)?;
         let caller = Caller::from_claims(&claims).ok_or(AuthError::Malformed)?;
-        self.remember(token, &caller, claims.nbf);
+        self.remember(token, &caller, claims.nbf, key_id);
+        drop(keys);
         if claims.aud != audience.as_str() {
             return Err(AuthError::WrongAudience);
         }
@@ -132,16 +133,20 @@ impl Verifier {
     fn cached(&self, token: &str, now: i64) -> Result<Option<Caller>, AuthError> {
         let Ok(verified) = self.verified.lock() else { return Ok(None) };
         let Some(cached) = verified.get(token) else { return Ok(None) };
+        let key_still_published = self.keys.read().map(|keys| keys.contains_key(&cached.key_id)).unwrap_or(false);
+        if !key_still_published {
+            return Err(AuthError::UnknownKey);
+        }
         check_window(cached.not_before, cached.caller.expires_at().timestamp(), now)?;
         Ok(Some(cached.caller.clone()))
     }
 
-    fn remember(&self, token: &str, caller: &Caller, not_before: i64) {
+    fn remember(&self, token: &str, caller: &Caller, not_before: i64, key_id: String) {
         if let Ok(mut verified) = self.verified.lock() {
             if verified.len() >= CACHE_CAPACITY {
                 verified.clear();
             }
-            verified.insert(token.to_owned(), CachedCaller { caller: caller.clone(), not_before });
+            verified.insert(token.to_owned(), CachedCaller { caller: caller.clone(), not_before, key_id });
         }
     }
 }
@@ -150,7 +155,7 @@ fn check_window(not_before: i64, expires_at: i64, now: i64) -> Result<(), AuthEr
     if now >= expires_at {
         return Err(AuthError::Expired);
     }
-    if now < not_before {
+    if now + NOT_BEFORE_LEEWAY_SECONDS < not_before {
         return Err(AuthError::NotYetValid);
     }
     Ok(())

@@ -189,3 +189,10 @@ async fn a_cached_token_expires_when_the_shared_test_clock_moves() {
     tasks.close();
     tasks.wait().await;
 }
+
+#[test]
+fn a_token_from_a_host_whose_clock_runs_slightly_ahead_is_accepted() {
+    let keys = keys_with(Clock::system());
+    let token = keys.issuer.issue(tenant_request(), Utc::now() + Duration::seconds(10), Duration::minutes(15)).unwrap();
+    assert!(keys.verifier.verify(&token, Audience::Tenant).is_ok());
+}

@@ -148,9 +148,17 @@ impl Supervisor {
     async fn connect(&self) -> Result<Arc<Connection>, lapin::Error> {
         let properties = ConnectionProperties::default().with_connection_name(self.connection_name.clone().into());
         let connection = Connection::connect(&self.url, properties).await?;
-        let setup = connection.create_channel().await?;
-        self.topology.declare(&setup).await?;
-        setup.close(200, "topology declared".into()).await?;
+        let declared = async {
+            let setup = connection.create_channel().await?;
+            self.topology.declare(&setup).await?;
+            setup.close(200, "topology declared".into()).await
+        }
+        .await;
+        if let Err(error) = declared {
+            // Not left half-made: the next attempt starts from a fresh connection.
+            let _ = connection.close(200, "topology not declared".into()).await;
+            return Err(error);
+        }
         Ok(Arc::new(connection))
     }
 

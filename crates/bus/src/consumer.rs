@@ -17,6 +17,10 @@ use crate::{Bus, Envelope};
 /// Messages the broker may push before we acknowledge; enough to hide the round trip, few
 /// enough that a crash redelivers little.
 const PREFETCH: u16 = 16;
+/// How long to hold back a message that failed for a transient reason before returning it to the
+/// queue: without it, a few seconds of database trouble would spend every delivery at once and
+/// dead-letter messages that only needed to wait.
+const RETRY_DELAY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
@@ -55,7 +59,6 @@ pub struct Consumer<H> {
 enum Outcome {
     Applied,
     Duplicate,
-    Failed(HandlerError),
 }
 
 impl<H: MessageHandler> Consumer<H> {
@@ -99,7 +102,8 @@ impl<H: MessageHandler> Consumer<H> {
             .basic_consume(
                 queue.into(),
                 self.name.clone().into(),
-                // Manual acknowledgement: a message leaves the queue only after our commit.
+                // Manual acknowledgement: a message leaves the queue only after our commit, so a
+                // crash between the two redelivers it and the inbox absorbs the repeat.
                 BasicConsumeOptions { no_ack: false, ..BasicConsumeOptions::default() },
                 FieldTable::default(),
             )
@@ -134,26 +138,30 @@ impl<H: MessageHandler> Consumer<H> {
             tenant.id = %envelope.tenant_id,
         );
         causerie_runtime::propagation::adopt_parent_from_map(&span, &envelope.trace_context);
-        let outcome = self.apply(&envelope).instrument(span.clone()).await;
-        let _entered = span.enter();
-        match outcome {
-            Ok(Outcome::Applied) => {
-                tracing::debug!("message applied");
-                delivery.ack(BasicAckOptions::default()).await?;
+        async {
+            match self.apply(&envelope).await {
+                Ok(Outcome::Applied) => {
+                    tracing::debug!("message applied");
+                    delivery.ack(BasicAckOptions::default()).await?;
+                }
+                Ok(Outcome::Duplicate) => {
+                    tracing::info!("message already applied, acknowledged again");
+                    delivery.ack(BasicAckOptions::default()).await?;
+                }
+                Err(HandlerError::Permanent(reason)) => {
+                    tracing::error!(%reason, "message dead-lettered");
+                    delivery.reject(BasicRejectOptions { requeue: false }).await?;
+                }
+                Err(HandlerError::Transient(reason)) => {
+                    tracing::warn!(%reason, "message returned for another attempt");
+                    tokio::time::sleep(RETRY_DELAY).await;
+                    delivery.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await?;
+                }
             }
-            Ok(Outcome::Duplicate) => {
-                tracing::info!("message already applied, acknowledged again");
-                delivery.ack(BasicAckOptions::default()).await?;
-            }
-            Ok(Outcome::Failed(HandlerError::Permanent(reason))) | Err(HandlerError::Permanent(reason)) => {
-                tracing::error!(%reason, "message dead-lettered");
-                delivery.reject(BasicRejectOptions { requeue: false }).await?;
-            }
-            Ok(Outcome::Failed(HandlerError::Transient(reason))) | Err(HandlerError::Transient(reason)) => {
-                tracing::warn!(%reason, "message returned for another attempt");
-                delivery.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await?;
-            }
+            Ok::<(), crate::BusError>(())
         }
+        .instrument(span)
+        .await?;
         Ok(())
     }
 
@@ -169,9 +177,7 @@ impl<H: MessageHandler> Consumer<H> {
         if !first_time {
             return Ok(Outcome::Duplicate);
         }
-        if let Err(error) = self.handler.handle(envelope, &mut transaction).await {
-            return Ok(Outcome::Failed(error));
-        }
+        self.handler.handle(envelope, &mut transaction).await?;
         transaction.commit().await?;
         Ok(Outcome::Applied)
     }

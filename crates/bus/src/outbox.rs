@@ -9,6 +9,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::publisher::OutgoingMessage;
 use crate::{Bus, BusError, Envelope, Publisher};
 
 /// Messages claimed per round.
@@ -39,12 +40,14 @@ pub struct Relay {
     clock: Clock,
 }
 
+/// A row as stored: published byte for byte, so a row written by another version of the code
+/// is still published rather than stopping the relay.
 #[derive(sqlx::FromRow)]
 struct PendingMessage {
     tenant_id: Uuid,
     id: Uuid,
     routing_key: String,
-    envelope: sqlx::types::Json<Envelope>,
+    envelope: sqlx::types::JsonValue,
 }
 
 impl Relay {
@@ -57,8 +60,15 @@ impl Relay {
         let mut failures: u32 = 0;
         let mut rounds: u64 = 0;
         loop {
-            let wait = match self.publish_pending().await {
-                Ok(published) if published as i64 == BATCH => Duration::ZERO,
+            let round = tokio::select! {
+                () = shutdown.cancelled() => break,
+                round = self.publish_pending() => round,
+            };
+            let wait = match round {
+                Ok(published) if published as i64 == BATCH => {
+                    failures = 0;
+                    Duration::ZERO
+                }
                 Ok(_) => {
                     failures = 0;
                     IDLE_POLL
@@ -100,11 +110,12 @@ impl Relay {
         if pending.is_empty() {
             return Ok(0);
         }
-        let batch: Vec<(String, Vec<u8>, Envelope)> = pending
+        let batch: Vec<OutgoingMessage<'_>> = pending
             .iter()
-            .map(|message| {
-                let body = serde_json::to_vec(&message.envelope.0).unwrap_or_default();
-                (message.routing_key.clone(), body, message.envelope.0.clone())
+            .map(|message| OutgoingMessage {
+                id: message.id,
+                routing_key: &message.routing_key,
+                envelope: &message.envelope,
             })
             .collect();
         let confirmed = self.publisher.publish_confirmed(&batch).await;
@@ -122,16 +133,18 @@ impl Relay {
         .bind(now)
         .execute(&mut *transaction)
         .await?;
-        let tenants: Vec<Uuid> = unconfirmed.iter().map(|(message, _)| message.tenant_id).collect();
-        let ids: Vec<Uuid> = unconfirmed.iter().map(|(message, _)| message.id).collect();
-        sqlx::query(
-            "update outbox set attempts = attempts + 1, last_error = 'not confirmed by the broker'
+        if !unconfirmed.is_empty() {
+            let tenants: Vec<Uuid> = unconfirmed.iter().map(|(message, _)| message.tenant_id).collect();
+            let ids: Vec<Uuid> = unconfirmed.iter().map(|(message, _)| message.id).collect();
+            sqlx::query(
+                "update outbox set attempts = attempts + 1, last_error = 'not confirmed by the broker'
               where (tenant_id, id) in (select * from unnest($1::uuid[], $2::uuid[]))",
-        )
-        .bind(&tenants)
-        .bind(&ids)
-        .execute(&mut *transaction)
-        .await?;
+            )
+            .bind(&tenants)
+            .bind(&ids)
+            .execute(&mut *transaction)
+            .await?;
+        }
         transaction.commit().await?;
         if let Some((first_unconfirmed, _)) = unconfirmed.first() {
             return Err(BusError::NotConfirmed(first_unconfirmed.id));

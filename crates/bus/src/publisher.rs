@@ -5,10 +5,20 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation};
 
-use crate::{Bus, BusError, Envelope};
+use crate::{Bus, BusError};
 
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
+/// How long to wait for the broker to confirm a batch before counting it unconfirmed, so that a
+/// broker under flow control cannot hold the relay (and its outbox rows) forever.
+const CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One envelope to publish, as stored in the outbox.
+pub struct OutgoingMessage<'a> {
+    pub id: uuid::Uuid,
+    pub routing_key: &'a str,
+    pub envelope: &'a serde_json::Value,
+}
 
 pub struct Publisher {
     bus: Bus,
@@ -32,7 +42,7 @@ impl Publisher {
 
     /// Publishes every message, then waits for all their confirms. Answers, in order, whether
     /// each one was confirmed; a broken channel is replaced on the next call.
-    pub async fn publish_confirmed(&mut self, envelopes: &[(String, Vec<u8>, Envelope)]) -> Vec<bool> {
+    pub async fn publish_confirmed(&mut self, envelopes: &[OutgoingMessage<'_>]) -> Vec<bool> {
         let channel = match self.confirming_channel().await {
             Ok(channel) => channel,
             Err(error) => {
@@ -42,36 +52,51 @@ impl Publisher {
         };
         let exchange = self.bus.topology().events_exchange();
         let mut pending = Vec::with_capacity(envelopes.len());
-        for (routing_key, body, envelope) in envelopes {
+        for message in envelopes {
+            // The trace context travels in the envelope for consumers, and in AMQP headers too so
+            // that broker-side tools (tracing plugins, shovels) see the same trace.
             let mut headers = FieldTable::default();
-            for (key, value) in &envelope.trace_context {
-                headers.insert(key.clone().into(), AMQPValue::LongString(value.clone().into()));
+            if let Some(trace_context) = message.envelope["trace_context"].as_object() {
+                for (key, value) in trace_context {
+                    if let Some(value) = value.as_str() {
+                        headers.insert(key.clone().into(), AMQPValue::LongString(value.to_owned().into()));
+                    }
+                }
             }
-            let properties = BasicProperties::default()
-                .with_message_id(envelope.id.to_string().into())
+            let mut properties = BasicProperties::default()
+                .with_message_id(message.id.to_string().into())
                 .with_content_type("application/json".into())
-                .with_type(envelope.message.message_type().into())
                 .with_delivery_mode(PERSISTENT)
                 .with_headers(headers);
-            let published = channel
-                .basic_publish(
-                    exchange.clone().into(),
-                    routing_key.clone().into(),
-                    BasicPublishOptions::default(),
-                    body,
-                    properties,
-                )
-                .await;
-            pending.push((envelope.id, published));
+            if let Some(message_type) = message.envelope["type"].as_str() {
+                properties = properties.with_type(message_type.into());
+            }
+            let published = match serde_json::to_vec(message.envelope) {
+                Ok(body) => channel
+                    .basic_publish(
+                        exchange.clone().into(),
+                        message.routing_key.into(),
+                        BasicPublishOptions::default(),
+                        &body,
+                        properties,
+                    )
+                    .await
+                    .map_err(BusError::from),
+                Err(_) => Err(BusError::NotConfirmed(message.id)),
+            };
+            pending.push((message.id, published));
         }
         let mut confirmed = Vec::with_capacity(pending.len());
         for (message_id, published) in pending {
             let outcome = match published {
-                Ok(confirm) => confirm.await.map_err(BusError::from).and_then(|confirmation| match confirmation {
-                    Confirmation::Ack(_) => Ok(()),
-                    Confirmation::Nack(_) | Confirmation::NotRequested => Err(BusError::NotConfirmed(message_id)),
-                }),
-                Err(error) => Err(error.into()),
+                Ok(confirm) => match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
+                    Ok(Ok(Confirmation::Ack(_))) => Ok(()),
+                    Ok(Ok(Confirmation::Nack(_) | Confirmation::NotRequested)) | Err(_) => {
+                        Err(BusError::NotConfirmed(message_id))
+                    }
+                    Ok(Err(error)) => Err(error.into()),
+                },
+                Err(error) => Err(error),
             };
             if let Err(error) = &outcome {
                 tracing::warn!(%message_id, %error, "message not confirmed");

@@ -307,8 +307,8 @@ struct Problem {
     retry_after_seconds: Option<u64>,
 }
 
-/// The wire `code` of a problem is the public string of API.md; between services the exact
-/// variant travels too, so 400 and 422 both survive a hop.
+/// What callers see as `code`: the public string of API.md, the same for 400 and 422 invalid
+/// requests. (Between services `Problem` carries the exact variant instead, so both survive a hop.)
 impl Serialize for ErrorCodeWire {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.0.as_str())

@@ -10,7 +10,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
@@ -27,19 +26,17 @@ struct Metrics {
     /// Locked only to register or encode; recording goes through the families, which are
     /// synchronised on their own.
     registry: Mutex<Registry>,
-    requests: Family<RequestLabels, Counter>,
+    /// Its `_count` is the number of requests.
     request_seconds: Family<RequestLabels, Histogram>,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let mut registry = Registry::with_prefix("causerie");
-    let requests = Family::<RequestLabels, Counter>::default();
     let request_seconds = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
         Histogram::new(exponential_buckets(0.0005, 2.0, 16))
     });
-    registry.register("requests", "Requests served, REST and gRPC", requests.clone());
-    registry.register("request_seconds", "Time to answer a request", request_seconds.clone());
-    Metrics { registry: Mutex::new(registry), requests, request_seconds }
+    registry.register("request_seconds", "Time to answer a request, REST and gRPC", request_seconds.clone());
+    Metrics { registry: Mutex::new(registry), request_seconds }
 });
 
 /// Records one request per matched route, never per raw path, so ids do not explode the labels.
@@ -52,7 +49,6 @@ pub async fn record_request(listener: &'static str, request: Request, next: Next
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let response = next.run(request).await;
     let labels = RequestLabels { listener, method, route, status: response.status().as_u16() };
-    METRICS.requests.get_or_create(&labels).inc();
     METRICS.request_seconds.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
     response
 }

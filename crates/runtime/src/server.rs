@@ -72,8 +72,12 @@ pub fn health_router(readiness: Readiness) -> Router {
             let readiness = readiness.clone();
             async move {
                 match readiness.check().await {
-                    Ok(()) => (StatusCode::OK, "ready".to_owned()).into_response(),
-                    Err(failures) => (StatusCode::SERVICE_UNAVAILABLE, failures.join("\n")).into_response(),
+                    Ok(()) => (StatusCode::OK, "ready").into_response(),
+                    // The causes go to the log, not to whoever asked: probes need only the status.
+                    Err(failures) => {
+                        tracing::warn!(failures = %failures.join("; "), "not ready");
+                        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+                    }
                 }
             }
         }),

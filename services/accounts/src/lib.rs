@@ -69,7 +69,6 @@ async fn serve(
     let routes =
         tonic::service::Routes::new(AccountsServiceServer::new(grpc::AccountsApi::new(state))).add_service(health);
     serve_grpc(listener, routes, readiness, "accounts", shutdown).await?;
-    pool.close().await;
     Ok(())
 }
 

@@ -131,11 +131,18 @@ pub async fn list_tenants(pool: &PgPool, after: Option<Uuid>, limit: i64) -> Res
     .map_err(Error::unavailable)
 }
 
-const USER_COLUMNS: &str =
-    "tenant_id, id, email, first_name, last_name, pseudonym, languages, skills, role, password_hash";
+macro_rules! select_users {
+    ($condition:literal) => {
+        concat!(
+            "select tenant_id, id, email, first_name, last_name, pseudonym, languages, skills, role, password_hash ",
+            "from users where ",
+            $condition
+        )
+    };
+}
 
 pub async fn user_by_email(transaction: &mut PgConnection, email: &str) -> Result<Option<UserRow>, Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {USER_COLUMNS} from users where lower(email) = lower($1)")))
+    sqlx::query_as(select_users!("lower(email) = lower($1)"))
         .bind(email)
         .fetch_optional(transaction)
         .await
@@ -143,7 +150,7 @@ pub async fn user_by_email(transaction: &mut PgConnection, email: &str) -> Resul
 }
 
 pub async fn user_by_id(transaction: &mut PgConnection, id: UserId) -> Result<Option<UserRow>, Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {USER_COLUMNS} from users where id = $1")))
+    sqlx::query_as(select_users!("id = $1"))
         .bind(id.as_uuid())
         .fetch_optional(transaction)
         .await
@@ -193,19 +200,22 @@ pub struct SigningKeyRow {
 }
 
 /// Keys that still verify: unretired, or retired after `retired_since`. Newest first.
-pub async fn live_signing_keys(pool: &PgPool, retired_since: DateTime<Utc>) -> Result<Vec<SigningKeyRow>, sqlx::Error> {
+pub async fn live_signing_keys(
+    executor: impl sqlx::PgExecutor<'_>,
+    retired_since: DateTime<Utc>,
+) -> Result<Vec<SigningKeyRow>, sqlx::Error> {
     sqlx::query_as(
         "select key_id, private_key from signing_keys
           where retired_at is null or retired_at > $1
           order by created_at desc",
     )
     .bind(retired_since)
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await
 }
 
 pub async fn insert_signing_key(
-    pool: &PgPool,
+    executor: impl sqlx::PgExecutor<'_>,
     key_id: &str,
     private_key: &[u8],
     now: DateTime<Utc>,
@@ -214,7 +224,7 @@ pub async fn insert_signing_key(
         .bind(key_id)
         .bind(private_key)
         .bind(now)
-        .execute(pool)
+        .execute(executor)
         .await?;
     Ok(())
 }

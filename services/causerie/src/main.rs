@@ -4,8 +4,6 @@
 
 mod demo;
 
-use std::collections::BTreeSet;
-
 use anyhow::Context;
 use causerie_runtime::{Config, Service};
 use clap::{Parser, Subcommand};
@@ -38,37 +36,19 @@ enum Command {
     Demo,
 }
 
-fn parse_services(list: &str) -> anyhow::Result<BTreeSet<ServiceKey>> {
+/// The services asked for, each once, in the order given.
+fn parse_services(list: &str) -> anyhow::Result<Vec<Service>> {
     if list.trim() == "all" {
-        return Ok(Service::ALL.into_iter().map(ServiceKey).collect());
+        return Ok(Service::ALL.to_vec());
     }
-    list.split(',').map(|name| name.trim().parse::<Service>().map(ServiceKey).map_err(anyhow::Error::from)).collect()
-}
-
-/// `Service` in start order: accounts first, since others ask it for keys.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct ServiceKey(Service);
-
-impl ServiceKey {
-    fn rank(self) -> usize {
-        match self.0 {
-            Service::Accounts => 0,
-            Service::Gateway => 6,
-            other => Service::ALL.iter().position(|service| *service == other).unwrap_or(5),
+    let mut services = Vec::new();
+    for name in list.split(',') {
+        let service: Service = name.trim().parse()?;
+        if !services.contains(&service) {
+            services.push(service);
         }
     }
-}
-
-impl PartialOrd for ServiceKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for ServiceKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.rank().cmp(&other.rank())
-    }
+    Ok(services)
 }
 
 #[tokio::main]
@@ -83,8 +63,8 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn migrate(config: &Config, services: &BTreeSet<ServiceKey>) -> anyhow::Result<()> {
-    for ServiceKey(service) in services {
+async fn migrate(config: &Config, services: &[Service]) -> anyhow::Result<()> {
+    for service in services {
         match service {
             Service::Gateway => continue,
             Service::Accounts => causerie_accounts::migrate(config).await,
@@ -103,12 +83,12 @@ async fn bind(address: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpLi
     TcpListener::bind(address).await.with_context(|| format!("binding the {what} listener on {address}"))
 }
 
-async fn run(config: Config, services: &BTreeSet<ServiceKey>) -> anyhow::Result<()> {
+async fn run(config: Config, services: &[Service]) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let mut running = JoinSet::new();
     // Every listener is bound before anything starts, so a taken port fails the start at once.
     let mut bound = Vec::new();
-    for ServiceKey(service) in services {
+    for service in services {
         let listeners = match service {
             Service::Gateway => Listeners::Gateway(causerie_gateway::Listeners {
                 public: bind(config.public_addr, "public").await?,
@@ -126,10 +106,18 @@ async fn run(config: Config, services: &BTreeSet<ServiceKey>) -> anyhow::Result<
             (service, outcome)
         });
     }
-    tokio::spawn(causerie_runtime::shutdown::cancel_on_signal(shutdown.clone()));
+    let signals = tokio::spawn(causerie_runtime::shutdown::cancel_on_signal(shutdown.clone()));
     let mut failure = None;
     while let Some(joined) = running.join_next().await {
-        let (service, outcome) = joined.context("a service task panicked")?;
+        let (service, outcome) = match joined {
+            Ok(finished) => finished,
+            Err(panicked) => {
+                tracing::error!(error = %panicked, "a service task panicked, stopping the others");
+                failure.get_or_insert(anyhow::Error::from(panicked).context("a service task panicked"));
+                shutdown.cancel();
+                continue;
+            }
+        };
         match outcome {
             Ok(()) => tracing::info!(%service, "stopped"),
             Err(error) => {
@@ -139,6 +127,8 @@ async fn run(config: Config, services: &BTreeSet<ServiceKey>) -> anyhow::Result<
             }
         }
     }
+    shutdown.cancel();
+    signals.await.context("the signal handler panicked")?;
     failure.map_or(Ok(()), Err)
 }
 

@@ -78,8 +78,7 @@ async fn serve(
     let public =
         causerie_runtime::serve(listeners.public, http::public_router(state.clone()), "public", shutdown.clone());
     let admin = causerie_runtime::serve(listeners.admin, http::admin_router(state), "admin", shutdown.clone());
-    let (public, admin) = tokio::join!(public, admin);
-    public?;
-    admin?;
+    // If one listener fails, the other stops too: a gateway half up is worse than one down.
+    tokio::try_join!(public, admin)?;
     Ok(())
 }

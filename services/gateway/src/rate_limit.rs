@@ -105,8 +105,8 @@ impl Flusher {
                 .collect(),
             Err(_) => return Ok(()),
         };
+        self.forget_past_windows();
         if batch.is_empty() {
-            self.forget_idle_callers();
             return Ok(());
         }
         let mut pipeline = redis::pipe();
@@ -138,8 +138,8 @@ impl Flusher {
         Ok(())
     }
 
-    /// Callers with nothing pending in a past window take no memory.
-    fn forget_idle_callers(&self) {
+    /// Callers of past windows with nothing left to flush take no memory.
+    fn forget_past_windows(&self) {
         let current = self.clock.now().timestamp().div_euclid(WINDOW_SECONDS);
         if let Ok(mut windows) = self.windows.lock() {
             windows.retain(|_, entry| entry.window >= current || entry.pending > 0);

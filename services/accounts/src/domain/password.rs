@@ -68,20 +68,28 @@ impl PasswordHashing {
         Ok(Self { permits: Arc::new(Semaphore::new(cores)), dummy_hash: Arc::new(dummy_hash) })
     }
 
+    // The permit moves into the blocking task: a cancelled request must not free it while its
+    // hash is still running, or the bound would not hold.
     pub async fn hash(&self, password: &Password) -> Result<String, Error> {
-        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
+        let permit = Arc::clone(&self.permits).acquire_owned().await.map_err(Error::internal)?;
         let text = password.0.clone();
-        tokio::task::spawn_blocking(move || hash_now(&text)).await.map_err(Error::internal)?
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            hash_now(&text)
+        })
+        .await
+        .map_err(Error::internal)?
     }
 
     /// True when `password` matches `stored`; with no stored hash, checks against the dummy hash
     /// and answers false, taking the same time.
     pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<bool, Error> {
-        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
+        let permit = Arc::clone(&self.permits).acquire_owned().await.map_err(Error::internal)?;
         let known = stored.is_some();
         let stored = stored.map_or_else(|| self.dummy_hash.as_str().to_owned(), str::to_owned);
         let text = password.0.clone();
         let matches = tokio::task::spawn_blocking(move || -> Result<bool, Error> {
+            let _permit = permit;
             let parsed = PasswordHash::new(&stored).map_err(Error::internal)?;
             Ok(argon2()?.verify_password(text.as_bytes(), &parsed).is_ok())
         })

@@ -1,6 +1,6 @@
 //! The admin API, staff only, on its own listener: staff sign-in and tenant management.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -10,7 +10,7 @@ use causerie_proto::time::{from_timestamp, to_timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, StaffContext, forwarded};
+use super::extract::{ApiJson, ApiQuery, StaffContext, forwarded};
 use super::sessions::TokenResponse;
 use crate::state::AppState;
 
@@ -131,7 +131,7 @@ pub struct TenantPage {
 async fn list_tenants(
     State(state): State<AppState>,
     staff: StaffContext,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<TenantPage>, Error> {
     let message = pb::ListTenantsRequest { limit: page.limit.unwrap_or(0), cursor: page.cursor.unwrap_or_default() };
     if page.limit == Some(0) {

@@ -30,6 +30,24 @@ where
     }
 }
 
+/// Query parameters, whose rejection is our problem+json `422` naming what is wrong.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(Error::new(causerie_core::ErrorCode::InvalidRequest, rejection.body_text())),
+        }
+    }
+}
+
 fn json_error(rejection: &JsonRejection) -> Error {
     match rejection {
         JsonRejection::JsonDataError(error) => Error::new(causerie_core::ErrorCode::InvalidRequest, error.body_text()),

@@ -21,7 +21,13 @@ const BODY_LIMIT_BYTES: usize = 64 * 1024;
 fn readiness(state: &AppState) -> Readiness {
     let redis = state.redis.clone();
     let accounts_health = state.accounts_health.clone();
+    let verifier = std::sync::Arc::clone(&state.verifier);
     Readiness::new()
+        // Until the first key set arrives from accounts, every valid token would be refused.
+        .with_check("signing keys", move || {
+            let loaded = verifier.has_keys();
+            async move { if loaded { Ok(()) } else { Err("no key set from accounts yet".to_owned()) } }
+        })
         .with_check("redis", move || {
             let mut redis = redis.clone();
             async move {
