@@ -175,6 +175,16 @@ async fn health_readiness_metrics_and_openapi_are_served() -> anyhow::Result<()>
     let metrics = stack.http.get(format!("{}/metrics", stack.admin_url)).send().await?.text().await?;
     assert!(metrics.contains("causerie_request_seconds_count"), "{metrics}");
     assert_eq!(stack.http.get(format!("{}/metrics", stack.public_url)).send().await?.status(), 404);
+    let jwks = stack.http.get(format!("{}/.well-known/jwks.json", stack.public_url)).send().await?;
+    assert_eq!(jwks.headers().get("content-type").and_then(|value| value.to_str().ok()), Some("application/json"));
+    let jwks: Value = jwks.json().await?;
+    let key = &jwks["keys"][0];
+    assert_eq!(
+        (key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+    );
+    assert!(key["kid"].is_string() && key["x"].is_string());
+    assert!(key.get("d").is_none(), "the private half must never be published");
     let openapi: Value = stack.http.get(format!("{}/v1/openapi.json", stack.public_url)).send().await?.json().await?;
     for path in [
         "/v1/auth/login",

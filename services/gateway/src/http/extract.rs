@@ -102,17 +102,10 @@ impl FromRequestParts<AppState> for StaffContext {
 
 /// A gRPC request that carries the caller's token and the current trace context.
 pub fn forwarded<T>(message: T, token: Option<&str>) -> Result<tonic::Request<T>, Error> {
-    let mut request = tonic::Request::new(message);
     let mut headers = axum::http::HeaderMap::new();
     causerie_runtime::propagation::inject_into_headers(&mut headers);
-    for (name, value) in &headers {
-        if let (Ok(key), Ok(value)) = (
-            tonic::metadata::MetadataKey::from_bytes(name.as_str().as_bytes()),
-            tonic::metadata::MetadataValue::try_from(value.as_bytes()),
-        ) {
-            request.metadata_mut().insert(key, value);
-        }
-    }
+    let metadata = tonic::metadata::MetadataMap::from_headers(headers);
+    let request = tonic::Request::from_parts(metadata, tonic::Extensions::default(), message);
     match token {
         Some(token) => causerie_auth::transport::with_bearer(request, token),
         None => Ok(request),
