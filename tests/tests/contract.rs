@@ -220,3 +220,72 @@ async fn a_caller_over_its_rate_limit_gets_429_with_retry_after() -> anyhow::Res
     assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")));
     stack.stop().await
 }
+
+#[tokio::test]
+async fn staff_move_every_services_clock_in_test_mode() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let staff = stack.staff_token().await?;
+    let clock = format!("{}/admin/v1/test-clock", stack.admin_url);
+    let (status, body) =
+        problem(stack.http.post(&clock).bearer_auth(&staff).json(&json!({"advance_days": 0})).send().await?).await?;
+    assert_eq!((status, body["code"].as_str()), (422, Some("invalid_request")));
+    let (status, _) = problem(stack.http.post(&clock).json(&json!({"advance_days": 10})).send().await?).await?;
+    assert_eq!(status, 401);
+
+    let moved: Value = stack
+        .http
+        .post(&clock)
+        .bearer_auth(&staff)
+        .json(&json!({"advance_days": 10}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let now = chrono::DateTime::parse_from_rfc3339(moved["now"].as_str().unwrap_or_default())?;
+    let expected = chrono::Utc::now() + chrono::Duration::days(10);
+    assert!((now.with_timezone(&chrono::Utc) - expected).num_seconds().abs() < 60, "{now} is not ten days ahead");
+    // The staff token was issued before the move and lives 15 minutes. Retention, another service
+    // with a clock of its own, must now find it expired: its clock moved through Redis too.
+    let mut retention = causerie_proto::retention::v1::retention_service_client::RetentionServiceClient::connect(
+        stack.config.service_url(causerie_runtime::Service::Retention),
+    )
+    .await?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let mut request = tonic::Request::new(causerie_proto::retention::v1::GetTrackedTenantRequest {
+            tenant_id: uuid::Uuid::now_v7().to_string(),
+        });
+        request.metadata_mut().insert("authorization", format!("Bearer {staff}").parse()?);
+        let code = retention.get_tracked_tenant(request).await.err().map(|status| status.code());
+        if code == Some(tonic::Code::Unauthenticated) {
+            break;
+        }
+        assert_eq!(code, Some(tonic::Code::NotFound), "before the move reaches retention, the token still verifies");
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "retention's clock never moved");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (status, _) =
+        problem(stack.http.get(format!("{}/admin/v1/tenants", stack.admin_url)).bearer_auth(&staff).send().await?)
+            .await?;
+    assert_eq!(status, 401);
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn the_test_clock_does_not_exist_outside_test_mode() -> anyhow::Result<()> {
+    let mut config = causerie_testkit::test_config()?;
+    config.test_mode = false;
+    let stack = TestStack::start_with(config).await?;
+    let staff = stack.staff_token().await?;
+    let moved = stack
+        .http
+        .post(format!("{}/admin/v1/test-clock", stack.admin_url))
+        .bearer_auth(&staff)
+        .json(&json!({"advance_days": 10}))
+        .send()
+        .await?;
+    let (status, body) = problem(moved).await?;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    stack.stop().await
+}

@@ -69,11 +69,12 @@ async fn serve(
             redis.clone(),
             &config.namespace,
             config.rate_limit_per_minute,
-            clock,
+            clock.clone(),
             tasks,
             shutdown.clone(),
         ),
         redis,
+        clock,
     });
     let public =
         causerie_runtime::serve(listeners.public, http::public_router(state.clone()), "public", shutdown.clone());

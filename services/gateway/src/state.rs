@@ -34,6 +34,8 @@ pub struct Shared {
     pub wake_key_refresh: Arc<tokio::sync::Notify>,
     pub rate_limiter: RateLimiter,
     pub redis: redis::aio::ConnectionManager,
+    /// The shared test clock in test mode, which `POST /admin/v1/test-clock` moves.
+    pub clock: causerie_core::Clock,
 }
 
 impl HasVerifier for AppState {

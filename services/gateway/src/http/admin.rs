@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/auth/login", post(staff_login))
         .route("/admin/v1/tenants", post(create_tenant).get(list_tenants))
         .route("/admin/v1/tenants/{id}", get(get_tenant))
+        .route("/admin/v1/test-clock", post(advance_test_clock))
 }
 
 fn from_status(status: tonic::Status) -> Error {
@@ -166,4 +167,38 @@ async fn get_tenant(
         .await
         .map_err(from_status)?;
     Ok(Json(tenant.into_inner().into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AdvanceClockRequest {
+    /// Whole days to move every service's clock forward, 1 to 3650.
+    pub advance_days: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ClockResponse {
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// Moves the shared test clock of every service forward, so retention periods can be crossed
+/// end to end. Exists only in test mode (`CAUSERIE_TEST_MODE=1`); `404` otherwise.
+#[utoipa::path(post, path = "/admin/v1/test-clock", tag = "admin", request_body = AdvanceClockRequest,
+    responses((status = 200, body = ClockResponse), (status = 404, description = "not_found: not in test mode"),
+              (status = 422, description = "invalid_request")),
+    security(("bearer" = [])))]
+async fn advance_test_clock(
+    State(state): State<AppState>,
+    _staff: StaffContext,
+    ApiJson(body): ApiJson<AdvanceClockRequest>,
+) -> Result<Json<ClockResponse>, Error> {
+    if !state.clock.is_test_mode() {
+        return Err(Error::not_found("no such route"));
+    }
+    if !(1..=3650).contains(&body.advance_days) {
+        return Err(Error::invalid_field("advance_days", "must be a whole number of days from 1 to 3650"));
+    }
+    let advanced = state.clock.advance(chrono::Duration::days(body.advance_days)).await;
+    let now = advanced.ok_or_else(|| Error::not_found("no such route"))?.map_err(Error::unavailable)?;
+    tracing::warn!(advance_days = body.advance_days, %now, "test clock moved");
+    Ok(Json(ClockResponse { now }))
 }

@@ -20,6 +20,7 @@ use crate::state::AppState;
         super::admin::create_tenant,
         super::admin::list_tenants,
         super::admin::get_tenant,
+        super::admin::advance_test_clock,
     ),
     modifiers(&BearerAuth),
 )]
