@@ -35,6 +35,8 @@ pub async fn enqueue(transaction: &mut PgConnection, envelope: &Envelope) -> Res
 }
 
 pub struct Relay {
+    /// A pool as the service's relay role (`causerie_db::connect_relay`): the only role whose
+    /// policy shows every tenant's outbox rows.
     pool: PgPool,
     publisher: Publisher,
     clock: Clock,
@@ -94,7 +96,6 @@ impl Relay {
     /// Answers how many were published.
     pub async fn publish_pending(&mut self) -> Result<usize, BusError> {
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("select set_config('app.outbox_relay', 'on', true)").execute(&mut *transaction).await?;
         // SKIP LOCKED lets several relays (replicas of one service) share the outbox without
         // publishing the same row at the same time.
         let pending: Vec<PendingMessage> = sqlx::query_as(
@@ -153,16 +154,10 @@ impl Relay {
     }
 
     async fn purge_published(&self) {
-        let outcome = async {
-            let mut transaction = self.pool.begin().await?;
-            sqlx::query("select set_config('app.outbox_relay', 'on', true)").execute(&mut *transaction).await?;
-            sqlx::query("delete from outbox where published_at < $1")
-                .bind(self.clock.now() - PUBLISHED_KEPT)
-                .execute(&mut *transaction)
-                .await?;
-            transaction.commit().await
-        }
-        .await;
+        let outcome = sqlx::query("delete from outbox where published_at < $1")
+            .bind(self.clock.now() - PUBLISHED_KEPT)
+            .execute(&self.pool)
+            .await;
         if let Err(error) = outcome {
             tracing::warn!(%error, "published outbox rows not purged");
         }

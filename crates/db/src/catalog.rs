@@ -50,21 +50,21 @@ const CHECKS: [(&str, &str); 6] = [
             and not (a.attnum = any(con.conkey) and ref.attnum = any(con.confkey))",
     ),
     (
-        "the application role owns a table, so row-level security does not apply to it unless forced and it can change the policy",
+        "the application or relay role owns a table, so it could change or drop the policy",
         "select c.relname::text from pg_class c
            join pg_namespace n on n.oid = c.relnamespace
            join pg_roles owner on owner.oid = c.relowner
           where n.nspname = 'public'
-            and (owner.rolname = 'causerie_app'
+            and (owner.rolname in ('causerie_app', 'causerie_outbox_relay')
                  or exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid
-                             where m.member = owner.oid and g.rolname = 'causerie_app'))",
+                             where m.member = owner.oid and g.rolname in ('causerie_app', 'causerie_outbox_relay')))",
     ),
     (
-        "an application role is a superuser or has BYPASSRLS",
+        "an application or relay role is a superuser or has BYPASSRLS",
         "select r.rolname::text from pg_roles r
-          where (r.rolname = 'causerie_app'
+          where (r.rolname in ('causerie_app', 'causerie_outbox_relay')
                  or exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid
-                             where m.member = r.oid and g.rolname = 'causerie_app'))
+                             where m.member = r.oid and g.rolname in ('causerie_app', 'causerie_outbox_relay')))
             and (r.rolsuper or r.rolbypassrls)",
     ),
 ];

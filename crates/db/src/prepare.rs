@@ -10,7 +10,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::APP_GROUP_ROLE;
+use crate::{APP_GROUP_ROLE, RELAY_GROUP_ROLE};
 
 /// Serialises role creation across every service and test on the server: `create role` races
 /// with itself on the cluster-wide catalog.
@@ -44,6 +44,26 @@ pub fn app_role(service: Service) -> String {
     format!("causerie_{}_app", service.identifier())
 }
 
+/// The login role of a service's outbox relay.
+pub fn relay_role(service: Service) -> String {
+    format!("causerie_{}_relay", service.identifier())
+}
+
+/// A small pool as the service's outbox relay role, which sees every tenant's outbox rows and
+/// nothing else.
+pub async fn connect_relay(config: &Config, service: Service) -> Result<PgPool, DatabaseError> {
+    let database = config.database_name(service);
+    let role = relay_role(service);
+    PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(
+            owner_options(config)?.database(&database).username(&role).password(&config.database_app_password),
+        )
+        .await
+        .map_err(step(format!("connect to {database} as {role}")))
+}
+
 fn owner_options(config: &Config) -> Result<PgConnectOptions, DatabaseError> {
     PgConnectOptions::from_str(&config.database_url).map_err(DatabaseError::Url)
 }
@@ -73,13 +93,21 @@ pub async fn prepare(config: &Config, service: Service, service_migrator: &Migra
     let mut server =
         PgConnection::connect_with(&owner_options(config)?).await.map_err(step("connect to the PostgreSQL server"))?;
     create_database_if_missing(&mut server, &database).await?;
-    create_roles_if_missing(&mut server, &role, &config.database_app_password).await?;
+    let relay = relay_role(service);
+    create_roles_if_missing(
+        &mut server,
+        &[(APP_GROUP_ROLE, role.as_str()), (RELAY_GROUP_ROLE, relay.as_str())],
+        &config.database_app_password,
+    )
+    .await?;
     execute_formatted(&mut server, "revoke connect on database %I from public", &[&database])
         .await
         .map_err(step(format!("revoke connect on {database}")))?;
-    execute_formatted(&mut server, "grant connect on database %I to %I", &[&database, &role])
-        .await
-        .map_err(step(format!("grant connect on {database}")))?;
+    for login_role in [&role, &relay] {
+        execute_formatted(&mut server, "grant connect on database %I to %I", &[&database, login_role])
+            .await
+            .map_err(step(format!("grant connect on {database}")))?;
+    }
     server.close().await.map_err(step("close the server connection"))?;
 
     let owner = connect_owner(config, service).await?;
@@ -125,36 +153,43 @@ async fn create_database_if_missing(server: &mut PgConnection, database: &str) -
     }
 }
 
-async fn create_roles_if_missing(server: &mut PgConnection, role: &str, password: &str) -> Result<(), DatabaseError> {
+/// Creates each `(group, login)` pair of roles that is missing: the group owns nothing and cannot
+/// bypass row-level security; the login role belongs to it. Passwords follow the configuration.
+async fn create_roles_if_missing(
+    server: &mut PgConnection,
+    roles: &[(&str, &str)],
+    password: &str,
+) -> Result<(), DatabaseError> {
     let mut transaction = server.begin().await.map_err(step("begin role creation"))?;
     sqlx::query("select pg_advisory_xact_lock($1)")
         .bind(ROLE_LOCK_KEY)
         .execute(&mut *transaction)
         .await
         .map_err(step("take the role lock"))?;
-    let existing: Vec<String> = sqlx::query_scalar("select rolname::text from pg_roles where rolname = any($1)")
-        .bind([APP_GROUP_ROLE, role])
-        .fetch_all(&mut *transaction)
-        .await
-        .map_err(step("look up roles"))?;
-    if !existing.iter().any(|name| name == APP_GROUP_ROLE) {
-        execute_formatted(&mut transaction, "create role %I nologin nosuperuser nobypassrls", &[APP_GROUP_ROLE])
+    for (group, login) in roles {
+        let existing: Vec<String> = sqlx::query_scalar("select rolname::text from pg_roles where rolname = any($1)")
+            .bind([*group, *login])
+            .fetch_all(&mut *transaction)
             .await
-            .map_err(step("create the application group role"))?;
+            .map_err(step("look up roles"))?;
+        if !existing.iter().any(|name| name == group) {
+            execute_formatted(&mut transaction, "create role %I nologin nosuperuser nobypassrls", &[group])
+                .await
+                .map_err(step(format!("create role {group}")))?;
+        }
+        if !existing.iter().any(|name| name == login) {
+            execute_formatted(
+                &mut transaction,
+                "create role %I login nosuperuser nobypassrls nocreatedb nocreaterole in role %I",
+                &[login, group],
+            )
+            .await
+            .map_err(step(format!("create role {login}")))?;
+        }
+        execute_formatted(&mut transaction, "alter role %I password %L", &[login, password])
+            .await
+            .map_err(step(format!("set the password of {login}")))?;
     }
-    if !existing.iter().any(|name| name == role) {
-        execute_formatted(
-            &mut transaction,
-            "create role %I login nosuperuser nobypassrls nocreatedb nocreaterole in role %I",
-            &[role, APP_GROUP_ROLE],
-        )
-        .await
-        .map_err(step(format!("create role {role}")))?;
-    }
-    // The password follows the configuration on each start.
-    execute_formatted(&mut transaction, "alter role %I password %L", &[role, password])
-        .await
-        .map_err(step(format!("set the password of {role}")))?;
     transaction.commit().await.map_err(step("commit role creation"))
 }
 

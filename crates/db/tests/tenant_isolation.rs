@@ -150,3 +150,31 @@ async fn the_catalog_check_finds_each_kind_of_leak() -> anyhow::Result<()> {
     owner.close().await;
     finish(&config, pool).await
 }
+
+#[tokio::test]
+async fn only_the_relay_role_sees_every_tenants_outbox() -> anyhow::Result<()> {
+    let (config, pool) = notes_database().await?;
+    let tenant_a = TenantId::new();
+    let mut as_a = causerie_db::tenant_tx(&pool, tenant_a).await?;
+    sqlx::query("insert into outbox (tenant_id, id, routing_key, envelope) values ($1, $2, 'x.y.z', '{}')")
+        .bind(tenant_a.as_uuid())
+        .bind(Uuid::now_v7())
+        .execute(&mut *as_a)
+        .await?;
+    as_a.commit().await?;
+
+    // The application role, even claiming to be the relay, sees only its tenant's rows.
+    let mut as_b = causerie_db::tenant_tx(&pool, TenantId::new()).await?;
+    sqlx::query("select set_config('app.outbox_relay', 'on', true)").execute(&mut *as_b).await?;
+    let seen: i64 = sqlx::query_scalar("select count(*) from outbox").fetch_one(&mut *as_b).await?;
+    assert_eq!(seen, 0);
+    as_b.rollback().await?;
+
+    let relay = causerie_db::connect_relay(&config, Service::Assistant).await?;
+    let seen: i64 = sqlx::query_scalar("select count(*) from outbox").fetch_one(&relay).await?;
+    assert_eq!(seen, 1);
+    let notes = sqlx::query("select count(*) from notes").fetch_one(&relay).await;
+    assert!(notes.is_err(), "the relay role reads the outbox and nothing else");
+    relay.close().await;
+    finish(&config, pool).await
+}

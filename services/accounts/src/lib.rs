@@ -60,7 +60,8 @@ async fn serve(
     bootstrap_staff(config, &state).await.map_err(ServiceError::Setup)?;
 
     let bus = Bus::start(&config.amqp_url, "accounts", Topology::for_config(config), tasks, shutdown.clone());
-    tasks.spawn(Relay::new(pool.clone(), bus.clone(), clock).run(shutdown.clone()));
+    let relay_pool = causerie_db::connect_relay(config, Service::Accounts).await?;
+    tasks.spawn(Relay::new(relay_pool, bus.clone(), clock).run(shutdown.clone()));
 
     let readiness = Readiness::new()
         .with_check("postgres", causerie_db::readiness_check(pool.clone()))

@@ -48,6 +48,7 @@ impl MessageHandler for ProbeHandler {
 pub struct Probe {
     pub config: Config,
     pub pool: PgPool,
+    relay_pool: PgPool,
     pub bus: Bus,
     pub handler: ProbeHandler,
     pub tenant: TenantId,
@@ -60,12 +61,22 @@ impl Probe {
         causerie_testkit::init_test_logs();
         let config = causerie_testkit::test_config()?;
         let pool = causerie_db::prepare(&config, Service::LiveChat, &APPLICATIONS).await?;
+        let relay_pool = causerie_db::connect_relay(&config, Service::LiveChat).await?;
         let tasks = TaskTracker::new();
         let shutdown = CancellationToken::new();
         let bus = Bus::start(&config.amqp_url, "bus-test", Topology::for_config(&config), &tasks, shutdown.clone());
         let channel = bus.channel().await?;
         bus.topology().declare_queue(&channel, PROBE, &["accounts.tenant.created"]).await?;
-        Ok(Self { config, pool, bus, handler: ProbeHandler::default(), tenant: TenantId::new(), tasks, shutdown })
+        Ok(Self {
+            config,
+            pool,
+            relay_pool,
+            bus,
+            handler: ProbeHandler::default(),
+            tenant: TenantId::new(),
+            tasks,
+            shutdown,
+        })
     }
 
     pub fn start_consumer(&self) {
@@ -74,7 +85,7 @@ impl Probe {
     }
 
     pub fn start_relay(&self) {
-        let relay = Relay::new(self.pool.clone(), self.bus.clone(), Clock::system());
+        let relay = Relay::new(self.relay_pool.clone(), self.bus.clone(), Clock::system());
         self.tasks.spawn(relay.run(self.shutdown.clone()));
     }
 
@@ -169,6 +180,7 @@ impl Probe {
         self.tasks.close();
         self.tasks.wait().await;
         self.pool.close().await;
+        self.relay_pool.close().await;
         causerie_testkit::drop_test_databases(&self.config).await?;
         causerie_testkit::remove_test_bus(&self.config, &[PROBE]).await
     }
