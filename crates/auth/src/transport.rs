@@ -72,11 +72,6 @@ impl tonic::service::Interceptor for AuthInterceptor {
     }
 }
 
-/// The caller an interceptor put on a request; UNAUTHENTICATED if none did.
-pub fn caller_of<T>(request: &tonic::Request<T>) -> Result<Caller, tonic::Status> {
-    request.extensions().get::<Caller>().cloned().ok_or_else(|| Error::unauthenticated("no verified caller").into())
-}
-
 /// Puts a bearer token into outgoing gRPC metadata.
 pub fn with_bearer<T>(mut request: tonic::Request<T>, token: &str) -> Result<tonic::Request<T>, Error> {
     let value =

@@ -84,6 +84,19 @@ impl Verifier {
         self.keys.read().map(|keys| !keys.is_empty()).unwrap_or(false)
     }
 
+    /// The readiness check of a service that verifies tokens: not ready before its first key set.
+    pub fn readiness_check(
+        verifier: std::sync::Arc<Self>,
+    ) -> impl Fn() -> std::future::Ready<Result<(), String>> + Send + Sync + 'static {
+        move || {
+            std::future::ready(if verifier.has_keys() {
+                Ok(())
+            } else {
+                Err("no key set from accounts yet".to_owned())
+            })
+        }
+    }
+
     /// Verifies `token` for `audience`.
     pub fn verify(&self, token: &str, audience: Audience) -> Result<Caller, AuthError> {
         let now = self.clock.now().timestamp();

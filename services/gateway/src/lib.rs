@@ -76,9 +76,9 @@ async fn serve(
         redis,
         clock,
     });
-    let public =
-        causerie_runtime::serve(listeners.public, http::public_router(state.clone()), "public", shutdown.clone());
-    let admin = causerie_runtime::serve(listeners.admin, http::admin_router(state), "admin", shutdown.clone());
+    let (public_router, admin_router) = http::routers(state);
+    let public = causerie_runtime::serve(listeners.public, public_router, "public", shutdown.clone());
+    let admin = causerie_runtime::serve(listeners.admin, admin_router, "admin", shutdown.clone());
     // If one listener fails, the other stops too: a gateway half up is worse than one down.
     tokio::try_join!(public, admin)?;
     Ok(())

@@ -56,13 +56,9 @@ async fn serve(
         &[causerie_auth::Audience::Staff, causerie_auth::Audience::Service],
     );
 
-    let keys = verifier;
     let readiness = Readiness::new()
         .with_check("postgres", causerie_db::readiness_check(pool.clone()))
-        .with_check("signing keys", move || {
-            let loaded = keys.has_keys();
-            async move { if loaded { Ok(()) } else { Err("no key set from accounts yet".to_owned()) } }
-        })
+        .with_check("signing keys", Verifier::readiness_check(verifier))
         .with_check("rabbitmq", bus.readiness_check());
     let health = grpc_health(&["causerie.retention.v1.RetentionService"], readiness.clone(), tasks, shutdown.clone());
     let api = RetentionServiceServer::with_interceptor(grpc::RetentionApi::new(pool.clone()), interceptor);

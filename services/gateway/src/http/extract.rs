@@ -7,7 +7,8 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use causerie_auth::transport::{StaffMember, TenantUser, bearer_token};
 use causerie_auth::{Caller, Role};
-use causerie_core::{Error, TenantId, UserId};
+use causerie_core::{Error, ProjectId, TenantId, UserId};
+use chrono::{DateTime, Utc};
 
 use crate::state::AppState;
 
@@ -65,7 +66,8 @@ pub struct TenantContext {
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub role: Role,
-    pub caller: Caller,
+    pub project_ids: Vec<ProjectId>,
+    pub expires_at: DateTime<Utc>,
     pub token: String,
 }
 
@@ -74,14 +76,13 @@ impl FromRequestParts<AppState> for TenantContext {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let TenantUser(caller) = TenantUser::from_request_parts(parts, state).await?;
-        let Caller::TenantUser { tenant_id, user_id, role, .. } = &caller else {
+        let Caller::TenantUser { tenant_id, user_id, role, project_ids, expires_at } = caller else {
             return Err(Error::unauthenticated("a tenant user's token is required"));
         };
-        let (tenant_id, user_id, role) = (*tenant_id, *user_id, *role);
         state.rate_limiter.check(user_id.as_uuid())?;
         tracing::Span::current().record("tenant.id", tracing::field::display(tenant_id));
         let token = bearer_token(&parts.headers)?.to_owned();
-        Ok(Self { tenant_id, user_id, role, caller, token })
+        Ok(Self { tenant_id, user_id, role, project_ids, expires_at, token })
     }
 }
 

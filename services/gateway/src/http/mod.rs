@@ -9,6 +9,7 @@ mod sessions;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use causerie_auth::Verifier;
 use causerie_core::Error;
 use causerie_runtime::Readiness;
 use causerie_runtime::server::{health_router, operations_router};
@@ -21,13 +22,8 @@ const BODY_LIMIT_BYTES: usize = 64 * 1024;
 fn readiness(state: &AppState) -> Readiness {
     let redis = state.redis.clone();
     let accounts_health = state.accounts_health.clone();
-    let verifier = std::sync::Arc::clone(&state.verifier);
     Readiness::new()
-        // Until the first key set arrives from accounts, every valid token would be refused.
-        .with_check("signing keys", move || {
-            let loaded = verifier.has_keys();
-            async move { if loaded { Ok(()) } else { Err("no key set from accounts yet".to_owned()) } }
-        })
+        .with_check("signing keys", Verifier::readiness_check(std::sync::Arc::clone(&state.verifier)))
         .with_check("redis", move || {
             let mut redis = redis.clone();
             async move {
@@ -56,21 +52,21 @@ async fn unknown_route() -> Error {
     Error::not_found("no such route")
 }
 
-pub fn public_router(state: AppState) -> Router {
-    Router::new()
+/// The public listener's router and the admin listener's, sharing one set of readiness checks.
+pub fn routers(state: AppState) -> (Router, Router) {
+    let readiness = readiness(&state);
+    let public = Router::new()
         .merge(sessions::router())
         .merge(openapi::router())
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .with_state(state.clone())
-        .merge(health_router(readiness(&state)))
-}
-
-pub fn admin_router(state: AppState) -> Router {
-    Router::new()
+        .merge(health_router(readiness.clone()));
+    let admin = Router::new()
         .merge(admin::router())
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .with_state(state.clone())
-        .merge(operations_router(readiness(&state)))
+        .with_state(state)
+        .merge(operations_router(readiness));
+    (public, admin)
 }

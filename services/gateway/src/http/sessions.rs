@@ -73,16 +73,12 @@ pub struct SessionResponse {
               (status = 429, description = "rate_limited")),
     security(("bearer" = [])))]
 async fn session(caller: TenantContext) -> Json<SessionResponse> {
-    let project_ids = match &caller.caller {
-        causerie_auth::Caller::TenantUser { project_ids, .. } => project_ids.iter().map(ToString::to_string).collect(),
-        _ => Vec::new(),
-    };
     Json(SessionResponse {
         tenant_id: caller.tenant_id.to_string(),
         user_id: caller.user_id.to_string(),
         role: caller.role.to_string(),
-        project_ids,
-        expires_at: caller.caller.expires_at(),
+        project_ids: caller.project_ids.iter().map(ToString::to_string).collect(),
+        expires_at: caller.expires_at,
     })
 }
 
