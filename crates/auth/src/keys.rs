@@ -97,6 +97,9 @@ pub struct TokenRequest {
     pub tenant_id: Option<causerie_core::TenantId>,
     pub role: Option<crate::Role>,
     pub project_ids: Vec<causerie_core::ProjectId>,
+    /// For an API key's token: its scopes, and no role.
+    pub scopes: Vec<crate::Scope>,
+    pub legal_notice_version: Option<i32>,
 }
 
 impl TokenIssuer {
@@ -125,6 +128,8 @@ impl TokenIssuer {
             tid: request.tenant_id,
             role: request.role,
             pids: request.project_ids,
+            scp: request.scopes,
+            lnv: request.legal_notice_version,
         };
         self.sign(&claims)
     }

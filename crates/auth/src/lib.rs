@@ -9,7 +9,7 @@ mod refresh;
 pub mod transport;
 mod verifier;
 
-pub use claims::{Audience, Caller, Claims, ISSUER, Role, TOKEN_TYPE_ACCESS};
+pub use claims::{Audience, Caller, Claims, ISSUER, Role, Scope, TOKEN_TYPE_ACCESS};
 pub use keys::{KeyError, SigningKey, TokenIssuer, TokenRequest};
 pub use refresh::{RefreshError, refresh_keys_from_accounts};
 pub use verifier::{AuthError, Verifier};

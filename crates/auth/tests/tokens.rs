@@ -1,7 +1,9 @@
 //! Every way a token can be wrong is refused, against a real test clock in Redis.
 #![allow(clippy::unwrap_used)]
 
-use causerie_auth::{Audience, AuthError, Caller, Claims, Role, SigningKey, TokenIssuer, TokenRequest, Verifier};
+use causerie_auth::{
+    Audience, AuthError, Caller, Claims, Role, Scope, SigningKey, TokenIssuer, TokenRequest, Verifier,
+};
 use causerie_core::{Clock, TenantId, UserId};
 use chrono::{Duration, Utc};
 use jsonwebtoken::jwk::JwkSet;
@@ -26,6 +28,8 @@ fn tenant_request() -> TokenRequest {
         tenant_id: Some(TenantId::new()),
         role: Some(Role::Admin),
         project_ids: Vec::new(),
+        scopes: Vec::new(),
+        legal_notice_version: None,
     }
 }
 
@@ -43,6 +47,8 @@ fn valid_claims() -> Claims {
         tid: Some(TenantId::new()),
         role: Some(Role::Operator),
         pids: Vec::new(),
+        scp: Vec::new(),
+        lnv: None,
     }
 }
 
@@ -55,6 +61,23 @@ fn a_valid_token_names_its_caller() {
     let caller = keys.verifier.verify(&token, Audience::Tenant).unwrap();
     assert!(matches!(caller, Caller::TenantUser { role: Role::Admin, .. }));
     assert_eq!(caller.tenant_id(), tenant_id);
+}
+
+#[test]
+fn a_tenant_token_without_a_role_is_an_api_keys_and_carries_its_scopes() {
+    let keys = keys_with(Clock::system());
+    let key_id = uuid::Uuid::now_v7();
+    let request =
+        TokenRequest { subject: key_id.to_string(), role: None, scopes: vec![Scope::UsersRead], ..tenant_request() };
+    let token = keys.issuer.issue(request, Utc::now(), Duration::minutes(15)).unwrap();
+    let caller = keys.verifier.verify(&token, Audience::Tenant).unwrap();
+    assert!(
+        matches!(caller, Caller::ApiKey { key_id: id, ref scopes, .. } if id == key_id && *scopes == [Scope::UsersRead])
+    );
+
+    let neither = TokenRequest { role: None, ..tenant_request() };
+    let token = keys.issuer.issue(neither, Utc::now(), Duration::minutes(15)).unwrap();
+    assert!(matches!(keys.verifier.verify(&token, Audience::Tenant), Err(AuthError::Malformed)));
 }
 
 #[test]

@@ -49,6 +49,10 @@ pub enum Message {
     /// A tenant exists; retention starts tracking it for sweeps and offboarding.
     #[serde(rename = "tenant.created")]
     TenantCreatedV1(TenantCreated),
+    /// A tenant user was erased; services attribute what the user authored to the tombstone id
+    /// and drop any copy of the user's personal data (operator names in transcripts, presence).
+    #[serde(rename = "user.erased")]
+    UserErasedV1(UserErased),
     /// Erase everything a service holds about a data subject, then answer with a receipt.
     #[serde(rename = "erasure.requested")]
     ErasureRequestedV1(SubjectRequest),
@@ -70,6 +74,7 @@ impl Message {
     pub const fn message_type(&self) -> &'static str {
         match self {
             Self::TenantCreatedV1(_) => "tenant.created",
+            Self::UserErasedV1(_) => "user.erased",
             Self::ErasureRequestedV1(_) => "erasure.requested",
             Self::ErasureCompletedV1(_) => "erasure.completed",
             Self::ExportRequestedV1(_) => "export.requested",
@@ -78,6 +83,12 @@ impl Message {
             Self::SweepCompletedV1(_) => "sweep.completed",
         }
     }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserErased {
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

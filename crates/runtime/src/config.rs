@@ -98,7 +98,13 @@ pub struct Config {
     pub database_app_password: String,
     pub redis_url: String,
     pub amqp_url: String,
+    /// `smtp://host:port` (plain), `smtp://host:port?tls=required` (STARTTLS) or `smtps://` (TLS),
+    /// with `user:password@` when the server wants it.
     pub smtp_url: String,
+    /// The `From` of the mail Causerie sends.
+    pub mail_from: String,
+    /// Where people reach the public API; links in mail point there.
+    pub public_url: String,
     pub bootstrap_staff_email: String,
     pub bootstrap_staff_password: Option<String>,
     /// Enables the shared test clock. Never in production.
@@ -175,6 +181,8 @@ impl Config {
             redis_url: text("CAUSERIE_REDIS_URL", "redis://127.0.0.1:6379"),
             amqp_url: text("CAUSERIE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             smtp_url: text("CAUSERIE_SMTP_URL", "smtp://127.0.0.1:1025"),
+            mail_from: text("CAUSERIE_MAIL_FROM", "Causerie <no-reply@causerie.local>"),
+            public_url: text("CAUSERIE_PUBLIC_URL", "http://127.0.0.1:8080"),
             bootstrap_staff_email: text("CAUSERIE_BOOTSTRAP_STAFF_EMAIL", "staff@causerie.local"),
             bootstrap_staff_password: lookup("CAUSERIE_BOOTSTRAP_STAFF_PASSWORD")
                 .filter(|password| !password.is_empty()),

@@ -2,6 +2,7 @@
 //! with OpenTelemetry and W3C trace context, Prometheus metrics, the gRPC health protocol, readiness,
 //! and serving a listener until shutdown.
 
+pub mod access;
 mod clock;
 pub mod config;
 pub mod metrics;

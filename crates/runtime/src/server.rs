@@ -97,7 +97,10 @@ pub async fn serve(
         .layer(axum::middleware::from_fn(trace_request));
     let address = listener.local_addr()?;
     tracing::info!(listener = listener_name, %address, "listening");
-    axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    // The peer address reaches handlers as `ConnectInfo`, for brute-force limits and the audit log.
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }
 
 /// One span per request, child of the caller's trace when the request carries a `traceparent`.

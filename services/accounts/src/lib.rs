@@ -1,10 +1,14 @@
-//! The accounts service: tenants, users, staff, credentials, and the keys that sign every token.
-//! `run` serves its gRPC API until shutdown; `migrate` only prepares its database.
+//! The accounts service: tenants, users, staff, credentials, sessions, legal notices, API keys,
+//! the audit log, support grants, and the keys that sign every token. `run` serves its gRPC API
+//! until shutdown; `migrate` only prepares its database.
 
 mod domain;
 mod grpc;
 mod keys;
 mod store;
+
+/// Second-factor codes, for tools and tests that play the authenticator app.
+pub use domain::totp;
 
 use std::sync::Arc;
 
@@ -35,7 +39,14 @@ pub(crate) struct AppState {
     clock: Clock,
     keys: Arc<keys::KeyRing>,
     passwords: PasswordHashing,
+    login_guard: domain::brute_force::LoginGuard,
+    directory: domain::directory::AccessDirectory,
+    /// Where links in mail point.
+    public_url: String,
 }
+
+/// How often each replica rereads the signing keys and rotates them when due.
+const KEY_MAINTENANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub async fn migrate(config: &Config) -> Result<(), DatabaseError> {
     causerie_db::migrate(config, Service::Accounts, &MIGRATOR).await
@@ -54,23 +65,59 @@ async fn serve(
 ) -> Result<(), ServiceError> {
     let pool = causerie_db::prepare(config, Service::Accounts, &MIGRATOR).await?;
     let clock = causerie_runtime::clock_for(config, tasks, shutdown.clone()).await?;
-    let keys = keys::load_or_create(&pool, &clock).await.map_err(ServiceError::Setup)?;
+    let keys = Arc::new(keys::KeyRing::load_or_create(&pool, &clock).await.map_err(ServiceError::Setup)?);
     let passwords = PasswordHashing::new().map_err(ServiceError::Setup)?;
-    let state = AppState { pool: pool.clone(), clock: clock.clone(), keys: Arc::new(keys), passwords };
+    let redis = redis::aio::ConnectionManager::new(redis::Client::open(config.redis_url.as_str())?).await?;
+    let state = AppState {
+        pool: pool.clone(),
+        clock: clock.clone(),
+        keys: Arc::clone(&keys),
+        passwords,
+        login_guard: domain::brute_force::LoginGuard::new(redis.clone(), &config.namespace),
+        directory: domain::directory::AccessDirectory::new(redis.clone(), &config.namespace),
+        public_url: config.public_url.trim_end_matches('/').to_owned(),
+    };
     bootstrap_staff(config, &state).await.map_err(ServiceError::Setup)?;
+    domain::legal::republish_versions(&state).await.map_err(ServiceError::Setup)?;
 
     let bus = Bus::start(&config.amqp_url, "accounts", Topology::for_config(config), tasks, shutdown.clone());
     let relay_pool = causerie_db::connect_relay(config, Service::Accounts).await?;
-    tasks.spawn(Relay::new(relay_pool, bus.clone(), clock).run(shutdown.clone()));
+    tasks.spawn(Relay::new(relay_pool.clone(), bus.clone(), clock.clone()).run(shutdown.clone()));
+    let mailer = domain::mail::Mailer::new(relay_pool, &config.smtp_url, &config.mail_from, clock)
+        .map_err(ServiceError::Setup)?;
+    tasks.spawn(mailer.run(shutdown.clone()));
+    tasks.spawn(maintain_keys(keys, shutdown.clone()));
 
     let readiness = Readiness::new()
         .with_check("postgres", causerie_db::readiness_check(pool.clone()))
-        .with_check("rabbitmq", bus.readiness_check());
+        .with_check("rabbitmq", bus.readiness_check())
+        .with_check("redis", move || {
+            let mut redis = redis.clone();
+            async move {
+                redis::cmd("PING")
+                    .query_async::<String>(&mut redis)
+                    .await
+                    .map(|_| ())
+                    .map_err(|error| error.to_string())
+            }
+        });
     let health = grpc_health(&["causerie.accounts.v1.AccountsService"], readiness.clone(), tasks, shutdown.clone());
     let routes =
         tonic::service::Routes::new(AccountsServiceServer::new(grpc::AccountsApi::new(state))).add_service(health);
     serve_grpc(listener, routes, readiness, "accounts", shutdown).await?;
     Ok(())
+}
+
+async fn maintain_keys(keys: Arc<keys::KeyRing>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(KEY_MAINTENANCE_INTERVAL) => {}
+        }
+        if let Err(error) = keys.rotate_if_due().await {
+            tracing::warn!(%error, "signing keys not maintained");
+        }
+    }
 }
 
 /// The first staff account, from `CAUSERIE_BOOTSTRAP_STAFF_EMAIL` and `_PASSWORD`; created once,

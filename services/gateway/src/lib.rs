@@ -2,6 +2,8 @@
 //! listener and the staff-only admin API on another, verifies every caller, limits bodies and
 //! rates, and turns each request into gRPC calls to the services that own the data.
 
+mod access;
+mod api_keys;
 mod http;
 mod rate_limit;
 mod state;
@@ -73,6 +75,15 @@ async fn serve(
             tasks,
             shutdown.clone(),
         ),
+        access: access::AccessDirectory::start(
+            redis.clone(),
+            &config.namespace,
+            clock.clone(),
+            tasks,
+            shutdown.clone(),
+        )
+        .await?,
+        api_keys: api_keys::ApiKeyExchange::default(),
         redis,
         clock,
     });

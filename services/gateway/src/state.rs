@@ -33,6 +33,8 @@ pub struct Shared {
     pub verifier: Arc<Verifier>,
     pub wake_key_refresh: Arc<tokio::sync::Notify>,
     pub rate_limiter: RateLimiter,
+    pub access: crate::access::AccessDirectory,
+    pub api_keys: crate::api_keys::ApiKeyExchange,
     pub redis: redis::aio::ConnectionManager,
     /// The shared test clock in test mode, which `POST /admin/v1/test-clock` moves.
     pub clock: causerie_core::Clock,

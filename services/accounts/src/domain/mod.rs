@@ -1,9 +1,20 @@
 //! The rules of identity: what a valid slug, e-mail address, name or password is, checked once
 //! at the edge, and how passwords are hashed.
 
+pub mod actor;
+pub mod api_keys;
+pub mod audit;
+pub mod brute_force;
+pub mod directory;
+pub mod legal;
+pub mod mail;
 pub mod password;
+pub mod secret;
 pub mod sign_in;
+pub mod support;
 pub mod tenancy;
+pub mod totp;
+pub mod users;
 
 use causerie_core::Error;
 

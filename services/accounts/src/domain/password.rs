@@ -1,8 +1,10 @@
-//! Passwords: a policy checked at the edge (ASVS 6.2: length, no composition rules) and argon2id
-//! hashing at OWASP parameters, run on blocking threads with bounded concurrency so a flood of
-//! logins cannot starve the async workers that serve everything else.
+//! Passwords: a policy checked at the edge (ASVS 6.2: length, no composition rules, not one of
+//! the most common passwords) and argon2id hashing at OWASP parameters, run on blocking threads
+//! with bounded concurrency so a flood of logins cannot starve the async workers that serve
+//! everything else.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock};
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use argon2::{PasswordHash, PasswordHasher, PasswordVerifier};
@@ -16,6 +18,11 @@ const LANES: u32 = 1;
 
 pub const MIN_LENGTH: usize = 12;
 pub const MAX_LENGTH: usize = 128;
+
+/// The 3,000 most frequent passwords of the zxcvbn frequency list (MIT licence, Dropbox), one
+/// per line, lowercase. Compared without case, so `Password1234` counts as `password1234`.
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| include_str!("common_passwords.txt").lines().collect());
 
 /// A password that meets the policy. Never logged, never printed.
 pub struct Password(String);
@@ -35,6 +42,9 @@ impl Password {
         }
         if length > MAX_LENGTH {
             return Err(Error::invalid_field(field, format!("must be at most {MAX_LENGTH} characters")));
+        }
+        if COMMON_PASSWORDS.contains(text.to_lowercase().as_str()) {
+            return Err(Error::invalid_field(field, "is one of the most common passwords; choose another"));
         }
         Ok(Self(text))
     }
@@ -81,22 +91,50 @@ impl PasswordHashing {
         .map_err(Error::internal)?
     }
 
-    /// True when `password` matches `stored`; with no stored hash, checks against the dummy hash
-    /// and answers false, taking the same time.
-    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<bool, Error> {
+    /// Whether `password` matches `stored`; with no stored hash, checks against the dummy hash
+    /// and answers `Mismatch`, taking the same time.
+    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verdict, Error> {
         let permit = Arc::clone(&self.permits).acquire_owned().await.map_err(Error::internal)?;
         let known = stored.is_some();
         let stored = stored.map_or_else(|| self.dummy_hash.as_str().to_owned(), str::to_owned);
         let text = password.0.clone();
-        let matches = tokio::task::spawn_blocking(move || -> Result<bool, Error> {
+        let verdict = tokio::task::spawn_blocking(move || -> Result<Verdict, Error> {
             let _permit = permit;
             let parsed = PasswordHash::new(&stored).map_err(Error::internal)?;
-            Ok(argon2()?.verify_password(text.as_bytes(), &parsed).is_ok())
+            if argon2()?.verify_password(text.as_bytes(), &parsed).is_err() {
+                return Ok(Verdict::Mismatch);
+            }
+            Ok(Verdict::Match { outdated: !at_current_parameters(&parsed) })
         })
         .await
         .map_err(Error::internal)??;
-        Ok(known && matches)
+        Ok(if known { verdict } else { Verdict::Mismatch })
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Mismatch,
+    /// `outdated`: the hash was made with other parameters than today's, so it is redone now
+    /// that the password is at hand.
+    Match {
+        outdated: bool,
+    },
+}
+
+impl Verdict {
+    pub fn matches(self) -> bool {
+        matches!(self, Self::Match { .. })
+    }
+}
+
+fn at_current_parameters(hash: &PasswordHash) -> bool {
+    let Ok(params) = Params::try_from(hash) else { return false };
+    hash.algorithm == Algorithm::Argon2id.ident()
+        && hash.version == Some(Version::V0x13 as u32)
+        && params.m_cost() == MEMORY_KIB
+        && params.t_cost() == ITERATIONS
+        && params.p_cost() == LANES
 }
 
 fn hash_now(text: &str) -> Result<String, Error> {
@@ -114,15 +152,33 @@ mod tests {
         assert!(Password::new_from("password", "é".repeat(12)).is_ok());
     }
 
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        assert_eq!(COMMON_PASSWORDS.len(), 3000);
+        let error = Password::new_from("password", "QWERTY123456".into()).unwrap_err();
+        assert_eq!(error.field_errors()[0].field, "password");
+        assert!(Password::new_from("password", "1qaz2wsx3edc".into()).is_err());
+        assert!(Password::new_from("password", "violet quay lantern".into()).is_ok());
+    }
+
     #[tokio::test]
     async fn hashes_are_argon2id_at_owasp_parameters_and_verify() {
         let hashing = PasswordHashing::new().unwrap();
         let password = Password::new_from("password", "correct horse battery".into()).unwrap();
         let hash = hashing.hash(&password).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert!(hashing.verify(&password, Some(&hash)).await.unwrap());
+        assert_eq!(hashing.verify(&password, Some(&hash)).await.unwrap(), Verdict::Match { outdated: false });
         let wrong = Password::attempt("incorrect horse battery".into()).unwrap();
-        assert!(!hashing.verify(&wrong, Some(&hash)).await.unwrap());
-        assert!(!hashing.verify(&password, None).await.unwrap());
+        assert_eq!(hashing.verify(&wrong, Some(&hash)).await.unwrap(), Verdict::Mismatch);
+        assert_eq!(hashing.verify(&password, None).await.unwrap(), Verdict::Mismatch);
+    }
+
+    #[tokio::test]
+    async fn a_hash_made_with_older_parameters_verifies_and_asks_to_be_redone() {
+        let hashing = PasswordHashing::new().unwrap();
+        let password = Password::new_from("password", "correct horse battery".into()).unwrap();
+        let weaker = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8 * 1024, 1, 1, None).unwrap());
+        let old_hash = weaker.hash_password(b"correct horse battery").unwrap().to_string();
+        assert_eq!(hashing.verify(&password, Some(&old_hash)).await.unwrap(), Verdict::Match { outdated: true });
     }
 }

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use crate::AppState;
 use crate::domain::password::Password;
 use crate::domain::{Email, Name, Slug};
-use crate::store::{self, NewTenant, NewUser, TenantRow};
+use crate::store::users::{self as user_store, NewUser};
+use crate::store::{self, NewTenant, TenantRow};
 
 pub struct TenantRequest {
     pub name: String,
@@ -92,7 +93,7 @@ pub async fn create_tenant(state: &AppState, request: TenantRequest) -> Result<C
         },
     )
     .await?;
-    store::insert_user(
+    user_store::insert(
         &mut transaction,
         tenant_id,
         &NewUser {
@@ -101,7 +102,11 @@ pub async fn create_tenant(state: &AppState, request: TenantRequest) -> Result<C
             first_name: request.admin_first_name.as_str(),
             last_name: request.admin_last_name.as_str(),
             role: causerie_auth::Role::Admin.as_str(),
-            password_hash: &password_hash,
+            password_hash: Some(&password_hash),
+            pseudonym: None,
+            languages: &[],
+            skills: &[],
+            project_ids: &[],
             now,
         },
     )

@@ -1,4 +1,5 @@
-//! The admin API, staff only, on its own listener: staff sign-in and tenant management.
+//! The admin API, staff only, on its own listener: staff sign-in and second factor, tenant
+//! management, and a tenant's users while it grants support access.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,8 +11,9 @@ use causerie_proto::time::{from_timestamp, to_timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, StaffContext, forwarded};
+use super::extract::{ApiJson, ApiQuery, ClientAddress, StaffContext, forwarded};
 use super::sessions::TokenResponse;
+use super::users::{UserPage, user_page};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -19,6 +21,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/auth/login", post(staff_login))
         .route("/admin/v1/tenants", post(create_tenant).get(list_tenants))
         .route("/admin/v1/tenants/{id}", get(get_tenant))
+        .route("/admin/v1/tenants/{id}/users", get(tenant_users))
+        .route("/admin/v1/me/totp", post(start_totp))
+        .route("/admin/v1/me/totp/confirm", post(confirm_totp))
         .route("/admin/v1/test-clock", post(advance_test_clock))
 }
 
@@ -30,16 +35,21 @@ fn from_status(status: tonic::Status) -> Error {
 pub struct StaffLoginRequest {
     pub email: String,
     pub password: String,
+    /// Required once the staff member has enrolled a second factor.
+    pub totp_code: Option<String>,
 }
 
 /// Signs a member of the support staff in.
 #[utoipa::path(post, path = "/admin/v1/auth/login", tag = "admin", request_body = StaffLoginRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, description = "unauthenticated")))]
+    responses((status = 200, body = TokenResponse), (status = 401, description = "unauthenticated"),
+              (status = 429, description = "rate_limited")))]
 async fn staff_login(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<StaffLoginRequest>,
 ) -> Result<Json<TokenResponse>, Error> {
-    let request = forwarded(pb::StaffLoginRequest { email: body.email, password: body.password }, None)?;
+    let message = pb::StaffLoginRequest { email: body.email, password: body.password, totp_code: body.totp_code };
+    let request = forwarded(message, None, client)?;
     let token = state.accounts.clone().staff_login(request).await.map_err(from_status)?;
     Ok(Json(token.into_inner().into()))
 }
@@ -107,8 +117,7 @@ async fn create_tenant(
             password: body.admin.password,
         }),
     };
-    let tenant =
-        state.accounts.clone().create_tenant(forwarded(message, Some(&staff.token))?).await.map_err(from_status)?;
+    let tenant = state.accounts.clone().create_tenant(staff.forward(message)?).await.map_err(from_status)?;
     Ok((StatusCode::CREATED, Json(tenant.into_inner().into())))
 }
 
@@ -138,13 +147,8 @@ async fn list_tenants(
     if page.limit == Some(0) {
         return Err(Error::invalid_field("limit", "must be at least 1"));
     }
-    let response = state
-        .accounts
-        .clone()
-        .list_tenants(forwarded(message, Some(&staff.token))?)
-        .await
-        .map_err(from_status)?
-        .into_inner();
+    let response =
+        state.accounts.clone().list_tenants(staff.forward(message)?).await.map_err(from_status)?.into_inner();
     Ok(Json(TenantPage {
         items: response.tenants.into_iter().map(TenantResponse::from).collect(),
         next_cursor: Some(response.next_cursor).filter(|cursor| !cursor.is_empty()),
@@ -160,13 +164,77 @@ async fn get_tenant(
     staff: StaffContext,
     Path(id): Path<String>,
 ) -> Result<Json<TenantResponse>, Error> {
-    let tenant = state
+    let tenant =
+        state.accounts.clone().get_tenant(staff.forward(pb::GetTenantRequest { id })?).await.map_err(from_status)?;
+    Ok(Json(tenant.into_inner().into()))
+}
+
+/// A tenant's users, only while the tenant grants support access; `404` otherwise. Every user
+/// shown is recorded in the tenant's audit log.
+#[utoipa::path(get, path = "/admin/v1/tenants/{id}/users", tag = "admin", params(PageQuery),
+    responses((status = 200, body = UserPage), (status = 404, description = "not_found: no such tenant, or no grant")),
+    security(("bearer" = [])))]
+async fn tenant_users(
+    State(state): State<AppState>,
+    staff: StaffContext,
+    Path(id): Path<String>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<UserPage>, Error> {
+    if page.limit == Some(0) {
+        return Err(Error::invalid_field("limit", "must be at least 1"));
+    }
+    let message = pb::ListTenantUsersRequest {
+        tenant_id: id,
+        limit: page.limit.unwrap_or(0),
+        cursor: page.cursor.unwrap_or_default(),
+    };
+    let response = state.accounts.clone().list_tenant_users(staff.forward(message)?).await.map_err(from_status)?;
+    Ok(Json(user_page(response.into_inner())))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TotpEnrollmentResponse {
+    /// Base32, for typing into an authenticator app.
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+/// Starts enrolling a TOTP second factor (RFC 6238, 6 digits, 30 s).
+#[utoipa::path(post, path = "/admin/v1/me/totp", tag = "admin",
+    responses((status = 200, body = TotpEnrollmentResponse), (status = 409, description = "conflict: already enrolled")),
+    security(("bearer" = [])))]
+async fn start_totp(State(state): State<AppState>, staff: StaffContext) -> Result<Json<TotpEnrollmentResponse>, Error> {
+    let enrollment = state
         .accounts
         .clone()
-        .get_tenant(forwarded(pb::GetTenantRequest { id }, Some(&staff.token))?)
+        .start_totp_enrollment(staff.forward(pb::StartTotpEnrollmentRequest {})?)
+        .await
+        .map_err(from_status)?
+        .into_inner();
+    Ok(Json(TotpEnrollmentResponse { secret: enrollment.secret, otpauth_uri: enrollment.otpauth_uri }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ConfirmTotpRequest {
+    pub code: String,
+}
+
+/// Confirms the enrolment with a first code; from then on sign-in asks for a code.
+#[utoipa::path(post, path = "/admin/v1/me/totp/confirm", tag = "admin", request_body = ConfirmTotpRequest,
+    responses((status = 204, description = "enrolled"), (status = 422, description = "invalid_request: wrong code")),
+    security(("bearer" = [])))]
+async fn confirm_totp(
+    State(state): State<AppState>,
+    staff: StaffContext,
+    ApiJson(body): ApiJson<ConfirmTotpRequest>,
+) -> Result<axum::http::StatusCode, Error> {
+    state
+        .accounts
+        .clone()
+        .confirm_totp_enrollment(staff.forward(pb::ConfirmTotpEnrollmentRequest { code: body.code })?)
         .await
         .map_err(from_status)?;
-    Ok(Json(tenant.into_inner().into()))
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -1,8 +1,10 @@
 //! Extractors that turn a request into typed, checked input: JSON bodies whose every rejection is
 //! our problem+json, and verified callers with their rate limit already counted.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use causerie_auth::transport::{StaffMember, TenantUser, bearer_token};
@@ -10,7 +12,11 @@ use causerie_auth::{Caller, Role};
 use causerie_core::{Error, ProjectId, TenantId, UserId};
 use chrono::{DateTime, Utc};
 
+use crate::api_keys::API_KEY_PREFIX;
 use crate::state::AppState;
+
+/// The gRPC metadata key accounts reads the client's address from.
+const CLIENT_ADDRESS: &str = "causerie-client-address";
 
 /// A JSON body. Unreadable JSON answers 400, JSON of the wrong shape 422, a body over the limit
 /// 413, all as problem+json.
@@ -61,34 +67,107 @@ fn json_error(rejection: &JsonRejection) -> Error {
     }
 }
 
-/// A verified tenant user within its rate limit, and the token to forward to services.
+/// The client's address as this gateway saw it, forwarded to services for brute-force limits
+/// and the audit log.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip())))
+    }
+}
+
+/// Paths a user may reach before accepting the tenant's current legal notice: reading and
+/// correcting the profile, reading and accepting the notice, and signing out (API.md).
+fn reachable_before_legal_notice(path: &str) -> bool {
+    path == "/v1/me"
+        || path.starts_with("/v1/me/")
+        || path.starts_with("/v1/legal-notices")
+        || path == "/v1/auth/logout"
+}
+
+/// A verified tenant user or API key, not revoked, holding to the legal notice, within its rate
+/// limit; and the token to forward to services.
 pub struct TenantContext {
     pub tenant_id: TenantId,
+    pub caller: Caller,
+    pub token: String,
+    pub client: Option<IpAddr>,
+}
+
+impl TenantContext {
+    /// The signed-in user's claims; API keys are refused.
+    pub fn user(&self) -> Result<TenantUserClaims<'_>, Error> {
+        match &self.caller {
+            Caller::TenantUser { user_id, role, project_ids, expires_at, .. } => {
+                Ok(TenantUserClaims { user_id: *user_id, role: *role, project_ids, expires_at: *expires_at })
+            }
+            _ => Err(Error::forbidden("this endpoint is for signed-in users, not API keys")),
+        }
+    }
+
+    /// A gRPC request carrying this caller's token and address.
+    pub fn forward<T>(&self, message: T) -> Result<tonic::Request<T>, Error> {
+        forwarded(message, Some(&self.token), self.client)
+    }
+}
+
+pub struct TenantUserClaims<'a> {
     pub user_id: UserId,
     pub role: Role,
-    pub project_ids: Vec<ProjectId>,
+    pub project_ids: &'a [ProjectId],
     pub expires_at: DateTime<Utc>,
-    pub token: String,
 }
 
 impl FromRequestParts<AppState> for TenantContext {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let TenantUser(caller) = TenantUser::from_request_parts(parts, state).await?;
-        let Caller::TenantUser { tenant_id, user_id, role, project_ids, expires_at } = caller else {
-            return Err(Error::unauthenticated("a tenant user's token is required"));
+        let ClientAddress(client) =
+            ClientAddress::from_request_parts(parts, state).await.unwrap_or(ClientAddress(None));
+        let bearer = bearer_token(&parts.headers)?.to_owned();
+        let (token, caller) = if bearer.starts_with(API_KEY_PREFIX) {
+            let key = bearer;
+            let exchanged = state.api_keys.exchange(&key, &state.accounts, &state.verifier, &state.clock).await;
+            if exchanged.is_err() {
+                state.api_keys.forget(&key);
+            }
+            exchanged?
+        } else {
+            let TenantUser(caller) = TenantUser::from_request_parts(parts, state).await?;
+            (bearer, caller)
         };
-        state.rate_limiter.check(user_id.as_uuid())?;
+        let (tenant_id, subject, issued_at) = match &caller {
+            Caller::TenantUser { tenant_id, user_id, issued_at, .. } => (*tenant_id, user_id.as_uuid(), *issued_at),
+            Caller::ApiKey { tenant_id, key_id, issued_at, .. } => (*tenant_id, *key_id, *issued_at),
+            _ => return Err(Error::unauthenticated("a tenant user's token or an API key is required")),
+        };
+        state.access.check_not_revoked(subject, issued_at)?;
+        if let Caller::TenantUser { user_id, legal_notice_version, .. } = &caller
+            && !reachable_before_legal_notice(parts.uri.path())
+        {
+            state.access.check_legal_notice(tenant_id, user_id.as_uuid(), *legal_notice_version).await?;
+        }
+        state.rate_limiter.check(subject)?;
         tracing::Span::current().record("tenant.id", tracing::field::display(tenant_id));
-        let token = bearer_token(&parts.headers)?.to_owned();
-        Ok(Self { tenant_id, user_id, role, project_ids, expires_at, token })
+        Ok(Self { tenant_id, caller, token, client })
     }
 }
 
 /// A verified member of the support staff, and the token to forward to services.
 pub struct StaffContext {
     pub token: String,
+    pub client: Option<IpAddr>,
+}
+
+impl StaffContext {
+    /// A gRPC request carrying this staff member's token and address.
+    pub fn forward<T>(&self, message: T) -> Result<tonic::Request<T>, Error> {
+        forwarded(message, Some(&self.token), self.client)
+    }
 }
 
 impl FromRequestParts<AppState> for StaffContext {
@@ -97,14 +176,22 @@ impl FromRequestParts<AppState> for StaffContext {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let StaffMember(_) = StaffMember::from_request_parts(parts, state).await?;
         let token = bearer_token(&parts.headers)?.to_owned();
-        Ok(Self { token })
+        let ClientAddress(client) =
+            ClientAddress::from_request_parts(parts, state).await.unwrap_or(ClientAddress(None));
+        Ok(Self { token, client })
     }
 }
 
-/// A gRPC request that carries the caller's token and the current trace context.
-pub fn forwarded<T>(message: T, token: Option<&str>) -> Result<tonic::Request<T>, Error> {
+/// A gRPC request that carries the caller's token, the client's address and the current trace
+/// context.
+pub fn forwarded<T>(message: T, token: Option<&str>, client: Option<IpAddr>) -> Result<tonic::Request<T>, Error> {
     let mut headers = axum::http::HeaderMap::new();
     causerie_runtime::propagation::inject_into_headers(&mut headers);
+    if let Some(client) = client
+        && let Ok(value) = axum::http::HeaderValue::from_str(&client.to_string())
+    {
+        headers.insert(CLIENT_ADDRESS, value);
+    }
     let metadata = tonic::metadata::MetadataMap::from_headers(headers);
     let request = tonic::Request::from_parts(metadata, tonic::Extensions::default(), message);
     match token {

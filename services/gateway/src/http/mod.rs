@@ -1,11 +1,17 @@
 //! The gateway's HTTP surface: one router per feature module, merged here for each listener.
-//! Every route needs a verified caller except the explicit public ones (logins, health, the
-//! key set, the OpenAPI document).
+//! Every route needs a verified caller except the explicit public ones (sign-in, refresh,
+//! logout, password reset, e-mail confirmation, health, the key set, the OpenAPI document).
 
 mod admin;
+mod api_keys;
+mod audit;
 mod extract;
+mod legal;
 pub mod openapi;
 mod sessions;
+mod users;
+
+pub use extract::forwarded;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -57,6 +63,10 @@ pub fn routers(state: AppState) -> (Router, Router) {
     let readiness = readiness(&state);
     let public = Router::new()
         .merge(sessions::router())
+        .merge(users::router())
+        .merge(legal::router())
+        .merge(api_keys::router())
+        .merge(audit::router())
         .merge(openapi::router())
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

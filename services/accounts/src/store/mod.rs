@@ -1,7 +1,15 @@
 //! The accounts service's SQL. Tenant data is read and written inside a tenant transaction;
 //! tenants, staff and signing keys are platform tables.
 
-use causerie_core::{Error, StaffId, TenantId, UserId};
+pub mod api_keys;
+pub mod audit;
+pub mod legal;
+pub mod mail;
+pub mod sessions;
+pub mod support;
+pub mod users;
+
+use causerie_core::{Error, StaffId, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -16,20 +24,6 @@ pub struct TenantRow {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct UserRow {
-    pub tenant_id: Uuid,
-    pub id: Uuid,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub pseudonym: Option<String>,
-    pub languages: Vec<String>,
-    pub skills: Vec<String>,
-    pub role: String,
-    pub password_hash: String,
-}
-
 pub struct NewTenant<'a> {
     pub id: TenantId,
     pub name: &'a str,
@@ -38,17 +32,7 @@ pub struct NewTenant<'a> {
     pub now: DateTime<Utc>,
 }
 
-pub struct NewUser<'a> {
-    pub id: UserId,
-    pub email: &'a str,
-    pub first_name: &'a str,
-    pub last_name: &'a str,
-    pub role: &'a str,
-    pub password_hash: &'a str,
-    pub now: DateTime<Utc>,
-}
-
-fn is_unique_violation(error: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(database) if database.code().as_deref() == Some("23505"))
 }
 
@@ -72,32 +56,6 @@ pub async fn insert_tenant(connection: &mut PgConnection, tenant: &NewTenant<'_>
             Error::unavailable(error)
         }
     })
-}
-
-/// Inserts a user into the tenant of the caller's tenant transaction.
-pub async fn insert_user(transaction: &mut PgConnection, tenant_id: TenantId, user: &NewUser<'_>) -> Result<(), Error> {
-    sqlx::query(
-        "insert into users (tenant_id, id, email, first_name, last_name, role, password_hash, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-    )
-    .bind(tenant_id.as_uuid())
-    .bind(user.id.as_uuid())
-    .bind(user.email)
-    .bind(user.first_name)
-    .bind(user.last_name)
-    .bind(user.role)
-    .bind(user.password_hash)
-    .bind(user.now)
-    .execute(transaction)
-    .await
-    .map_err(|error| {
-        if is_unique_violation(&error) {
-            Error::conflict("a user of this tenant already has this e-mail address")
-        } else {
-            Error::unavailable(error)
-        }
-    })?;
-    Ok(())
 }
 
 pub async fn tenant_by_slug(pool: &PgPool, slug: &str) -> Result<Option<TenantRow>, Error> {
@@ -131,44 +89,89 @@ pub async fn list_tenants(pool: &PgPool, after: Option<Uuid>, limit: i64) -> Res
     .map_err(Error::unavailable)
 }
 
-macro_rules! select_users {
-    ($condition:literal) => {
-        concat!(
-            "select tenant_id, id, email, first_name, last_name, pseudonym, languages, skills, role, password_hash ",
-            "from users where ",
-            $condition
-        )
-    };
-}
-
-pub async fn user_by_email(transaction: &mut PgConnection, email: &str) -> Result<Option<UserRow>, Error> {
-    sqlx::query_as(select_users!("lower(email) = lower($1)"))
-        .bind(email)
-        .fetch_optional(transaction)
-        .await
-        .map_err(Error::unavailable)
-}
-
-pub async fn user_by_id(transaction: &mut PgConnection, id: UserId) -> Result<Option<UserRow>, Error> {
-    sqlx::query_as(select_users!("id = $1"))
-        .bind(id.as_uuid())
-        .fetch_optional(transaction)
-        .await
-        .map_err(Error::unavailable)
-}
-
 #[derive(sqlx::FromRow)]
 pub struct StaffRow {
     pub id: Uuid,
+    pub email: String,
     pub password_hash: String,
+    pub totp_secret: Option<Vec<u8>>,
+    pub totp_pending_secret: Option<Vec<u8>>,
+}
+
+macro_rules! select_staff {
+    ($rest:literal) => {
+        concat!("select id, email, password_hash, totp_secret, totp_pending_secret from staff ", $rest)
+    };
 }
 
 pub async fn staff_by_email(pool: &PgPool, email: &str) -> Result<Option<StaffRow>, Error> {
-    sqlx::query_as("select id, password_hash from staff where lower(email) = lower($1)")
+    sqlx::query_as(select_staff!("where lower(email) = lower($1)"))
         .bind(email)
         .fetch_optional(pool)
         .await
         .map_err(Error::unavailable)
+}
+
+pub async fn staff_by_id(pool: &PgPool, id: StaffId) -> Result<Option<StaffRow>, Error> {
+    sqlx::query_as(select_staff!("where id = $1"))
+        .bind(id.as_uuid())
+        .fetch_optional(pool)
+        .await
+        .map_err(Error::unavailable)
+}
+
+pub async fn set_staff_password_hash(pool: &PgPool, id: Uuid, hash: &str, now: DateTime<Utc>) -> Result<(), Error> {
+    sqlx::query("update staff set password_hash = $2, updated_at = $3 where id = $1")
+        .bind(id)
+        .bind(hash)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(Error::unavailable)?;
+    Ok(())
+}
+
+pub async fn set_staff_pending_totp(pool: &PgPool, id: Uuid, secret: &[u8], now: DateTime<Utc>) -> Result<(), Error> {
+    sqlx::query("update staff set totp_pending_secret = $2, updated_at = $3 where id = $1")
+        .bind(id)
+        .bind(secret)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(Error::unavailable)?;
+    Ok(())
+}
+
+/// Makes the pending secret the second factor, and remembers the step of the code that proved
+/// it so the same code cannot sign in.
+pub async fn confirm_staff_totp(pool: &PgPool, id: Uuid, step: i64, now: DateTime<Utc>) -> Result<(), Error> {
+    sqlx::query(
+        "update staff set totp_secret = totp_pending_secret, totp_pending_secret = null,
+                          totp_last_step = $2, updated_at = $3
+          where id = $1 and totp_pending_secret is not null",
+    )
+    .bind(id)
+    .bind(step)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(Error::unavailable)?;
+    Ok(())
+}
+
+/// Records the step of a code just used, unless a later one was; answers whether it was
+/// recorded, so that a replayed code is refused even under concurrent sign-ins.
+pub async fn use_staff_totp_step(pool: &PgPool, id: Uuid, step: i64) -> Result<bool, Error> {
+    let updated = sqlx::query(
+        "update staff set totp_last_step = $2
+          where id = $1 and (totp_last_step is null or totp_last_step < $2)",
+    )
+    .bind(id)
+    .bind(step)
+    .execute(pool)
+    .await
+    .map_err(Error::unavailable)?;
+    Ok(updated.rows_affected() == 1)
 }
 
 /// Creates a staff account unless one with this e-mail exists. Answers whether it was created.
@@ -197,6 +200,7 @@ pub async fn insert_staff_if_missing(
 pub struct SigningKeyRow {
     pub key_id: String,
     pub private_key: Vec<u8>,
+    pub signs_from: DateTime<Utc>,
 }
 
 /// Keys that still verify: unretired, or retired after `retired_since`. Newest first.
@@ -205,13 +209,23 @@ pub async fn live_signing_keys(
     retired_since: DateTime<Utc>,
 ) -> Result<Vec<SigningKeyRow>, sqlx::Error> {
     sqlx::query_as(
-        "select key_id, private_key from signing_keys
+        "select key_id, private_key, signs_from from signing_keys
           where retired_at is null or retired_at > $1
-          order by created_at desc",
+          order by signs_from desc, created_at desc",
     )
     .bind(retired_since)
     .fetch_all(executor)
     .await
+}
+
+pub async fn newest_signing_key_created_at(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar("select max(created_at) from signing_keys").fetch_one(pool).await
+}
+
+/// Every key still signing stops at `at`.
+pub async fn retire_signing_keys(executor: impl sqlx::PgExecutor<'_>, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query("update signing_keys set retired_at = $1 where retired_at is null").bind(at).execute(executor).await?;
+    Ok(())
 }
 
 pub async fn insert_signing_key(
@@ -219,11 +233,13 @@ pub async fn insert_signing_key(
     key_id: &str,
     private_key: &[u8],
     now: DateTime<Utc>,
+    signs_from: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into signing_keys (key_id, private_key, created_at) values ($1, $2, $3)")
+    sqlx::query("insert into signing_keys (key_id, private_key, created_at, signs_from) values ($1, $2, $3, $4)")
         .bind(key_id)
         .bind(private_key)
         .bind(now)
+        .bind(signs_from)
         .execute(executor)
         .await?;
     Ok(())

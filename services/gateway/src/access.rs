@@ -1,0 +1,176 @@
+//! What the gateway must know about a token beyond its signature: whether its user or API key was
+//! revoked after it was issued, and whether its user has accepted the tenant's current legal
+//! notice. Accounts writes both to the access directory in Redis (`causerie_runtime::access`);
+//! a task here reads the revocations and the notice versions every `POLL_EVERY`, so the hot path
+//! decides in memory. Only a user whose token predates the current notice costs a Redis read,
+//! until that user accepts it or refreshes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use causerie_core::{Clock, Error, ErrorCode, TenantId};
+use causerie_runtime::access;
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+const POLL_EVERY: Duration = Duration::from_millis(500);
+/// Revocations older than this stop no live token (access tokens live 15 minutes).
+const REVOCATION_HORIZON: chrono::Duration = chrono::Duration::minutes(16);
+
+#[derive(Default)]
+struct Snapshot {
+    /// Subject id to the Unix second of its latest revocation.
+    revoked: HashMap<Uuid, i64>,
+    /// Tenant id to its current legal-notice version.
+    legal_notice_versions: HashMap<Uuid, i32>,
+}
+
+#[derive(Clone)]
+pub struct AccessDirectory {
+    snapshot: Arc<RwLock<Arc<Snapshot>>>,
+    /// (user, version) pairs known accepted since the user's token was issued.
+    acceptances: Arc<Mutex<HashSet<(Uuid, i32)>>>,
+    redis: redis::aio::ConnectionManager,
+    namespace: String,
+}
+
+impl AccessDirectory {
+    /// Loads the directory once, then keeps it fresh from a task tracked by `tasks`.
+    pub async fn start(
+        redis: redis::aio::ConnectionManager,
+        namespace: &str,
+        clock: Clock,
+        tasks: &TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Result<Self, redis::RedisError> {
+        let directory = Self {
+            snapshot: Arc::new(RwLock::new(Arc::new(Snapshot::default()))),
+            acceptances: Arc::new(Mutex::new(HashSet::new())),
+            redis,
+            namespace: namespace.to_owned(),
+        };
+        directory.reload(clock.now()).await?;
+        let poller = directory.clone();
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(POLL_EVERY) => {}
+                }
+                if let Err(error) = poller.reload(clock.now()).await {
+                    tracing::warn!(%error, "access directory not refreshed");
+                }
+            }
+        });
+        Ok(directory)
+    }
+
+    async fn reload(&self, now: DateTime<Utc>) -> Result<(), redis::RedisError> {
+        let mut redis = self.redis.clone();
+        let (revocations, versions): (Vec<(String, i64)>, HashMap<String, i32>) = redis::pipe()
+            .zrangebyscore_withscores(
+                access::revoked_subjects_key(&self.namespace),
+                (now - REVOCATION_HORIZON).timestamp(),
+                "+inf",
+            )
+            .hgetall(access::legal_notice_versions_key(&self.namespace))
+            .query_async(&mut redis)
+            .await?;
+        let snapshot = Snapshot {
+            revoked: revocations
+                .into_iter()
+                .filter_map(|(subject, revoked_at)| Some((Uuid::try_parse(&subject).ok()?, revoked_at)))
+                .collect(),
+            legal_notice_versions: versions
+                .into_iter()
+                .filter_map(|(tenant, version)| Some((Uuid::try_parse(&tenant).ok()?, version)))
+                .collect(),
+        };
+        self.replace(snapshot);
+        Ok(())
+    }
+
+    fn replace(&self, snapshot: Snapshot) {
+        let snapshot = Arc::new(snapshot);
+        match self.snapshot.write() {
+            Ok(mut current) => *current = snapshot,
+            Err(poisoned) => *poisoned.into_inner() = snapshot,
+        }
+    }
+
+    fn current(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(current) => Arc::clone(&current),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// `401` when `subject` was revoked at or after the second its token was issued.
+    pub fn check_not_revoked(&self, subject: Uuid, issued_at: DateTime<Utc>) -> Result<(), Error> {
+        match self.current().revoked.get(&subject) {
+            Some(revoked_at) if *revoked_at >= issued_at.timestamp() => {
+                Err(Error::unauthenticated("this token was revoked; sign in again"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a revocation this gateway made itself, so it holds here before the next poll.
+    pub fn note_revoked(&self, subject: Uuid, at: DateTime<Utc>) {
+        let current = self.current();
+        let mut revoked = current.revoked.clone();
+        revoked.insert(subject, at.timestamp());
+        self.replace(Snapshot { revoked, legal_notice_versions: current.legal_notice_versions.clone() });
+    }
+
+    /// Records a version this gateway saw published, so the gate holds here before the next poll.
+    pub fn note_legal_notice(&self, tenant_id: TenantId, version: i32) {
+        let current = self.current();
+        let mut legal_notice_versions = current.legal_notice_versions.clone();
+        legal_notice_versions.insert(tenant_id.as_uuid(), version);
+        self.replace(Snapshot { revoked: current.revoked.clone(), legal_notice_versions });
+    }
+
+    pub fn note_accepted(&self, user_id: Uuid, version: i32) {
+        if let Ok(mut acceptances) = self.acceptances.lock() {
+            acceptances.insert((user_id, version));
+        }
+    }
+
+    /// `403 legal_notice_not_accepted` while the user has not accepted the tenant's current
+    /// notice. `accepted_in_token` is the version the user had accepted when the token was issued.
+    pub async fn check_legal_notice(
+        &self,
+        tenant_id: TenantId,
+        user_id: Uuid,
+        accepted_in_token: i32,
+    ) -> Result<(), Error> {
+        let Some(current) = self.current().legal_notice_versions.get(&tenant_id.as_uuid()).copied() else {
+            return Ok(());
+        };
+        if accepted_in_token >= current {
+            return Ok(());
+        }
+        if self.acceptances.lock().is_ok_and(|acceptances| acceptances.contains(&(user_id, current))) {
+            return Ok(());
+        }
+        let mut redis = self.redis.clone();
+        let accepted: Option<i32> = redis::cmd("HGET")
+            .arg(access::legal_notice_acceptances_key(&self.namespace, tenant_id))
+            .arg(user_id.to_string())
+            .query_async(&mut redis)
+            .await
+            .map_err(Error::unavailable)?;
+        if accepted.is_some_and(|accepted| accepted >= current) {
+            self.note_accepted(user_id, current);
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorCode::LegalNoticeNotAccepted,
+            format!("accept legal notice version {current} first: GET /v1/legal-notices/current"),
+        ))
+    }
+}

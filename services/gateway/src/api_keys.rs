@@ -1,0 +1,67 @@
+//! API keys at the door: an integrator's `Bearer cz_...` is exchanged once with accounts for a
+//! short-lived token carrying the key's scopes, and the token is kept here until shortly before
+//! it expires, so a busy integrator costs one accounts call per token lifetime. Revocation does
+//! not wait for the expiry: the access directory refuses the key's tokens at once.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use causerie_auth::{Audience, Caller, Verifier};
+use causerie_core::{Clock, Error};
+use causerie_proto::accounts::v1 as pb;
+use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
+use tonic::transport::Channel;
+
+/// Exchanged tokens are renewed this long before they expire.
+const RENEW_BEFORE: chrono::Duration = chrono::Duration::minutes(1);
+const CACHE_CAPACITY: usize = 10_000;
+
+pub const API_KEY_PREFIX: &str = "cz_";
+
+#[derive(Clone)]
+struct Exchanged {
+    token: String,
+    caller: Caller,
+}
+
+#[derive(Default)]
+pub struct ApiKeyExchange {
+    /// Keyed by the key itself: it is in this process's memory either way, for the request.
+    exchanged: Mutex<HashMap<String, Exchanged>>,
+}
+
+impl ApiKeyExchange {
+    /// The token and caller for `key`, from the cache or from accounts.
+    pub async fn exchange(
+        &self,
+        key: &str,
+        accounts: &AccountsServiceClient<Channel>,
+        verifier: &Verifier,
+        clock: &Clock,
+    ) -> Result<(String, Caller), Error> {
+        let now = clock.now();
+        if let Some(exchanged) = self.exchanged.lock().ok().and_then(|cache| cache.get(key).cloned())
+            && exchanged.caller.expires_at() - RENEW_BEFORE > now
+        {
+            return Ok((exchanged.token, exchanged.caller));
+        }
+        let request = crate::http::forwarded(pb::AuthenticateApiKeyRequest { key: key.to_owned() }, None, None)?;
+        let response =
+            accounts.clone().authenticate_api_key(request).await.map_err(|status| Error::from_status(&status))?;
+        let token = response.into_inner().access_token;
+        let caller = verifier.verify(&token, Audience::Tenant)?;
+        if let Ok(mut cache) = self.exchanged.lock() {
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(key.to_owned(), Exchanged { token: token.clone(), caller: caller.clone() });
+        }
+        Ok((token, caller))
+    }
+
+    pub fn forget(&self, key: &str) {
+        if let Ok(mut cache) = self.exchanged.lock() {
+            cache.remove(key);
+        }
+    }
+}
