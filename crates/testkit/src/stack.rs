@@ -14,6 +14,8 @@ pub struct TestStack {
     pub public_url: String,
     pub admin_url: String,
     pub http: reqwest::Client,
+    /// Every mail the platform sends lands here.
+    pub mail: super::SmtpSink,
     shutdown: CancellationToken,
     services: JoinSet<(Service, anyhow::Result<()>)>,
 }
@@ -32,6 +34,8 @@ impl TestStack {
 
     pub async fn start_with(mut config: Config) -> anyhow::Result<Self> {
         super::init_test_logs();
+        let mail = super::SmtpSink::start().await?;
+        config.smtp_url.clone_from(&mail.url);
         let public = bind_any().await?;
         let admin = bind_any().await?;
         config.public_addr = public.local_addr()?;
@@ -80,6 +84,7 @@ impl TestStack {
             public_url: format!("http://{}", config.public_addr),
             admin_url: format!("http://{}", config.admin_addr),
             http: reqwest::Client::new(),
+            mail,
             config,
             shutdown,
             services,

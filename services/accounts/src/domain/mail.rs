@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use causerie_core::{Clock, Error, TenantId};
 use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -132,7 +133,7 @@ impl Mailer {
             .from(self.from.clone())
             .to(recipient)
             .subject(mail.subject.as_str())
-            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .header(ContentType::TEXT_PLAIN)
             .body(mail.body.clone())
             .map_err(|error| error.to_string())?;
         self.transport.send(message).await.map(|_| ()).map_err(|error| error.to_string())
