@@ -632,3 +632,50 @@ async fn staff_with_a_second_factor_sign_in_only_with_a_fresh_code() -> anyhow::
     assert_eq!(staff_login(Some(next)).await?.status(), 401, "each code signs in once");
     stack.stop().await
 }
+
+/// The key id a token was signed with, read from its header.
+fn key_id_of(token: &str) -> anyhow::Result<String> {
+    use base64::Engine;
+    let header = token.split('.').next().context("not a JWT")?;
+    let header: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header)?)?;
+    Ok(text(&header, "kid"))
+}
+
+async fn published_key_ids(stack: &TestStack) -> anyhow::Result<Vec<String>> {
+    let jwks = body(stack.http.get(format!("{}/.well-known/jwks.json", stack.public_url)).send().await?).await?;
+    Ok(jwks["keys"].as_array().into_iter().flatten().map(|key| text(key, "kid")).collect())
+}
+
+#[tokio::test]
+async fn signing_keys_rotate_without_logging_anyone_out() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    let old_key = key_id_of(&tenant.admin_token)?;
+    assert_eq!(published_key_ids(&stack).await?, std::slice::from_ref(&old_key));
+
+    let staff_token = stack.staff_token().await?;
+    let rotation = stack
+        .http
+        .post(format!("{}/admin/v1/signing-keys/rotation", stack.admin_url))
+        .bearer_auth(&staff_token)
+        .send()
+        .await?;
+    assert_eq!(rotation.status(), 202);
+    let new_key = text(&body(rotation).await?, "key_id");
+    let mut published = published_key_ids(&stack).await?;
+    published.sort();
+    let mut both = vec![old_key.clone(), new_key.clone()];
+    both.sort();
+    assert_eq!(published, both, "the new key is published before it signs");
+    assert_eq!(public(&stack, Method::GET, "/v1/me", &tenant.admin_token).send().await?.status(), 200);
+    let meanwhile = tokens(&stack, "acme", &tenant.admin_email, ADMIN_PASSWORD).await?;
+    assert_eq!(key_id_of(&text(&meanwhile, "access_token"))?, old_key, "the old key signs until the new one's turn");
+
+    advance_days(&stack, 1).await?;
+    let later = tokens(&stack, "acme", &tenant.admin_email, ADMIN_PASSWORD).await?;
+    let later_token = text(&later, "access_token");
+    assert_eq!(key_id_of(&later_token)?, new_key);
+    assert_eq!(published_key_ids(&stack).await?, [new_key], "the old key is withdrawn once its tokens expired");
+    assert_eq!(public(&stack, Method::GET, "/v1/me", &later_token).send().await?.status(), 200);
+    stack.stop().await
+}

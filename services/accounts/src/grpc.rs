@@ -230,7 +230,8 @@ impl AccountsService for AccountsApi {
     }
 
     async fn get_jwks(&self, _request: Request<pb::GetJwksRequest>) -> Answer<pb::GetJwksResponse> {
-        let jwks_json = serde_json::to_string(&self.state.keys.current().jwks).map_err(Error::internal)?;
+        let jwks = self.state.keys.current().jwks(self.state.clock.now());
+        let jwks_json = serde_json::to_string(&jwks).map_err(Error::internal)?;
         Ok(Response::new(pb::GetJwksResponse { jwks_json }))
     }
 
@@ -463,6 +464,16 @@ impl AccountsService for AccountsApi {
             support::tenant_users(&self.state, staff_id, &request.tenant_id, request.limit, &request.cursor, address)
                 .await?;
         Ok(Response::new(user_page(page)))
+    }
+
+    async fn rotate_signing_keys(
+        &self,
+        request: Request<pb::RotateSigningKeysRequest>,
+    ) -> Answer<pb::SigningKeyRotation> {
+        let staff_id = self.staff(&request)?;
+        let (key_id, signs_from) = self.state.keys.rotate().await?;
+        tracing::info!(staff.id = %staff_id, key_id, %signs_from, "signing key rotated by staff");
+        Ok(Response::new(pb::SigningKeyRotation { key_id, signs_from: Some(to_timestamp(signs_from)) }))
     }
 
     async fn start_totp_enrollment(

@@ -19,9 +19,46 @@ pub const PUBLICATION_DELAY: chrono::Duration = chrono::Duration::minutes(2);
 /// Keys are replaced this often.
 pub const ROTATION_PERIOD: chrono::Duration = chrono::Duration::days(30);
 
+/// One stored key, with when it starts signing and when it stops.
+struct RingKey {
+    key: SigningKey,
+    issuer: TokenIssuer,
+    signs_from: DateTime<Utc>,
+    retired_at: Option<DateTime<Utc>>,
+}
+
+/// Every key that still verifies, newest first. Which one signs and which are published is
+/// decided at the moment of asking, so a key's turn comes on time between two reloads.
 pub struct KeySet {
-    pub issuer: TokenIssuer,
-    pub jwks: JwkSet,
+    keys: Vec<RingKey>,
+}
+
+impl KeySet {
+    /// The newest key that has begun signing.
+    pub fn issuer(&self, now: DateTime<Utc>) -> Result<&TokenIssuer, Error> {
+        self.keys
+            .iter()
+            .find(|key| key.signs_from <= now)
+            .map(|key| &key.issuer)
+            .ok_or_else(|| Error::internal("no signing key has begun signing"))
+    }
+
+    /// Keys that may verify a token alive at `now`: unretired, or retired less than a token
+    /// lifetime ago.
+    pub fn jwks(&self, now: DateTime<Utc>) -> JwkSet {
+        JwkSet {
+            keys: self
+                .keys
+                .iter()
+                .filter(|key| key.retired_at.is_none_or(|retired_at| retired_at > now - ACCESS_TOKEN_LIFETIME))
+                .map(|key| key.key.public_jwk())
+                .collect(),
+        }
+    }
+
+    fn all_public_keys(&self) -> JwkSet {
+        JwkSet { keys: self.keys.iter().map(|key| key.key.public_jwk()).collect() }
+    }
 }
 
 pub struct KeyRing {
@@ -42,8 +79,8 @@ impl KeyRing {
             rotate(pool, clock.now(), false).await?;
             rows = live_keys(pool, clock.now()).await?;
         }
-        let set = key_set(rows, clock.now())?;
-        let verifier = Verifier::new(&set.jwks, clock.clone());
+        let set = key_set(rows)?;
+        let verifier = Verifier::new(&set.all_public_keys(), clock.clone());
         Ok(Self { current: RwLock::new(Arc::new(set)), verifier, pool: pool.clone(), clock: clock.clone() })
     }
 
@@ -57,9 +94,8 @@ impl KeyRing {
     /// Rereads the stored keys: picks up a rotation made by another replica or a key whose
     /// publication delay has passed.
     pub async fn reload(&self) -> Result<(), Error> {
-        let now = self.clock.now();
-        let set = key_set(live_keys(&self.pool, now).await?, now)?;
-        self.verifier.replace_keys(&set.jwks);
+        let set = key_set(live_keys(&self.pool, self.clock.now()).await?)?;
+        self.verifier.replace_keys(&set.all_public_keys());
         let set = Arc::new(set);
         match self.current.write() {
             Ok(mut current) => *current = set,
@@ -68,19 +104,20 @@ impl KeyRing {
         Ok(())
     }
 
-    /// Starts a new key, which signs after the publication delay.
-    pub async fn rotate(&self) -> Result<String, Error> {
-        let key_id = rotate(&self.pool, self.clock.now(), true).await?;
+    /// Starts a new key, which signs after the publication delay; answers its id and that time.
+    pub async fn rotate(&self) -> Result<(String, DateTime<Utc>), Error> {
+        let now = self.clock.now();
+        let key_id = rotate(&self.pool, now, true).await?;
         self.reload().await?;
-        Ok(key_id)
+        Ok((key_id, now + PUBLICATION_DELAY))
     }
 
     /// Rotates when the newest key is older than the rotation period.
     pub async fn rotate_if_due(&self) -> Result<(), Error> {
         let newest = store::newest_signing_key_created_at(&self.pool).await.map_err(Error::unavailable)?;
         if newest.is_none_or(|created_at| self.clock.now() - created_at > ROTATION_PERIOD) {
-            let key_id = self.rotate().await?;
-            tracing::info!(key_id, "signing key rotated");
+            let (key_id, signs_from) = self.rotate().await?;
+            tracing::info!(key_id, %signs_from, "signing key rotated");
         } else {
             self.reload().await?;
         }
@@ -88,6 +125,7 @@ impl KeyRing {
     }
 }
 
+/// Keys a token alive at `now` may have been signed with.
 async fn live_keys(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<store::SigningKeyRow>, Error> {
     store::live_signing_keys(pool, now - ACCESS_TOKEN_LIFETIME).await.map_err(Error::unavailable)
 }
@@ -111,22 +149,13 @@ async fn rotate(pool: &PgPool, now: DateTime<Utc>, delayed: bool) -> Result<Stri
     Ok(key.key_id().to_owned())
 }
 
-/// The newest key that has begun signing signs; every live key is published.
-fn key_set(rows: Vec<store::SigningKeyRow>, now: DateTime<Utc>) -> Result<KeySet, Error> {
-    let mut signing = None;
-    let mut keys = Vec::with_capacity(rows.len());
-    for row in rows {
-        let signs_from = row.signs_from;
-        let key = SigningKey::from_pkcs8_der(row.key_id, row.private_key).map_err(Error::internal)?;
-        if signs_from <= now && signing.is_none() {
-            signing = Some(keys.len());
-        }
-        keys.push(key);
-    }
-    let signing =
-        signing.and_then(|index| keys.get(index)).ok_or_else(|| Error::internal("no signing key has begun signing"))?;
-    Ok(KeySet {
-        issuer: TokenIssuer::new(signing),
-        jwks: JwkSet { keys: keys.iter().map(SigningKey::public_jwk).collect() },
-    })
+fn key_set(rows: Vec<store::SigningKeyRow>) -> Result<KeySet, Error> {
+    let keys = rows
+        .into_iter()
+        .map(|row| {
+            let key = SigningKey::from_pkcs8_der(row.key_id, row.private_key).map_err(Error::internal)?;
+            Ok(RingKey { issuer: TokenIssuer::new(&key), key, signs_from: row.signs_from, retired_at: row.retired_at })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(KeySet { keys })
 }

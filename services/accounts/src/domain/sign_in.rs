@@ -30,7 +30,8 @@ fn wrong_credentials() -> Error {
 }
 
 pub fn access_token(state: &AppState, request: TokenRequest) -> Result<String, Error> {
-    state.keys.current().issuer.issue(request, state.clock.now(), ACCESS_TOKEN_LIFETIME).map_err(Error::internal)
+    let now = state.clock.now();
+    state.keys.current().issuer(now)?.issue(request, now, ACCESS_TOKEN_LIFETIME).map_err(Error::internal)
 }
 
 pub async fn staff_login(

@@ -201,6 +201,7 @@ pub struct SigningKeyRow {
     pub key_id: String,
     pub private_key: Vec<u8>,
     pub signs_from: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
 }
 
 /// Keys that still verify: unretired, or retired after `retired_since`. Newest first.
@@ -209,7 +210,7 @@ pub async fn live_signing_keys(
     retired_since: DateTime<Utc>,
 ) -> Result<Vec<SigningKeyRow>, sqlx::Error> {
     sqlx::query_as(
-        "select key_id, private_key, signs_from from signing_keys
+        "select key_id, private_key, signs_from, retired_at from signing_keys
           where retired_at is null or retired_at > $1
           order by signs_from desc, created_at desc",
     )

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/tenants", post(create_tenant).get(list_tenants))
         .route("/admin/v1/tenants/{id}", get(get_tenant))
         .route("/admin/v1/tenants/{id}/users", get(tenant_users))
+        .route("/admin/v1/signing-keys/rotation", post(rotate_signing_keys))
         .route("/admin/v1/me/totp", post(start_totp))
         .route("/admin/v1/me/totp/confirm", post(confirm_totp))
         .route("/admin/v1/test-clock", post(advance_test_clock))
@@ -190,6 +191,36 @@ async fn tenant_users(
     };
     let response = state.accounts.clone().list_tenant_users(staff.forward(message)?).await.map_err(from_status)?;
     Ok(Json(user_page(response.into_inner())))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RotationResponse {
+    pub key_id: String,
+    /// When the new key starts signing; it is published in the key set from now.
+    pub signs_from: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Starts a new token-signing key. Nobody is logged out: tokens of the previous key stay valid
+/// until they expire. Keys also rotate on their own every 30 days.
+#[utoipa::path(post, path = "/admin/v1/signing-keys/rotation", tag = "admin",
+    responses((status = 202, body = RotationResponse), (status = 401, description = "unauthenticated")),
+    security(("bearer" = [])))]
+async fn rotate_signing_keys(
+    State(state): State<AppState>,
+    staff: StaffContext,
+) -> Result<(StatusCode, Json<RotationResponse>), Error> {
+    let rotation = state
+        .accounts
+        .clone()
+        .rotate_signing_keys(staff.forward(pb::RotateSigningKeysRequest {})?)
+        .await
+        .map_err(from_status)?
+        .into_inner();
+    state.wake_key_refresh.notify_one();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RotationResponse { key_id: rotation.key_id, signs_from: rotation.signs_from.and_then(from_timestamp) }),
+    ))
 }
 
 #[derive(Serialize, ToSchema)]

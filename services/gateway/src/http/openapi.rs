@@ -42,6 +42,7 @@ use crate::state::AppState;
         super::audit::revoke_grant,
         super::admin::staff_login,
         super::admin::tenant_users,
+        super::admin::rotate_signing_keys,
         super::admin::start_totp,
         super::admin::confirm_totp,
         super::admin::create_tenant,
