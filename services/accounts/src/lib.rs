@@ -10,6 +10,12 @@ mod store;
 /// Second-factor codes, for tools and tests that play the authenticator app.
 pub use domain::totp;
 
+/// Hashes `password` once at the service's parameters on the calling thread: for tools that
+/// measure what a sign-in costs.
+pub fn hash_password_now(password: &str) -> Result<String, Error> {
+    domain::password::hash_now(password)
+}
+
 use std::sync::Arc;
 
 use causerie_bus::{Bus, Relay, Topology};

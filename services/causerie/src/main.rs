@@ -34,6 +34,12 @@ enum Command {
     },
     /// Creates the demo tenant through the running gateway's admin API and prints how to use it.
     Demo,
+    /// Times argon2id password hashing at the service's parameters on one core, and prints the mean
+    /// milliseconds per hash: the baseline of the sign-in benchmark (`bench/identity.sh`).
+    HashCost {
+        #[arg(long, default_value_t = 20)]
+        samples: u32,
+    },
 }
 
 /// The services asked for, each once, in the order given.
@@ -60,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Run { services } => run(config, &parse_services(&services)?).await,
         Command::Migrate { services } => migrate(&config, &parse_services(&services)?).await,
         Command::Demo => demo::create_demo_tenant(&config).await,
+        Command::HashCost { samples } => hash_cost(samples),
     }
 }
 
@@ -164,4 +171,16 @@ async fn start(
         }
         (service, _) => anyhow::bail!("{service} was given the wrong listeners"),
     }
+}
+
+fn hash_cost(samples: u32) -> anyhow::Result<()> {
+    anyhow::ensure!(samples > 0, "--samples must be at least 1");
+    causerie_accounts::hash_password_now("warm-up passphrase")?;
+    let started = std::time::Instant::now();
+    for sample in 0..samples {
+        causerie_accounts::hash_password_now(&format!("benchmark passphrase {sample}"))?;
+    }
+    let mean = started.elapsed().as_secs_f64() * 1000.0 / f64::from(samples);
+    println!("{mean:.2}");
+    Ok(())
 }

@@ -137,7 +137,7 @@ fn at_current_parameters(hash: &PasswordHash) -> bool {
         && params.p_cost() == LANES
 }
 
-fn hash_now(text: &str) -> Result<String, Error> {
+pub fn hash_now(text: &str) -> Result<String, Error> {
     argon2()?.hash_password(text.as_bytes()).map(|hash| hash.to_string()).map_err(Error::internal)
 }
 
