@@ -40,8 +40,9 @@ impl LoginGuard {
         }
     }
 
-    /// `429` while either counter is over its limit, with the seconds until it lapses.
-    pub async fn check(&self, attempt: &Attempt) -> Result<(), Error> {
+    /// `429` while either counter is over its limit, with the seconds until it lapses. Answers
+    /// whether the account has failures to clear after a success.
+    pub async fn check(&self, attempt: &Attempt) -> Result<bool, Error> {
         let mut redis = self.redis.clone();
         let mut pipeline = redis::pipe();
         pipeline.get(&attempt.account_key).ttl(&attempt.account_key);
@@ -58,7 +59,7 @@ impl LoginGuard {
                 return Err(Error::rate_limited(u64::try_from(retry_after).unwrap_or(1)));
             }
         }
-        Ok(())
+        Ok(counts.first().copied().flatten().is_some())
     }
 
     pub async fn failed(&self, attempt: &Attempt) -> Result<(), Error> {

@@ -1,7 +1,7 @@
 //! Passwords: a policy checked at the edge (ASVS 6.2: length, no composition rules, not one of
-//! the most common passwords) and argon2id hashing at OWASP parameters, run on blocking threads
-//! with bounded concurrency so a flood of logins cannot starve the async workers that serve
-//! everything else.
+//! the most common passwords) and argon2id hashing at OWASP parameters, run on a thread pool of
+//! its own with bounded concurrency and a lowered priority, so a flood of logins cannot starve
+//! the async workers that serve everything else.
 
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
@@ -9,7 +9,6 @@ use std::sync::{Arc, LazyLock};
 use argon2::{Algorithm, Argon2, Params, Version};
 use argon2::{PasswordHash, PasswordHasher, PasswordVerifier};
 use causerie_core::Error;
-use tokio::sync::Semaphore;
 
 /// OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
 const MEMORY_KIB: u32 = 19 * 1024;
@@ -59,55 +58,103 @@ impl Password {
     }
 }
 
+/// Hashing runs on a pool of its own, one thread per core, each at a lowered scheduling priority
+/// (nice 9): a flood of sign-ins uses every idle cycle but yields the CPU to the async workers
+/// that answer everything else. The queue in front of the pool is bounded, so a flood waits
+/// there instead of piling up threads or memory.
 #[derive(Clone)]
 pub struct PasswordHashing {
-    permits: Arc<Semaphore>,
+    jobs: tokio::sync::mpsc::Sender<HashJob>,
     /// Checked against for unknown accounts, so an unknown e-mail costs as much as a wrong password.
     dummy_hash: Arc<String>,
 }
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Jobs waiting for a hashing thread before callers wait to enqueue.
+const QUEUE_DEPTH: usize = 256;
+/// `thread-priority`'s cross-platform scale (0 lowest, 99 highest); 25 is nice 9 on Linux.
+const HASHING_PRIORITY: u8 = 25;
 
 fn argon2() -> Result<Argon2<'static>, Error> {
     let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, None).map_err(Error::internal)?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// One hashing thread: takes jobs until every sender is gone, then ends.
+fn hashing_thread(jobs: Arc<std::sync::Mutex<tokio::sync::mpsc::Receiver<HashJob>>>) {
+    let lowered = thread_priority::ThreadPriorityValue::try_from(HASHING_PRIORITY)
+        .map_err(|error| error.to_owned())
+        .and_then(|value| {
+            thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Crossplatform(value))
+                .map_err(|error| error.to_string())
+        });
+    if let Err(error) = lowered {
+        tracing::warn!(%error, "password hashing runs at normal priority");
+    }
+    loop {
+        let job = match jobs.lock() {
+            Ok(mut receiver) => receiver.blocking_recv(),
+            Err(_) => None,
+        };
+        match job {
+            Some(job) => job(),
+            None => return,
+        }
+    }
+}
+
 impl PasswordHashing {
     pub fn new() -> Result<Self, Error> {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let (sender, receiver) = tokio::sync::mpsc::channel::<HashJob>(QUEUE_DEPTH);
+        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        for index in 0..cores {
+            let receiver = Arc::clone(&receiver);
+            std::thread::Builder::new()
+                .name(format!("password-hashing-{index}"))
+                .spawn(move || hashing_thread(receiver))
+                .map_err(Error::internal)?;
+        }
         let dummy_hash = hash_now("causerie dummy password for unknown accounts")?;
-        Ok(Self { permits: Arc::new(Semaphore::new(cores)), dummy_hash: Arc::new(dummy_hash) })
+        Ok(Self { jobs: sender, dummy_hash: Arc::new(dummy_hash) })
     }
 
-    // The permit moves into the blocking task: a cancelled request must not free it while its
-    // hash is still running, or the bound would not hold.
+    /// Runs `work` on the hashing pool. A cancelled caller does not cancel a job already queued:
+    /// the pool's size, not the callers', bounds the work in flight.
+    async fn on_pool<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: HashJob = Box::new(move || {
+            // The caller may have gone; its answer is then dropped.
+            let _ = reply.send(work());
+        });
+        self.jobs.send(job).await.map_err(|_| Error::internal("the password hashing pool has stopped"))?;
+        answer.await.map_err(|_| Error::internal("a password hashing job was lost"))?
+    }
+
     pub async fn hash(&self, password: &Password) -> Result<String, Error> {
-        let permit = Arc::clone(&self.permits).acquire_owned().await.map_err(Error::internal)?;
         let text = password.0.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            hash_now(&text)
-        })
-        .await
-        .map_err(Error::internal)?
+        self.on_pool(move || hash_now(&text)).await
     }
 
     /// Whether `password` matches `stored`; with no stored hash, checks against the dummy hash
     /// and answers `Mismatch`, taking the same time.
     pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verdict, Error> {
-        let permit = Arc::clone(&self.permits).acquire_owned().await.map_err(Error::internal)?;
         let known = stored.is_some();
         let stored = stored.map_or_else(|| self.dummy_hash.as_str().to_owned(), str::to_owned);
         let text = password.0.clone();
-        let verdict = tokio::task::spawn_blocking(move || -> Result<Verdict, Error> {
-            let _permit = permit;
-            let parsed = PasswordHash::new(&stored).map_err(Error::internal)?;
-            if argon2()?.verify_password(text.as_bytes(), &parsed).is_err() {
-                return Ok(Verdict::Mismatch);
-            }
-            Ok(Verdict::Match { outdated: !at_current_parameters(&parsed) })
-        })
-        .await
-        .map_err(Error::internal)??;
+        let verdict = self
+            .on_pool(move || {
+                let parsed = PasswordHash::new(&stored).map_err(Error::internal)?;
+                if argon2()?.verify_password(text.as_bytes(), &parsed).is_err() {
+                    return Ok(Verdict::Mismatch);
+                }
+                Ok(Verdict::Match { outdated: !at_current_parameters(&parsed) })
+            })
+            .await?;
         Ok(if known { verdict } else { Verdict::Mismatch })
     }
 }

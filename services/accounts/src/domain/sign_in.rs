@@ -43,7 +43,7 @@ pub async fn staff_login(
 ) -> Result<IssuedTokens, Error> {
     let password = Password::attempt(password)?;
     let attempt = state.login_guard.attempt("staff", email, source_address);
-    state.login_guard.check(&attempt).await?;
+    let earlier_failures = state.login_guard.check(&attempt).await?;
     let staff = store::staff_by_email(&state.pool, email.trim()).await?;
     let verdict = state.passwords.verify(&password, staff.as_ref().map(|staff| staff.password_hash.as_str())).await?;
     let Some(staff) = staff.filter(|_| verdict.matches()) else {
@@ -62,7 +62,9 @@ pub async fn staff_login(
             return Err(Error::unauthenticated("wrong second-factor code"));
         }
     }
-    state.login_guard.cleared(&attempt).await?;
+    if earlier_failures {
+        state.login_guard.cleared(&attempt).await?;
+    }
     if verdict == (Verdict::Match { outdated: true }) {
         let hash = state.passwords.hash(&password).await?;
         store::set_staff_password_hash(&state.pool, staff.id, &hash, state.clock.now()).await?;
@@ -97,7 +99,7 @@ pub async fn login(
 ) -> Result<IssuedTokens, Error> {
     let password = Password::attempt(password)?;
     let attempt = state.login_guard.attempt(tenant_slug.trim(), email, source_address);
-    state.login_guard.check(&attempt).await?;
+    let earlier_failures = state.login_guard.check(&attempt).await?;
     let tenant =
         store::tenant_by_slug(&state.pool, tenant_slug.trim()).await?.filter(|tenant| tenant.status == "active");
     let user = match &tenant {
@@ -114,7 +116,9 @@ pub async fn login(
         state.login_guard.failed(&attempt).await?;
         return Err(wrong_credentials());
     };
-    state.login_guard.cleared(&attempt).await?;
+    if earlier_failures {
+        state.login_guard.cleared(&attempt).await?;
+    }
     let tenant_id = TenantId::from(user.tenant_id);
     let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
     if verdict == (Verdict::Match { outdated: true }) {
@@ -137,8 +141,7 @@ async fn issue_session(
     let now = state.clock.now();
     let tenant_id = TenantId::from(user.tenant_id);
     let role: Role = user.role.parse().map_err(Error::internal)?;
-    let current_version = legal_store::current(transaction).await?.map_or(0, |notice| notice.version);
-    let accepted_version = legal_store::accepted_version(transaction, user.id).await?;
+    let (current_version, accepted_version) = legal_store::versions(transaction, user.id).await?;
     let refresh = secret::generate(secret::REFRESH_TOKEN, tenant_id)?;
     session_store::insert_refresh_token(
         transaction,

@@ -54,6 +54,18 @@ pub async fn publish(
     .map_err(Error::unavailable)
 }
 
+/// The tenant's current version and the latest the user accepted, in one round trip; 0 for none.
+pub async fn versions(transaction: &mut PgConnection, user_id: Uuid) -> Result<(i32, i32), Error> {
+    sqlx::query_as(
+        "select (select coalesce(max(version), 0) from legal_notices),
+                (select coalesce(max(version), 0) from legal_notice_acceptances where user_id = $1)",
+    )
+    .bind(user_id)
+    .fetch_one(transaction)
+    .await
+    .map_err(Error::unavailable)
+}
+
 /// The latest version the user has accepted; 0 for none.
 pub async fn accepted_version(transaction: &mut PgConnection, user_id: Uuid) -> Result<i32, Error> {
     sqlx::query_scalar("select coalesce(max(version), 0) from legal_notice_acceptances where user_id = $1")
