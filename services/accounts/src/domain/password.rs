@@ -58,9 +58,9 @@ impl Password {
     }
 }
 
-/// Hashing runs on a pool of its own, one thread per core, each at a lowered scheduling priority
-/// (nice 9): a flood of sign-ins uses every idle cycle but yields the CPU to the async workers
-/// that answer everything else. The queue in front of the pool is bounded, so a flood waits
+/// Hashing runs on a pool of its own, one thread per core, each in the idle scheduling class: a
+/// flood of sign-ins uses every idle cycle but yields the CPU at once to the async workers that
+/// answer everything else, so it slows sign-ins, not the platform. The queue in front of the pool is bounded, so a flood waits
 /// there instead of piling up threads or memory.
 #[derive(Clone)]
 pub struct PasswordHashing {
@@ -73,23 +73,31 @@ type HashJob = Box<dyn FnOnce() + Send>;
 
 /// Jobs waiting for a hashing thread before callers wait to enqueue.
 const QUEUE_DEPTH: usize = 256;
-/// `thread-priority`'s cross-platform scale (0 lowest, 99 highest); 25 is nice 9 on Linux.
-const HASHING_PRIORITY: u8 = 25;
 
 fn argon2() -> Result<Argon2<'static>, Error> {
     let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, None).map_err(Error::internal)?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// Puts the calling thread in Linux's `SCHED_IDLE` class: it runs only on cycles no other
+/// thread wants, and yields at once when one wakes. Elsewhere, the lowest nice value.
+fn lower_own_priority() -> Result<(), String> {
+    use thread_priority::{ThreadPriority, ThreadPriorityValue};
+    let lowest = ThreadPriority::Crossplatform(ThreadPriorityValue::try_from(0_u8).map_err(|error| error.to_owned())?);
+    #[cfg(target_os = "linux")]
+    let outcome = thread_priority::set_thread_priority_and_policy(
+        thread_priority::thread_native_id(),
+        lowest,
+        thread_priority::ThreadSchedulePolicy::Normal(thread_priority::NormalThreadSchedulePolicy::Idle),
+    );
+    #[cfg(not(target_os = "linux"))]
+    let outcome = thread_priority::set_current_thread_priority(lowest);
+    outcome.map_err(|error| error.to_string())
+}
+
 /// One hashing thread: takes jobs until every sender is gone, then ends.
 fn hashing_thread(jobs: Arc<std::sync::Mutex<tokio::sync::mpsc::Receiver<HashJob>>>) {
-    let lowered = thread_priority::ThreadPriorityValue::try_from(HASHING_PRIORITY)
-        .map_err(|error| error.to_owned())
-        .and_then(|value| {
-            thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Crossplatform(value))
-                .map_err(|error| error.to_string())
-        });
-    if let Err(error) = lowered {
+    if let Err(error) = lower_own_priority() {
         tracing::warn!(%error, "password hashing runs at normal priority");
     }
     loop {
