@@ -5,6 +5,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={}", proto_root.display());
     let files = [
         proto_root.join("causerie/accounts/v1/accounts.proto"),
+        proto_root.join("causerie/accounts/v1/privacy.proto"),
         proto_root.join("causerie/retention/v1/retention.proto"),
     ];
     let descriptors = protox::compile(files, [&proto_root])?;

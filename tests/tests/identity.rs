@@ -2,89 +2,16 @@
 //! theft, brute force, password reset by mail, legal notices, erasure, API keys, the audit log,
 //! and support access under a tenant's grant.
 
+mod common;
+
 use std::time::Duration;
 
 use anyhow::Context;
 use causerie_runtime::Service;
 use causerie_testkit::TestStack;
-use reqwest::{Method, RequestBuilder, Response};
+use common::*;
+use reqwest::{Method, Response};
 use serde_json::{Value, json};
-
-const ADMIN_PASSWORD: &str = "a long admin passphrase";
-const OPERATOR_PASSWORD: &str = "an operator's own passphrase";
-
-struct Tenant {
-    id: String,
-    admin_id: String,
-    admin_email: String,
-    admin_token: String,
-}
-
-fn public(stack: &TestStack, method: Method, path: &str, token: &str) -> RequestBuilder {
-    stack.http.request(method, format!("{}{path}", stack.public_url)).bearer_auth(token)
-}
-
-async fn body(response: Response) -> anyhow::Result<Value> {
-    Ok(response.json().await?)
-}
-
-async fn sign_in(stack: &TestStack, slug: &str, email: &str, password: &str) -> anyhow::Result<Response> {
-    Ok(stack
-        .http
-        .post(format!("{}/v1/auth/login", stack.public_url))
-        .json(&json!({"tenant": slug, "email": email, "password": password}))
-        .send()
-        .await?)
-}
-
-async fn tokens(stack: &TestStack, slug: &str, email: &str, password: &str) -> anyhow::Result<Value> {
-    let response = sign_in(stack, slug, email, password).await?;
-    anyhow::ensure!(response.status() == 200, "sign-in answered {}", response.status());
-    body(response).await
-}
-
-fn text(value: &Value, field: &str) -> String {
-    value[field].as_str().unwrap_or_default().to_owned()
-}
-
-async fn new_tenant(stack: &TestStack, slug: &str) -> anyhow::Result<Tenant> {
-    let staff_token = stack.staff_token().await?;
-    let admin_email = format!("ada@{slug}.example");
-    let created = body(
-        stack
-            .http
-            .post(format!("{}/admin/v1/tenants", stack.admin_url))
-            .bearer_auth(&staff_token)
-            .json(&json!({
-                "name": "Acme Inc.", "slug": slug,
-                "admin": {"email": admin_email, "first_name": "Ada", "last_name": "Lovelace", "password": ADMIN_PASSWORD}
-            }))
-            .send()
-            .await?
-            .error_for_status()?,
-    )
-    .await?;
-    let signed_in = tokens(stack, slug, &admin_email, ADMIN_PASSWORD).await?;
-    Ok(Tenant {
-        id: text(&created, "id"),
-        admin_id: text(&created, "admin_user_id"),
-        admin_email,
-        admin_token: text(&signed_in, "access_token"),
-    })
-}
-
-async fn new_operator(stack: &TestStack, tenant: &Tenant, email: &str, extra: Value) -> anyhow::Result<Value> {
-    let mut user = json!({
-        "email": email, "first_name": "Grace", "last_name": "Hopper", "role": "operator",
-        "password": OPERATOR_PASSWORD, "pseudonym": "Amazing Grace", "languages": ["en"], "skills": ["billing"]
-    });
-    if let (Some(user), Some(extra)) = (user.as_object_mut(), extra.as_object()) {
-        user.extend(extra.clone());
-    }
-    let response = public(stack, Method::POST, "/v1/users", &tenant.admin_token).json(&user).send().await?;
-    anyhow::ensure!(response.status() == 201, "creating a user answered {}", response.status());
-    body(response).await
-}
 
 async fn refresh(stack: &TestStack, refresh_token: &str) -> anyhow::Result<Response> {
     Ok(stack
@@ -101,21 +28,6 @@ fn secret_in(mail: &str, prefix: &str) -> Option<String> {
     let decoded = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
     let start = decoded.find(prefix)?;
     Some(decoded[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect())
-}
-
-async fn advance_days(stack: &TestStack, days: i64) -> anyhow::Result<()> {
-    let staff_token = stack.staff_token().await?;
-    stack
-        .http
-        .post(format!("{}/admin/v1/test-clock", stack.admin_url))
-        .bearer_auth(&staff_token)
-        .json(&json!({"advance_days": days}))
-        .send()
-        .await?
-        .error_for_status()?;
-    // Every service rereads the shared offset within 200 ms.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    Ok(())
 }
 
 async fn audit_entries(stack: &TestStack, tenant: &Tenant, query: &str) -> anyhow::Result<Vec<Value>> {

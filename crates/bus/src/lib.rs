@@ -2,6 +2,7 @@
 //! our own reconnect loop, the transactional outbox and its relay (publisher confirms), and
 //! consumers that ack after commit and apply each message once through an inbox.
 
+pub mod broadcast;
 mod connection;
 pub mod consumer;
 pub mod message;

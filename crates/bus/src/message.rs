@@ -53,6 +53,9 @@ pub enum Message {
     /// and drop any copy of the user's personal data (operator names in transcripts, presence).
     #[serde(rename = "user.erased")]
     UserErasedV1(UserErased),
+    /// A tenant's privacy policy has a new version; services drop their cached copy.
+    #[serde(rename = "policy.updated")]
+    PolicyUpdatedV1(PolicyUpdated),
     /// Erase everything a service holds about a data subject, then answer with a receipt.
     #[serde(rename = "erasure.requested")]
     ErasureRequestedV1(SubjectRequest),
@@ -75,6 +78,7 @@ impl Message {
         match self {
             Self::TenantCreatedV1(_) => "tenant.created",
             Self::UserErasedV1(_) => "user.erased",
+            Self::PolicyUpdatedV1(_) => "policy.updated",
             Self::ErasureRequestedV1(_) => "erasure.requested",
             Self::ErasureCompletedV1(_) => "erasure.completed",
             Self::ExportRequestedV1(_) => "export.requested",
@@ -83,6 +87,12 @@ impl Message {
             Self::SweepCompletedV1(_) => "sweep.completed",
         }
     }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyUpdated {
+    pub tenant_id: TenantId,
+    pub version: i32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -2,8 +2,10 @@
 //! one error type that maps to both problem+json and gRPC statuses.
 
 pub mod clock;
+pub mod cookies;
 pub mod error;
 pub mod id;
+pub mod policy;
 pub mod retention;
 
 pub use clock::Clock;

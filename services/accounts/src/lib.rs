@@ -22,6 +22,7 @@ use causerie_bus::{Bus, Relay, Topology};
 use causerie_core::{Clock, Error};
 use causerie_db::{DatabaseError, ServiceError};
 use causerie_proto::accounts::v1::accounts_service_server::AccountsServiceServer;
+use causerie_proto::accounts::v1::privacy_service_server::PrivacyServiceServer;
 use causerie_runtime::server::{grpc_health, run_tracked, serve_grpc};
 use causerie_runtime::{Config, Readiness, Service};
 use sqlx::PgPool;
@@ -107,9 +108,15 @@ async fn serve(
                     .map_err(|error| error.to_string())
             }
         });
-    let health = grpc_health(&["causerie.accounts.v1.AccountsService"], readiness.clone(), tasks, shutdown.clone());
-    let routes =
-        tonic::service::Routes::new(AccountsServiceServer::new(grpc::AccountsApi::new(state))).add_service(health);
+    let health = grpc_health(
+        &["causerie.accounts.v1.AccountsService", "causerie.accounts.v1.PrivacyService"],
+        readiness.clone(),
+        tasks,
+        shutdown.clone(),
+    );
+    let routes = tonic::service::Routes::new(AccountsServiceServer::new(grpc::AccountsApi::new(state.clone())))
+        .add_service(PrivacyServiceServer::new(grpc::PrivacyApi::new(state)))
+        .add_service(health);
     serve_grpc(listener, routes, readiness, "accounts", shutdown).await?;
     Ok(())
 }

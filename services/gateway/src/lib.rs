@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use causerie_auth::Verifier;
 use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
+use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
 use causerie_runtime::{Config, Service};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -64,6 +65,7 @@ async fn serve(
     ));
     let state = AppState::new(state::Shared {
         accounts: AccountsServiceClient::new(accounts_channel.clone()),
+        privacy: PrivacyServiceClient::new(accounts_channel.clone()),
         accounts_health: tonic_health::pb::health_client::HealthClient::new(accounts_channel),
         verifier,
         wake_key_refresh,

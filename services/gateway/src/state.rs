@@ -5,6 +5,7 @@ use std::sync::Arc;
 use causerie_auth::Verifier;
 use causerie_auth::transport::HasVerifier;
 use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
+use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
 use tonic::transport::Channel;
 
 use crate::rate_limit::RateLimiter;
@@ -29,6 +30,7 @@ impl std::ops::Deref for AppState {
 
 pub struct Shared {
     pub accounts: AccountsServiceClient<Channel>,
+    pub privacy: PrivacyServiceClient<Channel>,
     pub accounts_health: tonic_health::pb::health_client::HealthClient<Channel>,
     pub verifier: Arc<Verifier>,
     pub wake_key_refresh: Arc<tokio::sync::Notify>,

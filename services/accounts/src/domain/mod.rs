@@ -9,6 +9,8 @@ pub mod directory;
 pub mod legal;
 pub mod mail;
 pub mod password;
+pub mod privacy;
+pub mod register;
 pub mod secret;
 pub mod sign_in;
 pub mod support;

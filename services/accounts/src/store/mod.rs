@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod legal;
 pub mod mail;
+pub mod privacy;
 pub mod sessions;
 pub mod support;
 pub mod users;
@@ -22,6 +23,9 @@ pub struct TenantRow {
     pub status: String,
     pub contract_end: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    pub privacy_button: bool,
+    pub credits_sequence: bool,
+    pub translation: bool,
 }
 
 pub struct NewTenant<'a> {
@@ -40,7 +44,7 @@ pub async fn insert_tenant(connection: &mut PgConnection, tenant: &NewTenant<'_>
     sqlx::query_as(
         "insert into tenants (id, name, slug, contract_end, created_at, updated_at)
          values ($1, $2, $3, $4, $5, $5)
-         returning id, name, slug, status, contract_end, created_at",
+         returning id, name, slug, status, contract_end, created_at, privacy_button, credits_sequence, translation",
     )
     .bind(tenant.id.as_uuid())
     .bind(tenant.name)
@@ -59,15 +63,49 @@ pub async fn insert_tenant(connection: &mut PgConnection, tenant: &NewTenant<'_>
 }
 
 pub async fn tenant_by_slug(pool: &PgPool, slug: &str) -> Result<Option<TenantRow>, Error> {
-    sqlx::query_as("select id, name, slug, status, contract_end, created_at from tenants where slug = $1")
+    sqlx::query_as("select id, name, slug, status, contract_end, created_at, privacy_button, credits_sequence, translation from tenants where slug = $1")
         .bind(slug)
         .fetch_optional(pool)
         .await
         .map_err(Error::unavailable)
 }
 
+pub struct TenantChanges {
+    pub status: Option<String>,
+    pub contract_end: Option<DateTime<Utc>>,
+    pub privacy_button: Option<bool>,
+    pub credits_sequence: Option<bool>,
+    pub translation: Option<bool>,
+}
+
+pub async fn update_tenant(
+    pool: &PgPool,
+    id: TenantId,
+    changes: &TenantChanges,
+    now: DateTime<Utc>,
+) -> Result<Option<TenantRow>, Error> {
+    sqlx::query_as(
+        "update tenants set status = coalesce($2, status), contract_end = coalesce($3, contract_end),
+                            privacy_button = coalesce($4, privacy_button),
+                            credits_sequence = coalesce($5, credits_sequence),
+                            translation = coalesce($6, translation), updated_at = $7
+          where id = $1
+          returning id, name, slug, status, contract_end, created_at, privacy_button, credits_sequence, translation",
+    )
+    .bind(id.as_uuid())
+    .bind(&changes.status)
+    .bind(changes.contract_end)
+    .bind(changes.privacy_button)
+    .bind(changes.credits_sequence)
+    .bind(changes.translation)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+    .map_err(Error::unavailable)
+}
+
 pub async fn tenant_by_id(pool: &PgPool, id: TenantId) -> Result<Option<TenantRow>, Error> {
-    sqlx::query_as("select id, name, slug, status, contract_end, created_at from tenants where id = $1")
+    sqlx::query_as("select id, name, slug, status, contract_end, created_at, privacy_button, credits_sequence, translation from tenants where id = $1")
         .bind(id.as_uuid())
         .fetch_optional(pool)
         .await
@@ -77,7 +115,7 @@ pub async fn tenant_by_id(pool: &PgPool, id: TenantId) -> Result<Option<TenantRo
 /// A page of tenants in id order (creation order, as ids are UUID v7), after `after`.
 pub async fn list_tenants(pool: &PgPool, after: Option<Uuid>, limit: i64) -> Result<Vec<TenantRow>, Error> {
     sqlx::query_as(
-        "select id, name, slug, status, contract_end, created_at from tenants
+        "select id, name, slug, status, contract_end, created_at, privacy_button, credits_sequence, translation from tenants
           where $1::uuid is null or id > $1
           order by id
           limit $2",

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use causerie_core::Error;
 use causerie_proto::accounts::v1 as pb;
@@ -20,7 +20,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/v1/auth/login", post(staff_login))
         .route("/admin/v1/tenants", post(create_tenant).get(list_tenants))
-        .route("/admin/v1/tenants/{id}", get(get_tenant))
+        .route("/admin/v1/tenants/{id}", get(get_tenant).patch(update_tenant))
+        .route("/admin/v1/subprocessors", get(list_subprocessors))
+        .route("/admin/v1/subprocessors/{id}", put(put_subprocessor))
         .route("/admin/v1/tenants/{id}/users", get(tenant_users))
         .route("/admin/v1/signing-keys/rotation", post(rotate_signing_keys))
         .route("/admin/v1/me/totp", post(start_totp))
@@ -81,6 +83,19 @@ pub struct TenantResponse {
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_user_id: Option<String>,
+    pub features: TenantFeatures,
+}
+
+/// Switches support sets per tenant.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TenantFeatures {
+    /// The widget shows a privacy-information button (on by default).
+    pub privacy_button: bool,
+    /// The "credits" sequence is offered (on by default).
+    pub credits_sequence: bool,
+    /// The translation connector (off until support enables it, and only while the tenant's
+    /// policy lets data leave the EU).
+    pub translation: bool,
 }
 
 impl From<pb::Tenant> for TenantResponse {
@@ -93,6 +108,11 @@ impl From<pb::Tenant> for TenantResponse {
             contract_end: tenant.contract_end.and_then(from_timestamp),
             created_at: tenant.created_at.and_then(from_timestamp),
             admin_user_id: tenant.admin_user_id,
+            features: TenantFeatures {
+                privacy_button: tenant.privacy_button,
+                credits_sequence: tenant.credits_sequence,
+                translation: tenant.translation,
+            },
         }
     }
 }
@@ -168,6 +188,132 @@ async fn get_tenant(
     let tenant =
         state.accounts.clone().get_tenant(staff.forward(pb::GetTenantRequest { id })?).await.map_err(from_status)?;
     Ok(Json(tenant.into_inner().into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct FeatureChanges {
+    pub privacy_button: Option<bool>,
+    pub credits_sequence: Option<bool>,
+    pub translation: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateTenantRequest {
+    /// `active` or `suspended`.
+    pub status: Option<String>,
+    pub contract_end: Option<chrono::DateTime<chrono::Utc>>,
+    pub features: Option<FeatureChanges>,
+}
+
+/// Changes a tenant's status, contract end or features. Translation cannot be enabled while the
+/// tenant's policy keeps data in the EU (`422 residency_conflict`).
+#[utoipa::path(patch, path = "/admin/v1/tenants/{id}", tag = "admin", request_body = UpdateTenantRequest,
+    responses((status = 200, body = TenantResponse), (status = 404, description = "not_found"),
+              (status = 422, description = "invalid_request or residency_conflict")),
+    security(("bearer" = [])))]
+async fn update_tenant(
+    State(state): State<AppState>,
+    staff: StaffContext,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateTenantRequest>,
+) -> Result<Json<TenantResponse>, Error> {
+    let features =
+        body.features.unwrap_or(FeatureChanges { privacy_button: None, credits_sequence: None, translation: None });
+    let message = pb::UpdateTenantRequest {
+        id,
+        status: body.status,
+        contract_end: body.contract_end.map(to_timestamp),
+        privacy_button: features.privacy_button,
+        credits_sequence: features.credits_sequence,
+        translation: features.translation,
+    };
+    let tenant = state.accounts.clone().update_tenant(staff.forward(message)?).await.map_err(from_status)?;
+    Ok(Json(tenant.into_inner().into()))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct SubprocessorBody {
+    /// `hosting`, `tts` or `translation`.
+    pub kind: String,
+    pub name: String,
+    /// ISO 3166 code, such as `FR`.
+    pub country: String,
+    pub outside_eu: bool,
+    /// Required when data leaves the EU (GDPR Art. 46), such as standard contractual clauses.
+    pub safeguard: Option<String>,
+    /// What it does for the platform.
+    pub purpose: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SubprocessorResponse {
+    pub id: String,
+    #[serde(flatten)]
+    pub body: SubprocessorBody,
+}
+
+impl From<pb::Subprocessor> for SubprocessorResponse {
+    fn from(row: pb::Subprocessor) -> Self {
+        Self {
+            id: row.id,
+            body: SubprocessorBody {
+                kind: row.kind,
+                name: row.name,
+                country: row.country,
+                outside_eu: row.outside_eu,
+                safeguard: row.safeguard,
+                purpose: row.purpose,
+            },
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SubprocessorList {
+    pub items: Vec<SubprocessorResponse>,
+    pub next_cursor: Option<String>,
+}
+
+/// The platform's sub-processors; a tenant's policy says which apply to it.
+#[utoipa::path(get, path = "/admin/v1/subprocessors", tag = "admin",
+    responses((status = 200, body = SubprocessorList)), security(("bearer" = [])))]
+async fn list_subprocessors(
+    State(state): State<AppState>,
+    staff: StaffContext,
+) -> Result<Json<SubprocessorList>, Error> {
+    let rows = state
+        .privacy
+        .clone()
+        .list_subprocessors(staff.forward(pb::ListSubprocessorsRequest {})?)
+        .await
+        .map_err(from_status)?;
+    Ok(Json(SubprocessorList {
+        items: rows.into_inner().subprocessors.into_iter().map(SubprocessorResponse::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Records or corrects a sub-processor.
+#[utoipa::path(put, path = "/admin/v1/subprocessors/{id}", tag = "admin", request_body = SubprocessorBody,
+    responses((status = 200, body = SubprocessorResponse), (status = 422, description = "invalid_request")),
+    security(("bearer" = [])))]
+async fn put_subprocessor(
+    State(state): State<AppState>,
+    staff: StaffContext,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SubprocessorBody>,
+) -> Result<Json<SubprocessorResponse>, Error> {
+    let message = pb::Subprocessor {
+        id,
+        kind: body.kind,
+        name: body.name,
+        country: body.country,
+        outside_eu: body.outside_eu,
+        safeguard: body.safeguard,
+        purpose: body.purpose,
+    };
+    let row = state.privacy.clone().put_subprocessor(staff.forward(message)?).await.map_err(from_status)?;
+    Ok(Json(row.into_inner().into()))
 }
 
 /// A tenant's users, only while the tenant grants support access; `404` otherwise. Every user

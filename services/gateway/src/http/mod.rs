@@ -8,8 +8,11 @@ mod audit;
 mod extract;
 mod legal;
 pub mod openapi;
+mod privacy;
+mod projects;
 mod sessions;
 mod users;
+mod widget;
 
 pub use extract::forwarded;
 
@@ -67,6 +70,9 @@ pub fn routers(state: AppState) -> (Router, Router) {
         .merge(legal::router())
         .merge(api_keys::router())
         .merge(audit::router())
+        .merge(projects::router())
+        .merge(privacy::router())
+        .merge(widget::router())
         .merge(openapi::router())
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

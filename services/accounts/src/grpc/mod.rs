@@ -10,6 +10,10 @@ use causerie_proto::time::{from_timestamp, to_timestamp};
 use pb::accounts_service_server::AccountsService;
 use tonic::{Request, Response, Status};
 
+mod privacy;
+
+pub use privacy::PrivacyApi;
+
 use crate::AppState;
 use crate::domain::actor::Actor;
 use crate::domain::{api_keys, audit, legal, sign_in, support, tenancy, users};
@@ -28,7 +32,7 @@ pub struct AccountsApi {
 
 type Answer<T> = Result<Response<T>, Status>;
 
-fn source_address<T>(request: &Request<T>) -> Option<String> {
+pub(crate) fn source_address<T>(request: &Request<T>) -> Option<String> {
     request.metadata().get(CLIENT_ADDRESS).and_then(|value| value.to_str().ok()).map(str::to_owned)
 }
 
@@ -74,6 +78,9 @@ impl From<TenantRow> for pb::Tenant {
             contract_end: tenant.contract_end.map(to_timestamp),
             created_at: Some(to_timestamp(tenant.created_at)),
             admin_user_id: None,
+            privacy_button: tenant.privacy_button,
+            credits_sequence: tenant.credits_sequence,
+            translation: tenant.translation,
         }
     }
 }
@@ -216,6 +223,20 @@ impl AccountsService for AccountsApi {
             tenants: tenants.into_iter().map(pb::Tenant::from).collect(),
             next_cursor: next_cursor.unwrap_or_default(),
         }))
+    }
+
+    async fn update_tenant(&self, request: Request<pb::UpdateTenantRequest>) -> Answer<pb::Tenant> {
+        self.caller(&request, Audience::Staff)?;
+        let request = request.into_inner();
+        let changes = crate::store::TenantChanges {
+            status: request.status,
+            contract_end: time("contract_end", request.contract_end)?,
+            privacy_button: request.privacy_button,
+            credits_sequence: request.credits_sequence,
+            translation: request.translation,
+        };
+        let tenant = crate::domain::privacy::update_tenant(&self.state, &request.id, changes).await?;
+        Ok(Response::new(tenant.into()))
     }
 
     async fn get_tenant(&self, request: Request<pb::GetTenantRequest>) -> Answer<pb::Tenant> {

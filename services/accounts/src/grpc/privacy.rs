@@ -1,0 +1,286 @@
+//! The privacy gRPC API: projects, the privacy policy, the consent ledger, the processing
+//! register and the sub-processors. Widget calls carry no token (visitors have none); the rest
+//! verify the caller's forwarded token.
+
+use causerie_auth::transport::verify_metadata;
+use causerie_auth::{Audience, Caller};
+use causerie_core::Error;
+use causerie_proto::accounts::v1 as pb;
+use causerie_proto::time::to_timestamp;
+use pb::privacy_service_server::PrivacyService;
+use tonic::{Request, Response, Status};
+
+use super::{Answer, source_address};
+use crate::AppState;
+use crate::domain::actor::Actor;
+use crate::domain::{privacy, register};
+use crate::store::privacy::{ConsentRow, ProjectRow, SubprocessorRow};
+
+pub struct PrivacyApi {
+    state: AppState,
+}
+
+impl PrivacyApi {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+
+    fn caller<T>(&self, request: &Request<T>, audiences: &[Audience]) -> Result<Caller, Status> {
+        verify_metadata(&self.state.keys.verifier, request.metadata(), audiences)
+            .map_err(|error| Status::from(Error::from(error)))
+    }
+
+    fn actor<T>(&self, request: &Request<T>) -> Result<Actor, Status> {
+        let caller = self.caller(request, &[Audience::Tenant])?;
+        Ok(Actor::from_caller(caller, source_address(request))?)
+    }
+}
+
+impl From<ProjectRow> for pb::Project {
+    fn from(project: ProjectRow) -> Self {
+        Self {
+            id: project.id.to_string(),
+            public_id: privacy::public_id(project.tenant_id, project.id),
+            name: project.name,
+            allowed_origins: project.allowed_origins,
+            languages: project.languages,
+            supervision_enabled: project.supervision_enabled,
+            created_at: Some(to_timestamp(project.created_at)),
+            updated_at: Some(to_timestamp(project.updated_at)),
+        }
+    }
+}
+
+impl From<ConsentRow> for pb::ConsentRecord {
+    fn from(record: ConsentRow) -> Self {
+        Self {
+            id: record.id.to_string(),
+            visitor_id: record.visitor_id.to_string(),
+            project_id: record.project_id.to_string(),
+            purpose: record.purpose,
+            granted: record.granted,
+            text_version: record.text_version,
+            source: record.source,
+            client_network: record.client_network,
+            recorded_at: Some(to_timestamp(record.recorded_at)),
+        }
+    }
+}
+
+impl From<SubprocessorRow> for pb::Subprocessor {
+    fn from(row: SubprocessorRow) -> Self {
+        Self {
+            id: row.id,
+            kind: row.kind,
+            name: row.name,
+            country: row.country,
+            outside_eu: row.outside_eu,
+            safeguard: row.safeguard,
+            purpose: row.purpose,
+        }
+    }
+}
+
+fn policy_document(policy: &causerie_core::policy::PrivacyPolicy) -> Result<pb::PolicyDocument, Error> {
+    Ok(pb::PolicyDocument { policy_json: serde_json::to_string(policy).map_err(Error::internal)? })
+}
+
+fn project_input(input: pb::ProjectInput) -> privacy::ProjectInput {
+    privacy::ProjectInput {
+        name: input.name,
+        allowed_origins: input.allowed_origins.map(|list| list.values),
+        languages: input.languages.map(|list| list.values),
+        supervision_enabled: input.supervision_enabled,
+    }
+}
+
+fn consent_list(records: Vec<ConsentRow>) -> pb::ListConsentsResponse {
+    pb::ListConsentsResponse { records: records.into_iter().map(pb::ConsentRecord::from).collect() }
+}
+
+#[tonic::async_trait]
+impl PrivacyService for PrivacyApi {
+    async fn create_project(&self, request: Request<pb::ProjectInput>) -> Answer<pb::Project> {
+        let actor = self.actor(&request)?;
+        let project = privacy::create_project(&self.state, &actor, project_input(request.into_inner())).await?;
+        Ok(Response::new(project.into()))
+    }
+
+    async fn list_projects(&self, request: Request<pb::ListProjectsRequest>) -> Answer<pb::ListProjectsResponse> {
+        let actor = self.actor(&request)?;
+        let projects = privacy::projects(&self.state, &actor).await?;
+        Ok(Response::new(pb::ListProjectsResponse { projects: projects.into_iter().map(pb::Project::from).collect() }))
+    }
+
+    async fn get_project(&self, request: Request<pb::ProjectRef>) -> Answer<pb::Project> {
+        let actor = self.actor(&request)?;
+        Ok(Response::new(privacy::project(&self.state, &actor, &request.into_inner().id).await?.into()))
+    }
+
+    async fn update_project(&self, request: Request<pb::ProjectInput>) -> Answer<pb::Project> {
+        let actor = self.actor(&request)?;
+        let input = request.into_inner();
+        let id = input.id.clone();
+        Ok(Response::new(privacy::update_project(&self.state, &actor, &id, project_input(input)).await?.into()))
+    }
+
+    async fn delete_project(&self, request: Request<pb::ProjectRef>) -> Answer<pb::Empty> {
+        let actor = self.actor(&request)?;
+        privacy::delete_project(&self.state, &actor, &request.into_inner().id).await?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn get_privacy_policy(&self, request: Request<pb::GetPrivacyPolicyRequest>) -> Answer<pb::PolicyDocument> {
+        let actor = self.actor(&request)?;
+        Ok(Response::new(policy_document(&privacy::policy(&self.state, &actor).await?)?))
+    }
+
+    async fn put_privacy_policy(&self, request: Request<pb::PolicyDocument>) -> Answer<pb::PolicyDocument> {
+        let actor = self.actor(&request)?;
+        let policy = privacy::put_policy(&self.state, &actor, &request.into_inner().policy_json).await?;
+        Ok(Response::new(policy_document(&policy)?))
+    }
+
+    async fn list_policy_versions(
+        &self,
+        request: Request<pb::ListPolicyVersionsRequest>,
+    ) -> Answer<pb::ListPolicyVersionsResponse> {
+        let actor = self.actor(&request)?;
+        let versions = privacy::policy_versions(&self.state, &actor).await?;
+        Ok(Response::new(pb::ListPolicyVersionsResponse {
+            versions: versions
+                .into_iter()
+                .map(|row| pb::PolicyVersion {
+                    version: row.version,
+                    created_at: Some(to_timestamp(row.created_at)),
+                    created_by: row.created_by.to_string(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn get_policy_version(&self, request: Request<pb::GetPolicyVersionRequest>) -> Answer<pb::PolicyDocument> {
+        let actor = self.actor(&request)?;
+        let policy = privacy::policy_version(&self.state, &actor, request.into_inner().version).await?;
+        Ok(Response::new(policy_document(&policy)?))
+    }
+
+    async fn resolve_widget_project(
+        &self,
+        request: Request<pb::ResolveWidgetProjectRequest>,
+    ) -> Answer<pb::WidgetProject> {
+        let widget = privacy::widget_project(&self.state, &request.into_inner().public_id).await?;
+        Ok(Response::new(pb::WidgetProject {
+            tenant_id: widget.tenant.id.to_string(),
+            project_id: widget.project.id.to_string(),
+            public_id: privacy::public_id(widget.tenant.id, widget.project.id),
+            allowed_origins: widget.project.allowed_origins,
+            languages: widget.project.languages,
+            policy_json: serde_json::to_string(&widget.policy).map_err(Error::internal)?,
+            features: Some(pb::TenantFeatures {
+                privacy_button: widget.tenant.privacy_button,
+                credits_sequence: widget.tenant.credits_sequence,
+                translation: widget.tenant.translation,
+            }),
+        }))
+    }
+
+    async fn get_widget_privacy(
+        &self,
+        request: Request<pb::ResolveWidgetProjectRequest>,
+    ) -> Answer<pb::PolicyDocument> {
+        let widget = privacy::widget_project(&self.state, &request.into_inner().public_id).await?;
+        Ok(Response::new(policy_document(&widget.policy)?))
+    }
+
+    async fn record_visitor_consent(&self, request: Request<pb::RecordConsentRequest>) -> Answer<pb::ConsentRecord> {
+        let request = request.into_inner();
+        let decision = privacy::ConsentDecision {
+            visitor_id: &request.visitor_id,
+            purpose: &request.purpose,
+            granted: request.granted,
+            text_version: request.text_version,
+            source: &request.source,
+            client_address: request.client_address.as_deref(),
+        };
+        let record = privacy::record_consent(&self.state, &request.public_id, &decision).await?;
+        Ok(Response::new(record.into()))
+    }
+
+    async fn list_visitor_consents(
+        &self,
+        request: Request<pb::ListVisitorConsentsRequest>,
+    ) -> Answer<pb::ListConsentsResponse> {
+        let request = request.into_inner();
+        let records = privacy::visitor_consents(&self.state, &request.public_id, &request.visitor_id).await?;
+        Ok(Response::new(consent_list(records)))
+    }
+
+    async fn list_consents(&self, request: Request<pb::ListConsentsRequest>) -> Answer<pb::ListConsentsResponse> {
+        let actor = self.actor(&request)?;
+        let records = privacy::consents(&self.state, &actor, &request.into_inner().visitor_id).await?;
+        Ok(Response::new(consent_list(records)))
+    }
+
+    async fn check_consent(&self, request: Request<pb::CheckConsentRequest>) -> Answer<pb::CheckConsentResponse> {
+        let caller = self.caller(&request, &[Audience::Tenant, Audience::Service])?;
+        let request = request.into_inner();
+        let tenant_id =
+            request.tenant_id.parse().map_err(|_| Error::invalid_field("tenant_id", "is not a tenant id"))?;
+        // A tenant's caller asks about its own tenant only; services ask for any.
+        if caller.tenant_id().is_some_and(|own| own != tenant_id) {
+            return Err(Error::not_found("no such tenant").into());
+        }
+        let latest = privacy::check_consent(&self.state, tenant_id, &request.visitor_id, &request.purpose).await?;
+        Ok(Response::new(match latest {
+            Some((granted, text_version, recorded_at)) => {
+                pb::CheckConsentResponse { granted, text_version, recorded_at: Some(to_timestamp(recorded_at)) }
+            }
+            None => pb::CheckConsentResponse { granted: false, text_version: 0, recorded_at: None },
+        }))
+    }
+
+    async fn get_processing_register(
+        &self,
+        request: Request<pb::GetProcessingRegisterRequest>,
+    ) -> Answer<pb::ProcessingRegister> {
+        let actor = self.actor(&request)?;
+        let format = request.into_inner().format;
+        let register = register::build(&self.state, &actor).await?;
+        let (content_type, body) = match format.as_str() {
+            "" | "json" => ("application/json", serde_json::to_string_pretty(&register).map_err(Error::internal)?),
+            "csv" => ("text/csv; charset=utf-8", register.to_csv()),
+            "md" => ("text/markdown; charset=utf-8", register.to_markdown()),
+            _ => return Err(Error::invalid_field("format", "must be json, csv or md").into()),
+        };
+        Ok(Response::new(pb::ProcessingRegister { content_type: content_type.to_owned(), body }))
+    }
+
+    async fn list_subprocessors(
+        &self,
+        request: Request<pb::ListSubprocessorsRequest>,
+    ) -> Answer<pb::ListSubprocessorsResponse> {
+        self.caller(&request, &[Audience::Staff])?;
+        let rows = crate::store::privacy::subprocessors(&self.state.pool).await?;
+        Ok(Response::new(pb::ListSubprocessorsResponse {
+            subprocessors: rows.into_iter().map(pb::Subprocessor::from).collect(),
+        }))
+    }
+
+    async fn put_subprocessor(&self, request: Request<pb::Subprocessor>) -> Answer<pb::Subprocessor> {
+        self.caller(&request, &[Audience::Staff])?;
+        let request = request.into_inner();
+        let row = SubprocessorRow {
+            id: request.id,
+            kind: request.kind,
+            name: request.name,
+            country: request.country,
+            outside_eu: request.outside_eu,
+            safeguard: request.safeguard.filter(|safeguard| !safeguard.trim().is_empty()),
+            purpose: request.purpose,
+        };
+        privacy::validate_subprocessor(&row)?;
+        crate::store::privacy::upsert_subprocessor(&self.state.pool, &row, self.state.clock.now()).await?;
+        Ok(Response::new(row.into()))
+    }
+}

@@ -1,0 +1,292 @@
+//! Projects, privacy-policy versions and the consent ledger, inside the tenant's transaction; the
+//! platform's sub-processors and the tenants' features.
+
+use causerie_core::Error;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ProjectRow {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub name: String,
+    pub allowed_origins: Vec<String>,
+    pub languages: Vec<String>,
+    pub supervision_enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+macro_rules! project_columns {
+    () => {
+        "tenant_id, id, name, allowed_origins, languages, supervision_enabled, created_at, updated_at"
+    };
+}
+
+pub struct NewProject<'a> {
+    pub tenant_id: Uuid,
+    pub name: &'a str,
+    pub allowed_origins: &'a [String],
+    pub languages: &'a [String],
+    pub supervision_enabled: bool,
+    pub now: DateTime<Utc>,
+}
+
+pub async fn insert_project(transaction: &mut PgConnection, project: &NewProject<'_>) -> Result<ProjectRow, Error> {
+    sqlx::query_as(concat!(
+        "insert into projects (tenant_id, id, name, allowed_origins, languages, supervision_enabled, created_at,
+                               updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $7)
+         returning ",
+        project_columns!()
+    ))
+    .bind(project.tenant_id)
+    .bind(Uuid::now_v7())
+    .bind(project.name)
+    .bind(project.allowed_origins)
+    .bind(project.languages)
+    .bind(project.supervision_enabled)
+    .bind(project.now)
+    .fetch_one(transaction)
+    .await
+    .map_err(Error::unavailable)
+}
+
+pub async fn projects(transaction: &mut PgConnection) -> Result<Vec<ProjectRow>, Error> {
+    sqlx::query_as(concat!("select ", project_columns!(), " from projects order by id"))
+        .fetch_all(transaction)
+        .await
+        .map_err(Error::unavailable)
+}
+
+pub async fn project(transaction: &mut PgConnection, id: Uuid) -> Result<Option<ProjectRow>, Error> {
+    sqlx::query_as(concat!("select ", project_columns!(), " from projects where id = $1"))
+        .bind(id)
+        .fetch_optional(transaction)
+        .await
+        .map_err(Error::unavailable)
+}
+
+pub struct ProjectChanges<'a> {
+    pub name: Option<&'a str>,
+    pub allowed_origins: Option<&'a [String]>,
+    pub languages: Option<&'a [String]>,
+    pub supervision_enabled: Option<bool>,
+}
+
+pub async fn update_project(
+    transaction: &mut PgConnection,
+    id: Uuid,
+    changes: &ProjectChanges<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<ProjectRow>, Error> {
+    sqlx::query_as(concat!(
+        "update projects set name = coalesce($2, name), allowed_origins = coalesce($3, allowed_origins),
+                             languages = coalesce($4, languages),
+                             supervision_enabled = coalesce($5, supervision_enabled), updated_at = $6
+          where id = $1
+          returning ",
+        project_columns!()
+    ))
+    .bind(id)
+    .bind(changes.name)
+    .bind(changes.allowed_origins)
+    .bind(changes.languages)
+    .bind(changes.supervision_enabled)
+    .bind(now)
+    .fetch_optional(transaction)
+    .await
+    .map_err(Error::unavailable)
+}
+
+pub async fn delete_project(transaction: &mut PgConnection, id: Uuid) -> Result<bool, Error> {
+    let deleted = sqlx::query("delete from projects where id = $1")
+        .bind(id)
+        .execute(transaction)
+        .await
+        .map_err(Error::unavailable)?;
+    Ok(deleted.rows_affected() == 1)
+}
+
+#[derive(sqlx::FromRow)]
+pub struct PolicyRow {
+    pub version: i32,
+    pub policy: serde_json::Value,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn current_policy(transaction: &mut PgConnection) -> Result<Option<PolicyRow>, Error> {
+    sqlx::query_as("select version, policy, created_by, created_at from privacy_policies order by version desc limit 1")
+        .fetch_optional(transaction)
+        .await
+        .map_err(Error::unavailable)
+}
+
+pub async fn policy_version(transaction: &mut PgConnection, version: i32) -> Result<Option<PolicyRow>, Error> {
+    sqlx::query_as("select version, policy, created_by, created_at from privacy_policies where version = $1")
+        .bind(version)
+        .fetch_optional(transaction)
+        .await
+        .map_err(Error::unavailable)
+}
+
+pub async fn policy_versions(transaction: &mut PgConnection) -> Result<Vec<PolicyRow>, Error> {
+    sqlx::query_as("select version, policy, created_by, created_at from privacy_policies order by version desc")
+        .fetch_all(transaction)
+        .await
+        .map_err(Error::unavailable)
+}
+
+/// Locks the tenant's policy history, so two writers make two consecutive versions.
+pub async fn lock_policy(transaction: &mut PgConnection, tenant_id: Uuid) -> Result<(), Error> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('privacy_policies:' || $1::text, 0))")
+        .bind(tenant_id)
+        .execute(transaction)
+        .await
+        .map_err(Error::unavailable)?;
+    Ok(())
+}
+
+pub async fn insert_policy(
+    transaction: &mut PgConnection,
+    tenant_id: Uuid,
+    version: i32,
+    policy: &serde_json::Value,
+    created_by: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query(
+        "insert into privacy_policies (tenant_id, version, policy, created_by, created_at) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(tenant_id)
+    .bind(version)
+    .bind(policy)
+    .bind(created_by)
+    .bind(now)
+    .execute(transaction)
+    .await
+    .map_err(Error::unavailable)?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ConsentRow {
+    pub id: Uuid,
+    pub visitor_id: Uuid,
+    pub project_id: Uuid,
+    pub purpose: String,
+    pub granted: bool,
+    pub text_version: i32,
+    pub source: String,
+    pub client_network: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+pub struct NewConsent<'a> {
+    pub tenant_id: Uuid,
+    pub visitor_id: Uuid,
+    pub project_id: Uuid,
+    pub purpose: &'a str,
+    pub granted: bool,
+    pub text_version: i32,
+    pub source: &'a str,
+    pub client_network: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+pub async fn insert_consent(transaction: &mut PgConnection, consent: &NewConsent<'_>) -> Result<ConsentRow, Error> {
+    sqlx::query_as(
+        "insert into consent_records (tenant_id, id, visitor_id, project_id, purpose, granted, text_version, source,
+                                      client_network, recorded_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         returning id, visitor_id, project_id, purpose, granted, text_version, source, client_network, recorded_at",
+    )
+    .bind(consent.tenant_id)
+    .bind(Uuid::now_v7())
+    .bind(consent.visitor_id)
+    .bind(consent.project_id)
+    .bind(consent.purpose)
+    .bind(consent.granted)
+    .bind(consent.text_version)
+    .bind(consent.source)
+    .bind(consent.client_network)
+    .bind(consent.now)
+    .fetch_one(transaction)
+    .await
+    .map_err(Error::unavailable)
+}
+
+/// Every record of a visitor, newest first.
+pub async fn visitor_consents(transaction: &mut PgConnection, visitor_id: Uuid) -> Result<Vec<ConsentRow>, Error> {
+    sqlx::query_as(
+        "select id, visitor_id, project_id, purpose, granted, text_version, source, client_network, recorded_at
+           from consent_records where visitor_id = $1
+          order by recorded_at desc, id desc",
+    )
+    .bind(visitor_id)
+    .fetch_all(transaction)
+    .await
+    .map_err(Error::unavailable)
+}
+
+/// The latest decision of a visitor for a purpose: one index lookup.
+pub async fn latest_consent(
+    transaction: &mut PgConnection,
+    visitor_id: Uuid,
+    purpose: &str,
+) -> Result<Option<(bool, i32, DateTime<Utc>)>, Error> {
+    sqlx::query_as(
+        "select granted, text_version, recorded_at from consent_records
+          where visitor_id = $1 and purpose = $2
+          order by recorded_at desc, id desc limit 1",
+    )
+    .bind(visitor_id)
+    .bind(purpose)
+    .fetch_optional(transaction)
+    .await
+    .map_err(Error::unavailable)
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SubprocessorRow {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub country: String,
+    pub outside_eu: bool,
+    pub safeguard: Option<String>,
+    pub purpose: String,
+}
+
+pub async fn subprocessors(pool: &PgPool) -> Result<Vec<SubprocessorRow>, Error> {
+    sqlx::query_as(
+        "select id, kind, name, country, outside_eu, safeguard, purpose from subprocessors order by kind, id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(Error::unavailable)
+}
+
+pub async fn upsert_subprocessor(pool: &PgPool, row: &SubprocessorRow, now: DateTime<Utc>) -> Result<(), Error> {
+    sqlx::query(
+        "insert into subprocessors (id, kind, name, country, outside_eu, safeguard, purpose, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+         on conflict (id) do update set kind = excluded.kind, name = excluded.name, country = excluded.country,
+             outside_eu = excluded.outside_eu, safeguard = excluded.safeguard, purpose = excluded.purpose,
+             updated_at = excluded.updated_at",
+    )
+    .bind(&row.id)
+    .bind(&row.kind)
+    .bind(&row.name)
+    .bind(&row.country)
+    .bind(row.outside_eu)
+    .bind(&row.safeguard)
+    .bind(&row.purpose)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(Error::unavailable)?;
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! A tenant's privacy policy and its history, the record of processing activities, and the
+//! consent ledger as its admins read it.
+
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use causerie_core::Error;
+use causerie_core::policy::{PolicyDocument, PrivacyPolicy};
+use causerie_proto::accounts::v1 as pb;
+use causerie_proto::time::from_timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::{ApiJson, ApiQuery, TenantContext};
+use super::sessions::from_status;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/privacy-policy", get(get_policy).put(put_policy))
+        .route("/v1/privacy-policy/versions", get(list_versions))
+        .route("/v1/privacy-policy/versions/{version}", get(get_version))
+        .route("/v1/processing-register", get(processing_register))
+        .route("/v1/consents", get(list_consents))
+}
+
+/// Accounts sends the policy as the JSON of API.md; it is checked on the way through.
+pub(super) fn policy_of(document: pb::PolicyDocument) -> Result<PrivacyPolicy, Error> {
+    serde_json::from_str(&document.policy_json).map_err(Error::internal)
+}
+
+/// The tenant's privacy policy in force (version 0: the defaults, until an admin writes one).
+#[utoipa::path(get, path = "/v1/privacy-policy", tag = "privacy",
+    responses((status = 200, body = PrivacyPolicy)), security(("bearer" = [])))]
+async fn get_policy(State(state): State<AppState>, caller: TenantContext) -> Result<Json<PrivacyPolicy>, Error> {
+    let document = state
+        .privacy
+        .clone()
+        .get_privacy_policy(caller.forward(pb::GetPrivacyPolicyRequest {})?)
+        .await
+        .map_err(from_status)?;
+    Ok(Json(policy_of(document.into_inner())?))
+}
+
+/// Writes a new version of the policy; earlier versions stay readable.
+#[utoipa::path(put, path = "/v1/privacy-policy", tag = "privacy", request_body = PolicyDocument,
+    responses((status = 200, body = PrivacyPolicy), (status = 403, description = "forbidden"),
+              (status = 422, description = "invalid_request, retention_above_maximum or residency_conflict")),
+    security(("bearer" = [])))]
+async fn put_policy(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    ApiJson(body): ApiJson<PolicyDocument>,
+) -> Result<Json<PrivacyPolicy>, Error> {
+    let policy_json = serde_json::to_string(&body).map_err(Error::internal)?;
+    let document = state
+        .privacy
+        .clone()
+        .put_privacy_policy(caller.forward(pb::PolicyDocument { policy_json })?)
+        .await
+        .map_err(from_status)?;
+    Ok(Json(policy_of(document.into_inner())?))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PolicyVersionEntry {
+    pub version: i32,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The admin who wrote it.
+    pub created_by: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PolicyVersionList {
+    pub items: Vec<PolicyVersionEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// Every version of the policy, newest first.
+#[utoipa::path(get, path = "/v1/privacy-policy/versions", tag = "privacy",
+    responses((status = 200, body = PolicyVersionList)), security(("bearer" = [])))]
+async fn list_versions(State(state): State<AppState>, caller: TenantContext) -> Result<Json<PolicyVersionList>, Error> {
+    let versions = state
+        .privacy
+        .clone()
+        .list_policy_versions(caller.forward(pb::ListPolicyVersionsRequest {})?)
+        .await
+        .map_err(from_status)?;
+    Ok(Json(PolicyVersionList {
+        items: versions
+            .into_inner()
+            .versions
+            .into_iter()
+            .map(|version| PolicyVersionEntry {
+                version: version.version,
+                created_at: version.created_at.and_then(from_timestamp),
+                created_by: version.created_by,
+            })
+            .collect(),
+        next_cursor: None,
+    }))
+}
+
+/// One past version of the policy, as it was.
+#[utoipa::path(get, path = "/v1/privacy-policy/versions/{version}", tag = "privacy",
+    responses((status = 200, body = PrivacyPolicy), (status = 404, description = "not_found")),
+    security(("bearer" = [])))]
+async fn get_version(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    Path(version): Path<String>,
+) -> Result<Json<PrivacyPolicy>, Error> {
+    let version: i32 = version.parse().map_err(|_| Error::not_found("no such policy version"))?;
+    let document = state
+        .privacy
+        .clone()
+        .get_policy_version(caller.forward(pb::GetPolicyVersionRequest { version })?)
+        .await
+        .map_err(from_status)?;
+    Ok(Json(policy_of(document.into_inner())?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct RegisterQuery {
+    /// `json` (default), `csv` or `md`.
+    pub format: Option<String>,
+}
+
+/// The record of processing activities (GDPR Art. 30), built from the policy, the projects, the
+/// enabled sub-processors and the directory connections.
+#[utoipa::path(get, path = "/v1/processing-register", tag = "privacy", params(RegisterQuery),
+    responses((status = 200, description = "the register in the format asked"), (status = 422, description = "invalid_request")),
+    security(("bearer" = [])))]
+async fn processing_register(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    ApiQuery(query): ApiQuery<RegisterQuery>,
+) -> Result<Response, Error> {
+    let message = pb::GetProcessingRegisterRequest { format: query.format.unwrap_or_default() };
+    let register = state
+        .privacy
+        .clone()
+        .get_processing_register(caller.forward(message)?)
+        .await
+        .map_err(from_status)?
+        .into_inner();
+    Ok(([(CONTENT_TYPE, register.content_type)], register.body).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ConsentQuery {
+    pub visitor_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentRecordResponse {
+    pub id: String,
+    pub visitor_id: String,
+    pub project_id: String,
+    pub purpose: String,
+    pub granted: bool,
+    /// The version of the consent text the visitor was shown.
+    pub text_version: i32,
+    /// `widget`, `scenario_step`, `form` or `chat_intro`.
+    pub source: String,
+    /// The visitor's network, truncated before it was stored.
+    pub client_network: Option<String>,
+    pub recorded_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<pb::ConsentRecord> for ConsentRecordResponse {
+    fn from(record: pb::ConsentRecord) -> Self {
+        Self {
+            id: record.id,
+            visitor_id: record.visitor_id,
+            project_id: record.project_id,
+            purpose: record.purpose,
+            granted: record.granted,
+            text_version: record.text_version,
+            source: record.source,
+            client_network: record.client_network,
+            recorded_at: record.recorded_at.and_then(from_timestamp),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentList {
+    pub items: Vec<ConsentRecordResponse>,
+    pub next_cursor: Option<String>,
+}
+
+/// A visitor's consent records, newest first: the proof of consent (GDPR Art. 7(1)).
+#[utoipa::path(get, path = "/v1/consents", tag = "privacy", params(ConsentQuery),
+    responses((status = 200, body = ConsentList), (status = 403, description = "forbidden"),
+              (status = 422, description = "invalid_request")),
+    security(("bearer" = [])))]
+async fn list_consents(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    ApiQuery(query): ApiQuery<ConsentQuery>,
+) -> Result<Json<ConsentList>, Error> {
+    let records = state
+        .privacy
+        .clone()
+        .list_consents(caller.forward(pb::ListConsentsRequest { visitor_id: query.visitor_id })?)
+        .await
+        .map_err(from_status)?;
+    Ok(Json(ConsentList {
+        items: records.into_inner().records.into_iter().map(ConsentRecordResponse::from).collect(),
+        next_cursor: None,
+    }))
+}

@@ -1,0 +1,201 @@
+//! A tenant's projects (one widget, assistant and live chat each) and their cookie manifest.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use causerie_core::Error;
+use causerie_proto::accounts::v1 as pb;
+use causerie_proto::time::from_timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::{ApiJson, TenantContext};
+use super::sessions::{from_status, string_list};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/projects", post(create_project).get(list_projects))
+        .route("/v1/projects/{pid}", get(get_project).patch(update_project).delete(delete_project))
+        .route("/v1/projects/{pid}/cookies", get(cookie_manifest))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ProjectRequest {
+    pub name: Option<String>,
+    /// Origins allowed to embed the widget, such as `https://www.example.org`; the widget API
+    /// answers CORS for them only.
+    pub allowed_origins: Option<Vec<String>>,
+    pub languages: Option<Vec<String>>,
+    pub supervision_enabled: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectResponse {
+    pub id: String,
+    /// What the widget is embedded with.
+    pub public_id: String,
+    pub name: String,
+    pub allowed_origins: Vec<String>,
+    pub languages: Vec<String>,
+    pub supervision_enabled: bool,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<pb::Project> for ProjectResponse {
+    fn from(project: pb::Project) -> Self {
+        Self {
+            id: project.id,
+            public_id: project.public_id,
+            name: project.name,
+            allowed_origins: project.allowed_origins,
+            languages: project.languages,
+            supervision_enabled: project.supervision_enabled,
+            created_at: project.created_at.and_then(from_timestamp),
+            updated_at: project.updated_at.and_then(from_timestamp),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectList {
+    pub items: Vec<ProjectResponse>,
+    pub next_cursor: Option<String>,
+}
+
+fn project_input(id: String, body: ProjectRequest) -> pb::ProjectInput {
+    pb::ProjectInput {
+        id,
+        name: body.name,
+        allowed_origins: string_list(body.allowed_origins),
+        languages: string_list(body.languages),
+        supervision_enabled: body.supervision_enabled,
+    }
+}
+
+/// Creates a project.
+#[utoipa::path(post, path = "/v1/projects", tag = "projects", request_body = ProjectRequest,
+    responses((status = 201, body = ProjectResponse), (status = 403, description = "forbidden"),
+              (status = 422, description = "invalid_request")),
+    security(("bearer" = [])))]
+async fn create_project(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    ApiJson(body): ApiJson<ProjectRequest>,
+) -> Result<(StatusCode, Json<ProjectResponse>), Error> {
+    let project = state
+        .privacy
+        .clone()
+        .create_project(caller.forward(project_input(String::new(), body))?)
+        .await
+        .map_err(from_status)?;
+    Ok((StatusCode::CREATED, Json(project.into_inner().into())))
+}
+
+/// The tenant's projects.
+#[utoipa::path(get, path = "/v1/projects", tag = "projects",
+    responses((status = 200, body = ProjectList)), security(("bearer" = [])))]
+async fn list_projects(State(state): State<AppState>, caller: TenantContext) -> Result<Json<ProjectList>, Error> {
+    let projects =
+        state.privacy.clone().list_projects(caller.forward(pb::ListProjectsRequest {})?).await.map_err(from_status)?;
+    Ok(Json(ProjectList {
+        items: projects.into_inner().projects.into_iter().map(ProjectResponse::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// One project.
+#[utoipa::path(get, path = "/v1/projects/{pid}", tag = "projects",
+    responses((status = 200, body = ProjectResponse), (status = 404, description = "not_found")),
+    security(("bearer" = [])))]
+async fn get_project(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    Path(pid): Path<String>,
+) -> Result<Json<ProjectResponse>, Error> {
+    let project =
+        state.privacy.clone().get_project(caller.forward(pb::ProjectRef { id: pid })?).await.map_err(from_status)?;
+    Ok(Json(project.into_inner().into()))
+}
+
+/// Changes a project; absent fields stay as they are.
+#[utoipa::path(patch, path = "/v1/projects/{pid}", tag = "projects", request_body = ProjectRequest,
+    responses((status = 200, body = ProjectResponse), (status = 404, description = "not_found"),
+              (status = 422, description = "invalid_request")),
+    security(("bearer" = [])))]
+async fn update_project(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    Path(pid): Path<String>,
+    ApiJson(body): ApiJson<ProjectRequest>,
+) -> Result<Json<ProjectResponse>, Error> {
+    let project =
+        state.privacy.clone().update_project(caller.forward(project_input(pid, body))?).await.map_err(from_status)?;
+    Ok(Json(project.into_inner().into()))
+}
+
+/// Deletes a project. Its consent records stay: they are the tenant's proof.
+#[utoipa::path(delete, path = "/v1/projects/{pid}", tag = "projects",
+    responses((status = 204, description = "deleted"), (status = 404, description = "not_found")),
+    security(("bearer" = [])))]
+async fn delete_project(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    Path(pid): Path<String>,
+) -> Result<StatusCode, Error> {
+    state.privacy.clone().delete_project(caller.forward(pb::ProjectRef { id: pid })?).await.map_err(from_status)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CookieEntry {
+    pub name: &'static str,
+    pub purpose: &'static str,
+    /// `session`, `1 month`, `1 year`.
+    pub lifetime: String,
+    /// Seconds; absent for a session cookie.
+    pub max_age_seconds: Option<u64>,
+    pub http_only: bool,
+    pub secure: bool,
+    pub same_site: &'static str,
+    /// Technical cookies strictly necessary to the service: no consent is asked.
+    pub consent_exempt: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CookieManifest {
+    pub project_id: String,
+    pub cookies: Vec<CookieEntry>,
+}
+
+/// The cookies the project's widget sets, from the same definition the widget API uses, for
+/// the tenant to publish.
+#[utoipa::path(get, path = "/v1/projects/{pid}/cookies", tag = "projects",
+    responses((status = 200, body = CookieManifest), (status = 404, description = "not_found")),
+    security(("bearer" = [])))]
+async fn cookie_manifest(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    Path(pid): Path<String>,
+) -> Result<Json<CookieManifest>, Error> {
+    let project =
+        state.privacy.clone().get_project(caller.forward(pb::ProjectRef { id: pid })?).await.map_err(from_status)?;
+    Ok(Json(CookieManifest {
+        project_id: project.into_inner().id,
+        cookies: causerie_core::cookies::ALL
+            .iter()
+            .map(|cookie| CookieEntry {
+                name: cookie.name,
+                purpose: cookie.purpose,
+                lifetime: cookie.lifetime_text(),
+                max_age_seconds: cookie.lifetime.map(|lifetime| lifetime.as_secs()),
+                http_only: cookie.http_only,
+                secure: true,
+                same_site: "None",
+                consent_exempt: cookie.consent_exempt,
+            })
+            .collect(),
+    }))
+}

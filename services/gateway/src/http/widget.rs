@@ -1,0 +1,425 @@
+//! The widget API: what a visitor's browser calls from a tenant's site. Visitors have no token;
+//! they are known by the cookies of DESIGN.md section 6 (`causerie_core::cookies`), and a call is
+//! served only for the origins the project allows. `cz_sid` names the project it belongs to, so
+//! later calls find their project without any server-side session.
+
+use axum::extract::{Path, State};
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN, COOKIE, ORIGIN, SET_COOKIE, VARY,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{AppendHeaders, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use causerie_core::Error;
+use causerie_core::cookies::{self, WidgetCookie};
+use causerie_core::policy::{LegalBasis, PrivacyPolicy};
+use causerie_proto::accounts::v1 as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::{ApiJson, ApiQuery, ClientAddress, forwarded};
+use super::privacy::{ConsentRecordResponse, policy_of};
+use super::sessions::from_status;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/widget/v1/projects/{public_id}/sessions", post(start_session).options(preflight))
+        .route("/widget/v1/privacy", get(privacy_credits).options(preflight))
+        .route("/widget/v1/consents", post(record_consent).get(current_consents).options(preflight))
+}
+
+/// The value of cookie `name` in the request, if any.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+}
+
+fn origin(headers: &HeaderMap) -> Option<&str> {
+    headers.get(ORIGIN).and_then(|value| value.to_str().ok())
+}
+
+/// Refuses a browser call from an origin the project does not allow. A call without `Origin`
+/// does not come from a page of another site (browsers always send it on cross-origin calls).
+fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Error> {
+    match origin(headers) {
+        Some(origin) if !allowed.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin)) => {
+            Err(Error::forbidden("this site is not allowed to embed the project's widget"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// CORS headers for an origin already checked: credentials allowed, so the cookies travel.
+fn cors(headers: &HeaderMap) -> Vec<(axum::http::HeaderName, HeaderValue)> {
+    let Some(origin) = origin(headers).and_then(|origin| HeaderValue::from_str(origin).ok()) else {
+        return Vec::new();
+    };
+    vec![
+        (ACCESS_CONTROL_ALLOW_ORIGIN, origin),
+        (ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true")),
+        (VARY, HeaderValue::from_static("Origin")),
+    ]
+}
+
+/// Preflights carry no cookies, so the project is not known yet: they are answered for any
+/// origin, and the call itself is refused when its origin is not allowed.
+async fn preflight(headers: HeaderMap) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let answer = response.headers_mut();
+    for (name, value) in cors(&headers) {
+        answer.insert(name, value);
+    }
+    answer.insert("access-control-allow-methods", HeaderValue::from_static("GET, POST"));
+    answer.insert("access-control-allow-headers", HeaderValue::from_static("content-type"));
+    answer.insert("access-control-max-age", HeaderValue::from_static("600"));
+    response
+}
+
+fn set_cookie(cookie: &WidgetCookie, value: &str) -> Result<(axum::http::HeaderName, HeaderValue), Error> {
+    Ok((SET_COOKIE, HeaderValue::from_str(&cookie.set_cookie(value)).map_err(Error::internal)?))
+}
+
+/// A page URL as a cookie value: percent-encoded where cookies cannot hold a character, and cut
+/// at 1,000 bytes.
+fn cookie_value(text: &str) -> String {
+    let mut value = String::with_capacity(text.len().min(1000));
+    for byte in text.bytes() {
+        if value.len() >= 1000 {
+            break;
+        }
+        match byte {
+            b'!' | b'#'..=b'+' | b'-'..=b':' | b'<'..=b'[' | b']'..=b'~' if byte != b'%' => {
+                value.push(char::from(byte))
+            }
+            other => value.push_str(&format!("%{other:02X}")),
+        }
+    }
+    value
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SessionRequest {
+    pub page_url: String,
+    pub language: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentPurpose {
+    pub id: String,
+    pub name: String,
+    pub legal_basis: &'static str,
+    pub description: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentIntroduction {
+    /// The purposes the visitor is asked to opt in to.
+    pub purposes: Vec<ConsentPurpose>,
+    /// The version of the consent text shown; a consent record cites it.
+    pub text_version: i32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub session_id: String,
+    pub visitor_id: String,
+    /// The language asked for when the project speaks it, else the project's first language.
+    pub language: Option<String>,
+    /// The consent text shown before the visitor starts.
+    pub intro: String,
+    pub consent: ConsentIntroduction,
+    /// Show the privacy-information button.
+    pub privacy_button: bool,
+    /// Offer the "credits" sequence.
+    pub credits_sequence: bool,
+}
+
+fn consent_introduction(policy: &PrivacyPolicy) -> ConsentIntroduction {
+    ConsentIntroduction {
+        purposes: policy
+            .document
+            .purposes
+            .iter()
+            .filter(|purpose| purpose.legal_basis == LegalBasis::Consent)
+            .map(|purpose| ConsentPurpose {
+                id: purpose.id.clone(),
+                name: purpose.name.clone(),
+                legal_basis: purpose.legal_basis.as_str(),
+                description: purpose.description.clone(),
+            })
+            .collect(),
+        text_version: policy.consent_text_version,
+    }
+}
+
+/// Starts a visitor's session on a project's widget: sets `cz_vid` (kept when the visitor has
+/// one), `cz_sid` and `cz_page`, and answers the introduction with the consent asked.
+#[utoipa::path(post, path = "/widget/v1/projects/{public_id}/sessions", tag = "widget", request_body = SessionRequest,
+    responses((status = 201, body = SessionResponse), (status = 403, description = "forbidden: origin not allowed"),
+              (status = 404, description = "not_found")))]
+async fn start_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(public_id): Path<String>,
+    ApiJson(body): ApiJson<SessionRequest>,
+) -> Result<Response, Error> {
+    let project = state
+        .privacy
+        .clone()
+        .resolve_widget_project(forwarded(
+            pb::ResolveWidgetProjectRequest { public_id: public_id.clone() },
+            None,
+            None,
+        )?)
+        .await
+        .map_err(from_status)?
+        .into_inner();
+    check_origin(&headers, &project.allowed_origins)?;
+    if body.page_url.trim().is_empty() || body.page_url.len() > 4096 {
+        return Err(Error::invalid_field("page_url", "is required, at most 4096 characters"));
+    }
+    let policy = policy_of(pb::PolicyDocument { policy_json: project.policy_json })?;
+    let visitor_id = cookie(&headers, cookies::VISITOR.name)
+        .and_then(|value| uuid::Uuid::try_parse(value).ok())
+        .unwrap_or_else(uuid::Uuid::new_v4);
+    let session_id = format!("{}.{}", project.public_id, uuid::Uuid::new_v4().simple());
+    let features = project.features.unwrap_or_default();
+    let asked = body.language.as_deref().map(|language| language.trim().to_lowercase());
+    let language =
+        asked.filter(|asked| project.languages.contains(asked)).or_else(|| project.languages.first().cloned());
+    let answer = SessionResponse {
+        session_id: session_id.clone(),
+        visitor_id: visitor_id.to_string(),
+        language,
+        intro: policy.document.consent_text.clone(),
+        consent: consent_introduction(&policy),
+        privacy_button: features.privacy_button,
+        credits_sequence: features.credits_sequence,
+    };
+    let mut response_headers = cors(&headers);
+    response_headers.push(set_cookie(&cookies::VISITOR, &visitor_id.to_string())?);
+    response_headers.push(set_cookie(&cookies::SESSION, &session_id)?);
+    response_headers.push(set_cookie(&cookies::PAGE, &cookie_value(body.page_url.trim()))?);
+    Ok((StatusCode::CREATED, AppendHeaders(response_headers), Json(answer)).into_response())
+}
+
+/// The widget's project: from `cz_sid`, or from `?project=` before a session exists.
+fn widget_public_id(headers: &HeaderMap, project: Option<&str>) -> Result<String, Error> {
+    cookie(headers, cookies::SESSION.name)
+        .and_then(|session| session.split_once('.').map(|(public_id, _)| public_id))
+        .or(project)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Error::unauthenticated("no widget session: start one with POST /widget/v1/projects/{public_id}/sessions")
+        })
+}
+
+async fn resolve_allowed(state: &AppState, headers: &HeaderMap, public_id: &str) -> Result<pb::WidgetProject, Error> {
+    let project = state
+        .privacy
+        .clone()
+        .resolve_widget_project(forwarded(
+            pb::ResolveWidgetProjectRequest { public_id: public_id.to_owned() },
+            None,
+            None,
+        )?)
+        .await
+        .map_err(from_status)?
+        .into_inner();
+    check_origin(headers, &project.allowed_origins)?;
+    Ok(project)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct CreditsQuery {
+    /// The project's public id, when the visitor has no session yet.
+    pub project: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RetentionEntry {
+    pub category: String,
+    /// Absent: for the duration of the contract.
+    pub days: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Credits {
+    pub controller: causerie_core::policy::Controller,
+    pub dpo: causerie_core::policy::DataProtectionOfficer,
+    pub purposes: Vec<ConsentPurpose>,
+    pub recipients: Vec<String>,
+    pub retention: Vec<RetentionEntry>,
+    pub subprocessors: causerie_core::policy::Subprocessors,
+    pub data_residency: causerie_core::policy::DataResidency,
+    /// How a visitor asks for erasure or a copy of their data, and how long the controller takes.
+    pub erasure: ErasureInformation,
+    pub policy_version: i32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErasureInformation {
+    pub request: &'static str,
+    pub deadline_days: u32,
+    pub contact: String,
+}
+
+/// The "credits": who the controller is, how to reach the DPO, the purposes and their legal
+/// bases, the recipients, the retention periods, the sub-processors, and how to ask for erasure.
+#[utoipa::path(get, path = "/widget/v1/privacy", tag = "widget", params(CreditsQuery),
+    responses((status = 200, body = Credits), (status = 401, description = "unauthenticated: no session"),
+              (status = 403, description = "forbidden: origin not allowed")))]
+async fn privacy_credits(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<CreditsQuery>,
+) -> Result<Response, Error> {
+    let public_id = widget_public_id(&headers, query.project.as_deref())?;
+    let project = resolve_allowed(&state, &headers, &public_id).await?;
+    let policy = policy_of(pb::PolicyDocument { policy_json: project.policy_json })?;
+    let document = &policy.document;
+    let credits = Credits {
+        controller: document.controller.clone(),
+        dpo: document.dpo.clone(),
+        purposes: document
+            .purposes
+            .iter()
+            .map(|purpose| ConsentPurpose {
+                id: purpose.id.clone(),
+                name: purpose.name.clone(),
+                legal_basis: purpose.legal_basis.as_str(),
+                description: purpose.description.clone(),
+            })
+            .collect(),
+        recipients: document.recipients.clone(),
+        retention: causerie_core::RetentionCategory::ALL
+            .into_iter()
+            .map(|category| RetentionEntry {
+                category: category.as_str().to_owned(),
+                days: document.retention_days(category),
+            })
+            .collect(),
+        subprocessors: document.subprocessors,
+        data_residency: document.data_residency,
+        erasure: ErasureInformation {
+            request: "POST /widget/v1/privacy/requests {\"kind\": \"erasure\"} from this widget, or write to the DPO",
+            deadline_days: document.erasure_deadline_days,
+            contact: document.dpo.email.clone(),
+        },
+        policy_version: policy.version,
+    };
+    Ok((AppendHeaders(cors(&headers)), Json(credits)).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ConsentRequest {
+    pub purpose: String,
+    pub granted: bool,
+    /// The version of the consent text the visitor was shown.
+    pub text_version: i32,
+}
+
+fn visitor(headers: &HeaderMap) -> Result<String, Error> {
+    cookie(headers, cookies::VISITOR.name)
+        .filter(|value| uuid::Uuid::try_parse(value).is_ok())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::unauthenticated("no visitor: start a widget session first"))
+}
+
+/// Records the visitor's choice for a purpose. A withdrawal is a record too.
+#[utoipa::path(post, path = "/widget/v1/consents", tag = "widget", request_body = ConsentRequest,
+    responses((status = 201, body = ConsentRecordResponse), (status = 401, description = "unauthenticated: no session"),
+              (status = 403, description = "forbidden: origin not allowed"), (status = 422, description = "invalid_request")))]
+async fn record_consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientAddress(client): ClientAddress,
+    ApiJson(body): ApiJson<ConsentRequest>,
+) -> Result<Response, Error> {
+    let public_id = widget_public_id(&headers, None)?;
+    let visitor_id = visitor(&headers)?;
+    resolve_allowed(&state, &headers, &public_id).await?;
+    let message = pb::RecordConsentRequest {
+        public_id,
+        visitor_id,
+        purpose: body.purpose,
+        granted: body.granted,
+        text_version: body.text_version,
+        source: "widget".to_owned(),
+        client_address: client.map(|address| address.to_string()),
+    };
+    let record =
+        state.privacy.clone().record_visitor_consent(forwarded(message, None, None)?).await.map_err(from_status)?;
+    let record = ConsentRecordResponse::from(record.into_inner());
+    Ok((StatusCode::CREATED, AppendHeaders(cors(&headers)), Json(record)).into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CurrentConsent {
+    pub purpose: String,
+    pub granted: bool,
+    pub text_version: i32,
+    pub recorded_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CurrentConsents {
+    pub visitor_id: String,
+    /// The latest decision per purpose.
+    pub items: Vec<CurrentConsent>,
+}
+
+/// The visitor's current choices: the latest record for each purpose.
+#[utoipa::path(get, path = "/widget/v1/consents", tag = "widget",
+    responses((status = 200, body = CurrentConsents), (status = 401, description = "unauthenticated: no session")))]
+async fn current_consents(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+    let public_id = widget_public_id(&headers, None)?;
+    let visitor_id = visitor(&headers)?;
+    resolve_allowed(&state, &headers, &public_id).await?;
+    let message = pb::ListVisitorConsentsRequest { public_id, visitor_id: visitor_id.clone() };
+    let records =
+        state.privacy.clone().list_visitor_consents(forwarded(message, None, None)?).await.map_err(from_status)?;
+    let mut items: Vec<CurrentConsent> = Vec::new();
+    // Newest first: the first record of each purpose is its current state.
+    for record in records.into_inner().records {
+        if !items.iter().any(|item| item.purpose == record.purpose) {
+            items.push(CurrentConsent {
+                purpose: record.purpose,
+                granted: record.granted,
+                text_version: record.text_version,
+                recorded_at: record.recorded_at.and_then(causerie_proto::time::from_timestamp),
+            });
+        }
+    }
+    Ok((AppendHeaders(cors(&headers)), Json(CurrentConsents { visitor_id, items })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_url_becomes_a_valid_cookie_value() {
+        assert_eq!(cookie_value("https://a.example/p?q=1&r=2"), "https://a.example/p?q=1&r=2");
+        assert_eq!(cookie_value("https://a.example/a b;c,d\"é"), "https://a.example/a%20b%3Bc%2Cd%22%C3%A9");
+        assert!(cookie_value(&"x".repeat(5000)).len() <= 1002);
+    }
+
+    #[test]
+    fn cookies_are_read_from_every_header() {
+        let mut headers = HeaderMap::new();
+        headers.append(COOKIE, HeaderValue::from_static("a=1; cz_vid=v"));
+        headers.append(COOKIE, HeaderValue::from_static("cz_sid=pk_x.y"));
+        assert_eq!(cookie(&headers, "cz_vid"), Some("v"));
+        assert_eq!(cookie(&headers, "cz_sid"), Some("pk_x.y"));
+        assert_eq!(cookie(&headers, "cz_page"), None);
+    }
+}

@@ -1,0 +1,527 @@
+//! Each tenant's privacy side over HTTP: the policy and its rules and history, support's switches,
+//! the processing register, the widget's session, cookies and origins, the consent ledger, and
+//! the policy cache other services read through.
+
+mod common;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use causerie_testkit::TestStack;
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const SHOP: &str = "https://shop.example";
+
+fn policy(overrides: Value) -> Value {
+    let mut policy = json!({
+        "controller": {"name": "Acme SAS", "address": "1 rue de la Paix, 75002 Paris", "email": "privacy@acme.example"},
+        "dpo": {"name": "Dana Protect", "email": "dpo@acme.example"},
+        "purposes": [
+            {"id": "chat_history", "name": "Keep the conversation", "legal_basis": "consent",
+             "description": "We keep the conversation to answer follow-up questions."},
+            {"id": "support", "name": "Answer questions", "legal_basis": "legitimate_interests", "description": ""}
+        ],
+        "recipients": ["Acme customer service"],
+        "retention": {"chat_conversations": 365},
+        "subprocessors": {"tts": "none", "translation": "none"},
+        "data_residency": "eu",
+        "erasure_deadline_days": 15,
+        "consent_text": "May we keep this conversation for a year?"
+    });
+    if let (Some(policy), Some(overrides)) = (policy.as_object_mut(), overrides.as_object()) {
+        policy.extend(overrides.clone());
+    }
+    policy
+}
+
+async fn put_policy(stack: &TestStack, tenant: &Tenant, document: &Value) -> anyhow::Result<reqwest::Response> {
+    Ok(public(stack, Method::PUT, "/v1/privacy-policy", &tenant.admin_token).json(document).send().await?)
+}
+
+async fn new_project(stack: &TestStack, tenant: &Tenant) -> anyhow::Result<Value> {
+    let created = public(stack, Method::POST, "/v1/projects", &tenant.admin_token)
+        .json(&json!({"name": "Shop assistant", "allowed_origins": [SHOP], "languages": ["fr", "en"]}))
+        .send()
+        .await?;
+    anyhow::ensure!(created.status() == 201, "creating a project answered {}", created.status());
+    body(created).await
+}
+
+async fn widget_session(stack: &TestStack, public_id: &str, cookie: Option<&str>) -> anyhow::Result<reqwest::Response> {
+    let mut request = stack
+        .http
+        .post(format!("{}/widget/v1/projects/{public_id}/sessions", stack.public_url))
+        .header("origin", SHOP)
+        .json(&json!({"page_url": "https://shop.example/products/42?colour=red", "language": "en"}));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    Ok(request.send().await?)
+}
+
+/// `name=value` of every `Set-Cookie` of a response, with their attributes.
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response.headers().get_all("set-cookie").iter().filter_map(|value| value.to_str().ok()).map(str::to_owned).collect()
+}
+
+fn cookie_named<'a>(cookies: &'a [String], name: &str) -> Option<&'a String> {
+    cookies.iter().find(|cookie| cookie.starts_with(&format!("{name}=")))
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, value)| value.to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn each_policy_rule_answers_its_code() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+
+    let defaults = body(public(&stack, Method::GET, "/v1/privacy-policy", &tenant.admin_token).send().await?).await?;
+    assert_eq!(defaults["version"], 0);
+    assert_eq!(defaults["erasure_deadline_days"], 15);
+    assert_eq!(defaults["data_residency"], "eu");
+
+    let cases = [
+        (json!({"retention": {"chat_conversations": 731}}), "retention_above_maximum", "retention.chat_conversations"),
+        (json!({"retention": {"consent_records": 2000}}), "retention_above_maximum", "retention.consent_records"),
+        (
+            json!({"subprocessors": {"tts": "none", "translation": "google"}}),
+            "residency_conflict",
+            "subprocessors.translation",
+        ),
+        (json!({"erasure_deadline_days": 31}), "invalid_request", "erasure_deadline_days"),
+        (
+            json!({"controller": {"name": "Acme", "address": "Paris", "email": "not-an-address"}}),
+            "invalid_request",
+            "controller.email",
+        ),
+    ];
+    for (overrides, code, field) in cases {
+        let refused = put_policy(&stack, &tenant, &policy(overrides.clone())).await?;
+        assert_eq!(refused.status(), 422, "{overrides}");
+        let problem = body(refused).await?;
+        assert_eq!(problem["code"], code, "{overrides}");
+        assert_eq!(problem["errors"][0]["field"], field, "{overrides}");
+    }
+    let unknown_basis = put_policy(
+        &stack,
+        &tenant,
+        &policy(json!({"purposes": [{"id": "x", "name": "X", "legal_basis": "because", "description": ""}]})),
+    )
+    .await?;
+    assert_eq!(unknown_basis.status(), 422);
+    let malformed = public(&stack, Method::PUT, "/v1/privacy-policy", &tenant.admin_token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await?;
+    assert_eq!(malformed.status(), 400);
+
+    new_operator(&stack, &tenant, "grace@acme.example", json!({})).await?;
+    let operator = tokens(&stack, "acme", "grace@acme.example", OPERATOR_PASSWORD).await?;
+    let by_operator = public(&stack, Method::PUT, "/v1/privacy-policy", &text(&operator, "access_token"))
+        .json(&policy(json!({})))
+        .send()
+        .await?;
+    assert_eq!(by_operator.status(), 403, "only admins write the policy");
+
+    let unchanged = body(public(&stack, Method::GET, "/v1/privacy-policy", &tenant.admin_token).send().await?).await?;
+    assert_eq!(unchanged["version"], 0, "nothing refused was written");
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn every_change_makes_a_version_and_the_history_stays_readable() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    let first = body(put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?).await?;
+    assert_eq!(first["version"], 1);
+    assert_eq!(first["consent_text_version"], 1);
+    let second = body(
+        put_policy(&stack, &tenant, &policy(json!({"consent_text": "May we keep it for six months?"})))
+            .await?
+            .error_for_status()?,
+    )
+    .await?;
+    assert_eq!(second["version"], 2);
+    assert_eq!(second["consent_text_version"], 2, "a new consent text gets a new version");
+    let third = body(
+        put_policy(
+            &stack,
+            &tenant,
+            &policy(json!({"consent_text": "May we keep it for six months?", "recipients": []})),
+        )
+        .await?
+        .error_for_status()?,
+    )
+    .await?;
+    assert_eq!(third["version"], 3);
+    assert_eq!(third["consent_text_version"], 2, "the text did not change");
+
+    let versions =
+        body(public(&stack, Method::GET, "/v1/privacy-policy/versions", &tenant.admin_token).send().await?).await?;
+    let numbers: Vec<i64> =
+        versions["items"].as_array().into_iter().flatten().filter_map(|item| item["version"].as_i64()).collect();
+    assert_eq!(numbers, [3, 2, 1]);
+    let old =
+        body(public(&stack, Method::GET, "/v1/privacy-policy/versions/1", &tenant.admin_token).send().await?).await?;
+    assert_eq!(old["consent_text"], "May we keep this conversation for a year?");
+    assert_eq!(old["recipients"], json!(["Acme customer service"]));
+    let missing = public(&stack, Method::GET, "/v1/privacy-policy/versions/9", &tenant.admin_token).send().await?;
+    assert_eq!(missing.status(), 404);
+    let current = body(public(&stack, Method::GET, "/v1/privacy-policy", &tenant.admin_token).send().await?).await?;
+    assert_eq!(current["version"], 3);
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn translation_needs_support_and_a_residency_that_allows_it_and_only_then_enters_the_register()
+-> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    let staff_token = stack.staff_token().await?;
+    let switch_translation = |on: bool| {
+        stack
+            .http
+            .patch(format!("{}/admin/v1/tenants/{}", stack.admin_url, tenant.id))
+            .bearer_auth(&staff_token)
+            .json(&json!({"features": {"translation": on}}))
+            .send()
+    };
+    put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
+    let refused = switch_translation(true).await?;
+    assert_eq!(refused.status(), 422);
+    assert_eq!(body(refused).await?["code"], "residency_conflict");
+
+    let register = |format: &'static str| {
+        let stack = &stack;
+        let token = tenant.admin_token.clone();
+        async move {
+            let response =
+                public(stack, Method::GET, &format!("/v1/processing-register?format={format}"), &token).send().await?;
+            anyhow::ensure!(response.status() == 200, "register answered {}", response.status());
+            anyhow::Ok(response.text().await?)
+        }
+    };
+    for format in ["json", "csv", "md"] {
+        let before = register(format).await?;
+        assert!(before.contains("Acme SAS") && before.contains("OVH"), "{format}: {before}");
+        assert!(!before.contains("Google"), "{format}: translation is not enabled yet");
+    }
+    let not_yet = put_policy(
+        &stack,
+        &tenant,
+        &policy(json!({"data_residency": "any", "subprocessors": {"tts": "none", "translation": "google"}})),
+    )
+    .await?;
+    assert_eq!(not_yet.status(), 422, "support has not enabled the connector");
+
+    put_policy(&stack, &tenant, &policy(json!({"data_residency": "any"}))).await?.error_for_status()?;
+    let enabled = body(switch_translation(true).await?.error_for_status()?).await?;
+    assert_eq!(enabled["features"]["translation"], true);
+    put_policy(
+        &stack,
+        &tenant,
+        &policy(json!({"data_residency": "any", "subprocessors": {"tts": "none", "translation": "google"}})),
+    )
+    .await?
+    .error_for_status()?;
+    let json_register: Value = serde_json::from_str(&register("json").await?)?;
+    let google = json_register["processors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|processor| processor["name"].as_str().is_some_and(|name| name.contains("Google")))
+        .cloned()
+        .context("the translation provider is not in the register")?;
+    assert_eq!(google["transfer_outside_eu"], true);
+    assert!(google["safeguard"].as_str().is_some_and(|safeguard| safeguard.contains("Standard Contractual Clauses")));
+    assert!(register("csv").await?.contains("Google"));
+    assert!(register("md").await?.contains("| Google"));
+    let bad_format =
+        public(&stack, Method::GET, "/v1/processing-register?format=pdf", &tenant.admin_token).send().await?;
+    assert_eq!(bad_format.status(), 422);
+
+    let subprocessors = body(
+        stack.http.get(format!("{}/admin/v1/subprocessors", stack.admin_url)).bearer_auth(&staff_token).send().await?,
+    )
+    .await?;
+    assert_eq!(subprocessors["items"].as_array().map(Vec::len), Some(3));
+    let without_safeguard = stack
+        .http
+        .put(format!("{}/admin/v1/subprocessors/deepl", stack.admin_url))
+        .bearer_auth(&staff_token)
+        .json(&json!({"kind": "translation", "name": "DeepL", "country": "US", "outside_eu": true, "purpose": "translation"}))
+        .send()
+        .await?;
+    assert_eq!(without_safeguard.status(), 422, "a transfer outside the EU needs a safeguard");
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn widget_cookies_have_the_exact_names_lifetimes_and_attributes_and_the_visitor_id_is_kept() -> anyhow::Result<()>
+{
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
+    let project = new_project(&stack, &tenant).await?;
+    let public_id = text(&project, "public_id");
+
+    let started = widget_session(&stack, &public_id, None).await?;
+    assert_eq!(started.status(), 201);
+    assert_eq!(started.headers().get("access-control-allow-origin").and_then(|v| v.to_str().ok()), Some(SHOP));
+    assert_eq!(started.headers().get("access-control-allow-credentials").and_then(|v| v.to_str().ok()), Some("true"));
+    let cookies = set_cookies(&started);
+    let names: Vec<&str> = cookies.iter().filter_map(|cookie| cookie.split('=').next()).collect();
+    assert_eq!(names, ["cz_vid", "cz_sid", "cz_page"]);
+    for name in ["cz_vid", "cz_sid", "cz_page"] {
+        let cookie = cookie_named(&cookies, name).context("missing cookie")?;
+        let attributes: Vec<&str> = cookie.split("; ").skip(1).collect();
+        assert_eq!(attributes, ["Path=/", "Secure", "SameSite=None", "Max-Age=31536000", "HttpOnly"], "{name}");
+    }
+    let visitor_id = cookie_value(cookie_named(&cookies, "cz_vid").context("no cz_vid")?);
+    let session = body(started).await?;
+    assert_eq!(session["visitor_id"], visitor_id.as_str());
+    assert_eq!(session["language"], "en");
+    assert_eq!(session["intro"], "May we keep this conversation for a year?");
+    assert_eq!(session["consent"]["text_version"], 1);
+    assert_eq!(session["consent"]["purposes"][0]["id"], "chat_history");
+    assert_eq!(session["consent"]["purposes"].as_array().map(Vec::len), Some(1), "only purposes resting on consent");
+
+    let again = widget_session(&stack, &public_id, Some(&format!("cz_vid={visitor_id}"))).await?;
+    let again_cookies = set_cookies(&again);
+    assert_eq!(cookie_value(cookie_named(&again_cookies, "cz_vid").context("no cz_vid")?), visitor_id, "kept");
+    assert_ne!(
+        cookie_value(cookie_named(&again_cookies, "cz_sid").context("no cz_sid")?),
+        cookie_value(cookie_named(&cookies, "cz_sid").context("no cz_sid")?),
+        "a new conversation session"
+    );
+
+    let manifest = body(
+        public(&stack, Method::GET, &format!("/v1/projects/{}/cookies", text(&project, "id")), &tenant.admin_token)
+            .send()
+            .await?,
+    )
+    .await?;
+    let described: Vec<(String, String)> = manifest["cookies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|cookie| (text(cookie, "name"), text(cookie, "lifetime")))
+        .collect();
+    let expected = [
+        ("cz_pos", "session"),
+        ("cz_notif", "1 month"),
+        ("cz_page", "1 year"),
+        ("cz_vid", "1 year"),
+        ("cz_sid", "1 year"),
+    ];
+    assert_eq!(described, expected.map(|(name, lifetime)| (name.to_owned(), lifetime.to_owned())));
+    assert!(manifest["cookies"].as_array().into_iter().flatten().all(|cookie| cookie["consent_exempt"] == true));
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn a_widget_call_from_an_origin_not_allowed_is_refused() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    let project = new_project(&stack, &tenant).await?;
+    let public_id = text(&project, "public_id");
+    let foreign = stack
+        .http
+        .post(format!("{}/widget/v1/projects/{public_id}/sessions", stack.public_url))
+        .header("origin", "https://evil.example")
+        .json(&json!({"page_url": "https://evil.example/"}))
+        .send()
+        .await?;
+    assert_eq!(foreign.status(), 403);
+    assert!(foreign.headers().get("access-control-allow-origin").is_none());
+    assert!(foreign.headers().get("set-cookie").is_none());
+    assert_eq!(body(foreign).await?["code"], "forbidden");
+
+    let started = widget_session(&stack, &public_id, None).await?;
+    let session_cookie =
+        cookie_named(&set_cookies(&started), "cz_sid").map(|cookie| cookie_value(cookie)).context("no cz_sid")?;
+    let credits_from_elsewhere = stack
+        .http
+        .get(format!("{}/widget/v1/privacy", stack.public_url))
+        .header("origin", "https://evil.example")
+        .header("cookie", format!("cz_sid={session_cookie}"))
+        .send()
+        .await?;
+    assert_eq!(credits_from_elsewhere.status(), 403);
+    let unknown = widget_session(&stack, "pk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", None).await?;
+    assert_eq!(unknown.status(), 404);
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn grant_withdraw_and_grant_again_leave_three_records_and_the_state_granted() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
+    let project = new_project(&stack, &tenant).await?;
+    let started = widget_session(&stack, &text(&project, "public_id"), None).await?;
+    let cookies = set_cookies(&started);
+    let cookie_header: String = ["cz_vid", "cz_sid"]
+        .iter()
+        .filter_map(|name| cookie_named(&cookies, name).map(|cookie| format!("{name}={}", cookie_value(cookie))))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let visitor_id = text(&body(started).await?, "visitor_id");
+    let decide = |granted: bool, purpose: &'static str, text_version: i64| {
+        stack
+            .http
+            .post(format!("{}/widget/v1/consents", stack.public_url))
+            .header("origin", SHOP)
+            .header("cookie", &cookie_header)
+            .json(&json!({"purpose": purpose, "granted": granted, "text_version": text_version}))
+            .send()
+    };
+    for granted in [true, false, true] {
+        let recorded = decide(granted, "chat_history", 1).await?;
+        assert_eq!(recorded.status(), 201);
+    }
+    assert_eq!(decide(true, "support", 1).await?.status(), 422, "support rests on legitimate interests, not consent");
+    assert_eq!(decide(true, "marketing", 1).await?.status(), 422, "not a purpose of the policy");
+    assert_eq!(decide(true, "chat_history", 2).await?.status(), 422, "no such text version was shown");
+    let anonymous = stack
+        .http
+        .post(format!("{}/widget/v1/consents", stack.public_url))
+        .json(&json!({"purpose": "chat_history", "granted": true, "text_version": 1}))
+        .send()
+        .await?;
+    assert_eq!(anonymous.status(), 401, "no widget session");
+
+    let current = body(
+        stack
+            .http
+            .get(format!("{}/widget/v1/consents", stack.public_url))
+            .header("origin", SHOP)
+            .header("cookie", &cookie_header)
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(current["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(current["items"][0]["purpose"], "chat_history");
+    assert_eq!(current["items"][0]["granted"], true);
+
+    let ledger = body(
+        public(&stack, Method::GET, &format!("/v1/consents?visitor_id={visitor_id}"), &tenant.admin_token)
+            .send()
+            .await?,
+    )
+    .await?;
+    let records = ledger["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(records.len(), 3);
+    let decisions: Vec<bool> = records.iter().filter_map(|record| record["granted"].as_bool()).collect();
+    assert_eq!(decisions, [true, false, true], "newest first");
+    assert!(records.iter().all(|record| record["text_version"] == 1 && record["source"] == "widget"));
+    assert!(
+        records.iter().all(|record| record["client_network"] == "127.0.0.0/24"),
+        "the address is truncated: {records:?}"
+    );
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn another_tenants_project_policy_and_consent_records_answer_404_or_nothing() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let acme = new_tenant(&stack, "acme").await?;
+    let globex = new_tenant(&stack, "globex").await?;
+    put_policy(&stack, &acme, &policy(json!({}))).await?.error_for_status()?;
+    let project = new_project(&stack, &acme).await?;
+    let started = widget_session(&stack, &text(&project, "public_id"), None).await?;
+    let cookies = set_cookies(&started);
+    let cookie_header = format!(
+        "cz_vid={}; cz_sid={}",
+        cookie_value(cookie_named(&cookies, "cz_vid").context("no cz_vid")?),
+        cookie_value(cookie_named(&cookies, "cz_sid").context("no cz_sid")?)
+    );
+    let visitor_id = text(&body(started).await?, "visitor_id");
+    stack
+        .http
+        .post(format!("{}/widget/v1/consents", stack.public_url))
+        .header("origin", SHOP)
+        .header("cookie", &cookie_header)
+        .json(&json!({"purpose": "chat_history", "granted": true, "text_version": 1}))
+        .send()
+        .await?
+        .error_for_status()?;
+
+    let project_path = format!("/v1/projects/{}", text(&project, "id"));
+    for (method, path) in [
+        (Method::GET, project_path.clone()),
+        (Method::PATCH, project_path.clone()),
+        (Method::DELETE, project_path.clone()),
+        (Method::GET, format!("{project_path}/cookies")),
+    ] {
+        let answer =
+            public(&stack, method.clone(), &path, &globex.admin_token).json(&json!({"name": "Mine"})).send().await?;
+        assert_eq!(answer.status(), 404, "{method} {path}");
+    }
+    let their_ledger = body(
+        public(&stack, Method::GET, &format!("/v1/consents?visitor_id={visitor_id}"), &globex.admin_token)
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(their_ledger["items"], json!([]), "acme's records are not globex's");
+    let their_policy =
+        body(public(&stack, Method::GET, "/v1/privacy-policy", &globex.admin_token).send().await?).await?;
+    assert_eq!(their_policy["version"], 0, "globex sees its own (default) policy, not acme's");
+    let still_there = public(&stack, Method::GET, &project_path, &acme.admin_token).send().await?;
+    assert_eq!(body(still_there).await?["name"], "Shop assistant");
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn the_policy_cache_drops_its_copy_when_the_policy_changes() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    let tenant_id: causerie_core::TenantId = tenant.id.parse().map_err(|_| anyhow::anyhow!("tenant id"))?;
+    let channel =
+        tonic::transport::Endpoint::from_shared(stack.config.service_url(causerie_runtime::Service::Accounts))?
+            .connect()
+            .await?;
+    let cache = causerie_policy::PolicyCache::new(
+        causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient::new(channel),
+    );
+    let tasks = tokio_util::task::TaskTracker::new();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let bus = causerie_bus::Bus::start(
+        &stack.config.amqp_url,
+        "policy-cache-test",
+        causerie_bus::Topology::for_config(&stack.config),
+        &tasks,
+        shutdown.clone(),
+    );
+    tasks.spawn(cache.clone().follow_updates(bus, shutdown.clone()));
+
+    assert_eq!(cache.policy(tenant_id, &tenant.admin_token).await?.version, 0);
+    // Wait for the listener's queue, so that the update below is heard.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(cache.policy(tenant_id, &tenant.admin_token).await?.version, 0);
+    assert_eq!(cache.cached_version(tenant_id), Some(0));
+
+    put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while cache.cached_version(tenant_id).is_some() {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the cached copy was never dropped");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(cache.policy(tenant_id, &tenant.admin_token).await?.version, 1);
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
+    stack.stop().await
+}
