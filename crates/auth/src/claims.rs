@@ -153,6 +153,9 @@ pub struct Claims {
     /// An API key's scopes; a tenant token without a role is an API key's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scp: Vec<Scope>,
+    /// `iat` in milliseconds: a revocation and a new token in the same second are told apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
     /// The version of the tenant's legal notice the user had accepted when the token was issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lnv: Option<i32>,
@@ -226,7 +229,10 @@ impl Caller {
     /// The caller a set of verified claims describes; `None` when they do not fit the audience.
     pub(crate) fn from_claims(claims: &Claims) -> Option<Self> {
         let expires_at = DateTime::from_timestamp(claims.exp, 0)?;
-        let issued_at = DateTime::from_timestamp(claims.iat, 0)?;
+        let issued_at = match claims.iat_ms {
+            Some(milliseconds) => DateTime::from_timestamp_millis(milliseconds)?,
+            None => DateTime::from_timestamp(claims.iat, 0)?,
+        };
         if claims.aud == Audience::Tenant.as_str() {
             match claims.role {
                 Some(role) => Some(Self::TenantUser {

@@ -129,6 +129,7 @@ impl TokenIssuer {
             role: request.role,
             pids: request.project_ids,
             scp: request.scopes,
+            iat_ms: Some(now.timestamp_millis()),
             lnv: request.legal_notice_version,
         };
         self.sign(&claims)

@@ -48,6 +48,7 @@ fn valid_claims() -> Claims {
         role: Some(Role::Operator),
         pids: Vec::new(),
         scp: Vec::new(),
+        iat_ms: None,
         lnv: None,
     }
 }

@@ -2,8 +2,8 @@
 //! so that a revocation or a new legal notice takes effect before the tokens already out expire.
 //! Accounts writes it; gateways read it. Only ids and version numbers, no personal data.
 
-/// Sorted set: a user's or an API key's id, scored by the Unix time of its revocation. Tokens
-/// issued at or before that second are refused. Entries older than a token lifetime are pruned.
+/// Sorted set: a user's or an API key's id, scored by the Unix time in milliseconds of its
+/// revocation. Tokens issued at or before that millisecond are refused. Entries older than a token lifetime are pruned.
 pub fn revoked_subjects_key(namespace: &str) -> String {
     format!("{namespace}:access:revoked-subjects")
 }

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -97,6 +97,13 @@ pub async fn serve(
         .layer(axum::middleware::from_fn(trace_request));
     let address = listener.local_addr()?;
     tracing::info!(listener = listener_name, %address, "listening");
+    // Without TCP_NODELAY, an answer written in two segments waits for the peer's delayed ACK
+    // (40 ms on Linux) before its second one leaves.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream: &mut TcpStream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
+    });
     // The peer address reaches handlers as `ConnectInfo`, for brute-force limits and the audit log.
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown.cancelled_owned())

@@ -94,6 +94,7 @@ async fn serve(
         .map_err(ServiceError::Setup)?;
     tasks.spawn(mailer.run(shutdown.clone()));
     tasks.spawn(maintain_keys(keys, shutdown.clone()));
+    tasks.spawn(reconcile_access_directory(state.clone(), shutdown.clone()));
 
     let readiness = Readiness::new()
         .with_check("postgres", causerie_db::readiness_check(pool.clone()))
@@ -129,6 +130,21 @@ async fn maintain_keys(keys: Arc<keys::KeyRing>, shutdown: CancellationToken) {
         }
         if let Err(error) = keys.rotate_if_due().await {
             tracing::warn!(%error, "signing keys not maintained");
+        }
+    }
+}
+
+/// How often every tenant's legal-notice version is written to the access directory again.
+const DIRECTORY_RECONCILIATION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn reconcile_access_directory(state: AppState, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(DIRECTORY_RECONCILIATION_INTERVAL) => {}
+        }
+        if let Err(error) = domain::legal::republish_versions(&state).await {
+            tracing::warn!(%error, "access directory not reconciled");
         }
     }
 }

@@ -22,7 +22,7 @@ const REVOCATION_HORIZON: chrono::Duration = chrono::Duration::minutes(16);
 
 #[derive(Default)]
 struct Snapshot {
-    /// Subject id to the Unix second of its latest revocation.
+    /// Subject id to the Unix millisecond of its latest revocation.
     revoked: HashMap<Uuid, i64>,
     /// Tenant id to its current legal-notice version.
     legal_notice_versions: HashMap<Uuid, i32>,
@@ -73,7 +73,7 @@ impl AccessDirectory {
         let (revocations, versions): (Vec<(String, i64)>, HashMap<String, i32>) = redis::pipe()
             .zrangebyscore_withscores(
                 access::revoked_subjects_key(&self.namespace),
-                (now - REVOCATION_HORIZON).timestamp(),
+                (now - REVOCATION_HORIZON).timestamp_millis(),
                 "+inf",
             )
             .hgetall(access::legal_notice_versions_key(&self.namespace))
@@ -108,10 +108,10 @@ impl AccessDirectory {
         }
     }
 
-    /// `401` when `subject` was revoked at or after the second its token was issued.
+    /// `401` when `subject` was revoked at or after the millisecond its token was issued.
     pub fn check_not_revoked(&self, subject: Uuid, issued_at: DateTime<Utc>) -> Result<(), Error> {
         match self.current().revoked.get(&subject) {
-            Some(revoked_at) if *revoked_at >= issued_at.timestamp() => {
+            Some(revoked_at) if *revoked_at >= issued_at.timestamp_millis() => {
                 Err(Error::unauthenticated("this token was revoked; sign in again"))
             }
             _ => Ok(()),
@@ -122,7 +122,7 @@ impl AccessDirectory {
     pub fn note_revoked(&self, subject: Uuid, at: DateTime<Utc>) {
         let current = self.current();
         let mut revoked = current.revoked.clone();
-        revoked.insert(subject, at.timestamp());
+        revoked.insert(subject, at.timestamp_millis());
         self.replace(Snapshot { revoked, legal_notice_versions: current.legal_notice_versions.clone() });
     }
 

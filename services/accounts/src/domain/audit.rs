@@ -126,6 +126,11 @@ pub async fn list(
     query: &AuditQuery<'_>,
 ) -> Result<(Vec<AuditRow>, Option<String>), Error> {
     actor.require_admin()?;
+    for (field, time) in [("from", query.from), ("to", query.to)] {
+        if time.is_some_and(|time| !(1970..=9999).contains(&chrono::Datelike::year(&time))) {
+            return Err(Error::invalid_field(field, "must be between the years 1970 and 9999"));
+        }
+    }
     let limit = match query.limit {
         0 => 50,
         1..=200 => i64::from(query.limit),

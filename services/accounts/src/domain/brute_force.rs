@@ -1,6 +1,6 @@
-//! Failed sign-ins counted in Redis, per account and per source address, over a sliding quarter
-//! of an hour. Past the limit, sign-in answers `429` with `Retry-After` before any hash is
-//! computed, whatever the password, so a guesser learns nothing and costs nothing.
+//! Failed sign-ins counted in Redis, per account and per source address, over a quarter of an
+//! hour from the first. Past the limit, sign-in answers `429` with `Retry-After` before any hash
+//! is computed, whatever the password, so a guesser learns nothing and costs nothing.
 //! Account keys hold a hash of the e-mail, never the address itself.
 
 use causerie_core::Error;
@@ -40,40 +40,42 @@ impl LoginGuard {
         }
     }
 
-    /// `429` while either counter is over its limit, with the seconds until it lapses. Answers
-    /// whether the account has failures to clear after a success.
-    pub async fn check(&self, attempt: &Attempt) -> Result<bool, Error> {
-        let mut redis = self.redis.clone();
-        let mut pipeline = redis::pipe();
-        pipeline.get(&attempt.account_key).ttl(&attempt.account_key);
-        if let Some(address_key) = &attempt.address_key {
-            pipeline.get(address_key).ttl(address_key);
-        }
-        let counts: Vec<Option<i64>> = pipeline.query_async(&mut redis).await.map_err(Error::unavailable)?;
-        let limits = [ACCOUNT_LIMIT, ADDRESS_LIMIT];
-        for (pair, limit) in counts.chunks(2).zip(limits) {
-            if let [Some(failures), ttl] = pair
-                && *failures >= limit
-            {
-                let retry_after = ttl.filter(|seconds| *seconds > 0).unwrap_or(WINDOW_SECONDS);
-                return Err(Error::rate_limited(u64::try_from(retry_after).unwrap_or(1)));
-            }
-        }
-        Ok(counts.first().copied().flatten().is_some())
-    }
-
-    pub async fn failed(&self, attempt: &Attempt) -> Result<(), Error> {
+    /// Counts the attempt before the password is checked, so that guesses sent in parallel
+    /// cannot slip between a check and a count; `429` once either counter is past its limit,
+    /// with the seconds until the window lapses.
+    pub async fn begin(&self, attempt: &Attempt) -> Result<(), Error> {
         let mut redis = self.redis.clone();
         let mut pipeline = redis::pipe();
         for key in std::iter::once(&attempt.account_key).chain(attempt.address_key.as_ref()) {
-            // The window starts at the first failure and is not extended by later ones.
-            pipeline.incr(key, 1).ignore().expire(key, WINDOW_SECONDS).arg("NX").ignore();
+            // The window starts at the first attempt and is not extended by later ones.
+            pipeline.incr(key, 1).expire(key, WINDOW_SECONDS).arg("NX").ignore().ttl(key);
+        }
+        let counts: Vec<i64> = pipeline.query_async(&mut redis).await.map_err(Error::unavailable)?;
+        for (pair, limit) in counts.chunks(2).zip([ACCOUNT_LIMIT, ADDRESS_LIMIT]) {
+            if let [attempts, ttl] = pair
+                && *attempts > limit
+            {
+                let retry_after = if *ttl > 0 { *ttl } else { WINDOW_SECONDS };
+                return Err(Error::rate_limited(u64::try_from(retry_after).unwrap_or(1)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The attempt was right: the account starts afresh, and the address gets its attempt back,
+    /// so only failures count against it.
+    pub async fn succeeded(&self, attempt: &Attempt) -> Result<(), Error> {
+        let mut redis = self.redis.clone();
+        let mut pipeline = redis::pipe();
+        pipeline.del(&attempt.account_key).ignore();
+        if let Some(address_key) = &attempt.address_key {
+            pipeline.decr(address_key, 1).ignore();
         }
         pipeline.query_async::<()>(&mut redis).await.map_err(Error::unavailable)
     }
 
-    /// A successful sign-in or password reset clears the account's failures.
-    pub async fn cleared(&self, attempt: &Attempt) -> Result<(), Error> {
+    /// A password reset lifts the account's lock.
+    pub async fn clear_account(&self, attempt: &Attempt) -> Result<(), Error> {
         let mut redis = self.redis.clone();
         redis::cmd("DEL").arg(&attempt.account_key).query_async::<()>(&mut redis).await.map_err(Error::unavailable)
     }

@@ -19,7 +19,7 @@ impl AccessDirectory {
         Self { redis, namespace: namespace.to_owned() }
     }
 
-    /// Every token of these subjects issued up to `at` is refused from now on. Revocations older
+    /// Every token of these subjects issued up to `at` (to the millisecond) is refused from now on. Revocations older
     /// than a token lifetime are pruned: no token they could stop is still valid.
     pub async fn revoke(&self, subjects: &[uuid::Uuid], at: DateTime<Utc>) -> Result<(), Error> {
         if subjects.is_empty() {
@@ -28,9 +28,9 @@ impl AccessDirectory {
         let key = access::revoked_subjects_key(&self.namespace);
         let mut pipeline = redis::pipe();
         for subject in subjects {
-            pipeline.zadd(&key, subject.to_string(), at.timestamp()).ignore();
+            pipeline.zadd(&key, subject.to_string(), at.timestamp_millis()).ignore();
         }
-        let horizon = (at - ACCESS_TOKEN_LIFETIME - chrono::Duration::minutes(1)).timestamp();
+        let horizon = (at - ACCESS_TOKEN_LIFETIME - chrono::Duration::minutes(1)).timestamp_millis();
         pipeline.zrembyscore(&key, "-inf", horizon).ignore();
         let mut redis = self.redis.clone();
         pipeline.query_async::<()>(&mut redis).await.map_err(Error::unavailable)

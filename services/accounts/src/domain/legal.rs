@@ -27,9 +27,11 @@ pub async fn publish(state: &AppState, actor: &Actor, text: &str) -> Result<Lega
         legal_store::publish(&mut transaction, actor.tenant_id.as_uuid(), text, admin_id.as_uuid(), state.clock.now())
             .await?;
     transaction.commit().await.map_err(Error::unavailable)?;
-    // After the commit, so no gateway asks for a version that does not exist. If Redis fails
-    // here, the start-up reconciliation of accounts republishes it.
-    state.directory.set_legal_notice_version(actor.tenant_id, version).await?;
+    // After the commit, so no gateway asks for a version that does not exist. The notice is
+    // published either way; if Redis cannot be told now, the periodic reconciliation tells it.
+    if let Err(error) = state.directory.set_legal_notice_version(actor.tenant_id, version).await {
+        tracing::warn!(tenant.id = %actor.tenant_id, version, %error, "legal notice version not yet in the access directory");
+    }
     tracing::info!(tenant.id = %actor.tenant_id, version, "legal notice published");
     Ok(LegalNotice { version, text: text.to_owned(), accepted: false })
 }
@@ -58,7 +60,7 @@ pub async fn accept(state: &AppState, actor: &Actor, version: i32) -> Result<(),
 }
 
 /// Writes every tenant's current version to the access directory, so a publication whose Redis
-/// write failed, or a Redis that lost its data, is repaired when accounts starts.
+/// write failed, or a Redis that lost its data, is repaired: at start, then periodically.
 pub async fn republish_versions(state: &AppState) -> Result<(), Error> {
     let mut after = None;
     loop {

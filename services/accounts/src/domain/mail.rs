@@ -15,6 +15,10 @@ use crate::AppState;
 use crate::store::mail::{self as mail_store, NewMail, QueuedMail};
 
 const BATCH: i64 = 20;
+/// Longer than one batch can take to send (20 mails, 20 s of SMTP timeout each).
+const LEASE: chrono::Duration = chrono::Duration::minutes(10);
+/// The longest link a mail carries (an e-mail confirmation) lives 24 hours.
+const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::hours(24);
 const IDLE_POLL: Duration = Duration::from_millis(500);
 const MAX_BACKOFF_SECONDS: i64 = 3600;
 
@@ -103,27 +107,30 @@ impl Mailer {
         }
     }
 
-    /// Sends one batch of due mail; answers how many were handled.
+    /// Sends one batch of due mail; answers how many were handled. Mail still undelivered when
+    /// its link has expired is dropped: it carries a secret that is no use to anyone any more.
     async fn deliver_due(&self) -> Result<usize, sqlx::Error> {
-        let mut transaction = self.pool.begin().await?;
         let now = self.clock.now();
-        let due = mail_store::claim_due(&mut transaction, now, BATCH).await?;
+        let due = mail_store::lease_due(&self.pool, now, LEASE, BATCH).await?;
         let handled = due.len();
         for mail in due {
             match self.send(&mail).await {
                 Ok(()) => {
-                    mail_store::delete_sent(&mut transaction, mail.tenant_id, mail.id).await?;
+                    mail_store::delete(&self.pool, mail.tenant_id, mail.id).await?;
                     tracing::info!(tenant.id = %mail.tenant_id, mail.id = %mail.id, "mail delivered");
+                }
+                Err(error) if now - mail.created_at > GIVE_UP_AFTER => {
+                    mail_store::delete(&self.pool, mail.tenant_id, mail.id).await?;
+                    tracing::error!(tenant.id = %mail.tenant_id, mail.id = %mail.id, %error, "mail dropped: undeliverable until its link expired");
                 }
                 Err(error) => {
                     let backoff = 2_i64.saturating_pow(u32::try_from(mail.attempts.clamp(0, 12)).unwrap_or(12));
                     let next_attempt_at = now + chrono::Duration::seconds(backoff.min(MAX_BACKOFF_SECONDS));
                     tracing::warn!(tenant.id = %mail.tenant_id, mail.id = %mail.id, %error, "mail not delivered; will retry");
-                    mail_store::postpone(&mut transaction, mail.tenant_id, mail.id, next_attempt_at, &error).await?;
+                    mail_store::postpone(&self.pool, mail.tenant_id, mail.id, next_attempt_at, &error).await?;
                 }
             }
         }
-        transaction.commit().await?;
         Ok(handled)
     }
 

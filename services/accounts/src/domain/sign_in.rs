@@ -29,6 +29,10 @@ fn wrong_credentials() -> Error {
     Error::unauthenticated("wrong credentials")
 }
 
+fn wrong_staff_credentials() -> Error {
+    Error::unauthenticated("wrong credentials or second-factor code")
+}
+
 pub fn access_token(state: &AppState, request: TokenRequest) -> Result<String, Error> {
     let now = state.clock.now();
     state.keys.current().issuer(now)?.issue(request, now, ACCESS_TOKEN_LIFETIME).map_err(Error::internal)
@@ -43,28 +47,23 @@ pub async fn staff_login(
 ) -> Result<IssuedTokens, Error> {
     let password = Password::attempt(password)?;
     let attempt = state.login_guard.attempt("staff", email, source_address);
-    let earlier_failures = state.login_guard.check(&attempt).await?;
+    state.login_guard.begin(&attempt).await?;
     let staff = store::staff_by_email(&state.pool, email.trim()).await?;
     let verdict = state.passwords.verify(&password, staff.as_ref().map(|staff| staff.password_hash.as_str())).await?;
-    let Some(staff) = staff.filter(|_| verdict.matches()) else {
-        state.login_guard.failed(&attempt).await?;
-        return Err(wrong_credentials());
-    };
+    let staff = staff.filter(|_| verdict.matches()).ok_or_else(wrong_staff_credentials)?;
+    // A missing code and a wrong one answer like a wrong password: the answer must not confirm
+    // that the password was right.
     if let Some(secret) = &staff.totp_secret {
-        let code = totp_code.ok_or_else(|| Error::unauthenticated("a second-factor code is required"))?;
-        let step = totp::verify(secret, code, state.clock.now());
+        let step = totp_code.and_then(|code| totp::verify(secret, code, state.clock.now()));
         let fresh = match step {
             Some(step) => store::use_staff_totp_step(&state.pool, staff.id, step).await?,
             None => false,
         };
         if !fresh {
-            state.login_guard.failed(&attempt).await?;
-            return Err(Error::unauthenticated("wrong second-factor code"));
+            return Err(wrong_staff_credentials());
         }
     }
-    if earlier_failures {
-        state.login_guard.cleared(&attempt).await?;
-    }
+    state.login_guard.succeeded(&attempt).await?;
     if verdict == (Verdict::Match { outdated: true }) {
         let hash = state.passwords.hash(&password).await?;
         store::set_staff_password_hash(&state.pool, staff.id, &hash, state.clock.now()).await?;
@@ -99,7 +98,7 @@ pub async fn login(
 ) -> Result<IssuedTokens, Error> {
     let password = Password::attempt(password)?;
     let attempt = state.login_guard.attempt(tenant_slug.trim(), email, source_address);
-    let earlier_failures = state.login_guard.check(&attempt).await?;
+    state.login_guard.begin(&attempt).await?;
     let tenant =
         store::tenant_by_slug(&state.pool, tenant_slug.trim()).await?.filter(|tenant| tenant.status == "active");
     let user = match &tenant {
@@ -112,13 +111,8 @@ pub async fn login(
     };
     let verdict =
         state.passwords.verify(&password, user.as_ref().and_then(|user| user.password_hash.as_deref())).await?;
-    let Some(user) = user.filter(|_| verdict.matches()) else {
-        state.login_guard.failed(&attempt).await?;
-        return Err(wrong_credentials());
-    };
-    if earlier_failures {
-        state.login_guard.cleared(&attempt).await?;
-    }
+    let user = user.filter(|_| verdict.matches()).ok_or_else(wrong_credentials)?;
+    state.login_guard.succeeded(&attempt).await?;
     let tenant_id = TenantId::from(user.tenant_id);
     let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
     if verdict == (Verdict::Match { outdated: true }) {

@@ -313,6 +313,7 @@ pub async fn update(state: &AppState, actor: &Actor, id: &str, update: UserUpdat
     let update = validate_update(update)?;
     let now = state.clock.now();
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    user_store::lock_admins(&mut transaction, actor.tenant_id).await?;
     let before = user_store::by_id(&mut transaction, id)
         .await?
         .filter(|user| !user.is_erased())
@@ -348,6 +349,7 @@ pub async fn erase(state: &AppState, actor: &Actor, id: &str) -> Result<(), Erro
     let id = user_id(id)?;
     let now = state.clock.now();
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    user_store::lock_admins(&mut transaction, actor.tenant_id).await?;
     let user = user_store::by_id(&mut transaction, id)
         .await?
         .filter(|user| !user.is_erased())
@@ -358,13 +360,6 @@ pub async fn erase(state: &AppState, actor: &Actor, id: &str) -> Result<(), Erro
     user_store::erase(&mut transaction, id, now).await?;
     session_store::delete_user_credentials(&mut transaction, id).await?;
     let revoked_keys = api_key_store::revoke_created_by(&mut transaction, id, now).await?;
-    audit::record(
-        &mut transaction,
-        actor,
-        [AuditEvent { action: "user.erased", subject_kind: "user", subject_id: id.to_string() }],
-        now,
-    )
-    .await?;
     let announcement = Envelope::new(
         actor.tenant_id,
         crate::PRODUCER,
@@ -377,6 +372,14 @@ pub async fn erase(state: &AppState, actor: &Actor, id: &str) -> Result<(), Erro
     let mut subjects = revoked_keys;
     subjects.push(id);
     state.directory.revoke(&subjects, now).await?;
+    // Last: the audit append holds the tenant's audit lock until the commit.
+    audit::record(
+        &mut transaction,
+        actor,
+        [AuditEvent { action: "user.erased", subject_kind: "user", subject_id: id.to_string() }],
+        now,
+    )
+    .await?;
     transaction.commit().await.map_err(Error::unavailable)?;
     tracing::info!(tenant.id = %actor.tenant_id, user.id = %id, "user erased");
     Ok(())
@@ -493,9 +496,17 @@ pub async fn change_password(state: &AppState, actor: &Actor, current: String, n
     let new = Password::new_from("new_password", new)?;
     let current = Password::attempt(current)?;
     let user = me(state, actor).await?;
+    // A stolen access token must not become a way to guess the password: same limits as sign-in.
+    let attempt = state.login_guard.attempt(
+        &format!("password-change:{}", actor.tenant_id),
+        &user_id.to_string(),
+        actor.source_address.as_deref(),
+    );
+    state.login_guard.begin(&attempt).await?;
     if !state.passwords.verify(&current, user.password_hash.as_deref()).await?.matches() {
         return Err(Error::invalid_field("current_password", "is not the current password"));
     }
+    state.login_guard.succeeded(&attempt).await?;
     let hash = state.passwords.hash(&new).await?;
     let now = state.clock.now();
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
@@ -535,17 +546,33 @@ pub async fn request_password_reset(state: &AppState, tenant_slug: &str, email: 
     Ok(())
 }
 
-/// Sets a new password from a reset link; the link is spent and every session of the user ends.
+/// Sets a new password from a reset link. Every reset link of the user is spent, every session
+/// ends, the tokens already issued are refused, and the sign-in lock lifts.
 pub async fn confirm_password_reset(state: &AppState, token: &str, new_password: String) -> Result<(), Error> {
     let new_password = Password::new_from("new_password", new_password)?;
     let invalid = || Error::invalid_field("token", "is invalid, used or expired");
     let (tenant_id, token_hash) = secret::parse(secret::PASSWORD_RESET, token).ok_or_else(invalid)?;
+    // The link is checked before the costly hash, so made-up links cost nothing.
+    {
+        let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+        if !session_store::password_reset_is_live(&mut transaction, &token_hash, state.clock.now()).await? {
+            return Err(invalid());
+        }
+    }
     let hash = state.passwords.hash(&new_password).await?;
     let now = state.clock.now();
     let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
     let user_id = session_store::use_password_reset(&mut transaction, &token_hash, now).await?.ok_or_else(invalid)?;
+    session_store::spend_password_resets(&mut transaction, user_id, now).await?;
     user_store::set_password_hash(&mut transaction, user_id, &hash, now).await?;
     sign_in::revoke_sessions(&mut transaction, user_id, now).await?;
+    state.directory.revoke(&[user_id], now).await?;
+    let user = user_store::by_id(&mut transaction, user_id).await?;
+    if let (Some(tenant), Some(email)) =
+        (crate::store::tenant_by_id(&state.pool, tenant_id).await?, user.and_then(|user| user.email))
+    {
+        state.login_guard.clear_account(&state.login_guard.attempt(&tenant.slug, &email, None)).await?;
+    }
     let actor = self_actor(tenant_id, user_id, None)?;
     audit::record(
         &mut transaction,

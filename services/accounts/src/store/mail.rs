@@ -1,9 +1,9 @@
-//! Mail waiting for the SMTP server: queued in the tenant's transaction, claimed by the mailer
+//! Mail waiting for the SMTP server: queued in the tenant's transaction, leased by the mailer
 //! across tenants with the relay's role.
 
 use causerie_core::Error;
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 pub struct NewMail<'a> {
@@ -39,38 +39,45 @@ pub struct QueuedMail {
     pub subject: String,
     pub body: String,
     pub attempts: i32,
+    pub created_at: DateTime<Utc>,
 }
 
-/// Due mail, locked so that several mailers share the queue without sending twice.
-pub async fn claim_due(
-    transaction: &mut PgConnection,
+/// Takes due mail for `lease`: the rows stay, invisible to other mailers until the lease ends, so
+/// sending happens outside any transaction and a mailer that dies mid-send only delays its mail.
+pub async fn lease_due(
+    pool: &PgPool,
     now: DateTime<Utc>,
+    lease: chrono::Duration,
     limit: i64,
 ) -> Result<Vec<QueuedMail>, sqlx::Error> {
     sqlx::query_as(
-        "select tenant_id, id, recipient, subject, body, attempts from outgoing_mail
-          where next_attempt_at <= $1
-          order by next_attempt_at
-          limit $2
-          for update skip locked",
+        "update outgoing_mail set next_attempt_at = $2
+          where (tenant_id, id) in (
+              select tenant_id, id from outgoing_mail
+               where next_attempt_at <= $1
+               order by next_attempt_at
+               limit $3
+               for update skip locked)
+          returning tenant_id, id, recipient, subject, body, attempts, created_at",
     )
     .bind(now)
+    .bind(now + lease)
     .bind(limit)
-    .fetch_all(transaction)
+    .fetch_all(pool)
     .await
 }
 
-pub async fn delete_sent(transaction: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<(), sqlx::Error> {
+pub async fn delete(pool: &PgPool, tenant_id: Uuid, id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query("delete from outgoing_mail where tenant_id = $1 and id = $2")
         .bind(tenant_id)
         .bind(id)
-        .execute(transaction)
+        .execute(pool)
         .await?;
     Ok(())
 }
 
 pub async fn postpone(
-    transaction: &mut PgConnection,
+    pool: &PgPool,
     tenant_id: Uuid,
     id: Uuid,
     next_attempt_at: DateTime<Utc>,
@@ -84,7 +91,7 @@ pub async fn postpone(
     .bind(id)
     .bind(next_attempt_at)
     .bind(error)
-    .execute(transaction)
+    .execute(pool)
     .await?;
     Ok(())
 }

@@ -134,6 +134,36 @@ pub async fn insert_password_reset(
     Ok(())
 }
 
+pub async fn password_reset_is_live(
+    transaction: &mut PgConnection,
+    token_hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from password_resets where token_hash = $1 and used_at is null and expires_at > $2)",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_one(transaction)
+    .await
+    .map_err(Error::unavailable)
+}
+
+/// Every other live reset link of the user stops working.
+pub async fn spend_password_resets(
+    transaction: &mut PgConnection,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query("update password_resets set used_at = $2 where user_id = $1 and used_at is null")
+        .bind(user_id)
+        .bind(now)
+        .execute(transaction)
+        .await
+        .map_err(Error::unavailable)?;
+    Ok(())
+}
+
 /// Marks an unused, unexpired reset token used and answers its user; `None` otherwise.
 pub async fn use_password_reset(
     transaction: &mut PgConnection,

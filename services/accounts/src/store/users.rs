@@ -250,6 +250,16 @@ pub async fn confirm_pending_email(
     .map_err(email_taken)
 }
 
+/// Serialises changes that could leave a tenant without an admin.
+pub async fn lock_admins(transaction: &mut PgConnection, tenant_id: TenantId) -> Result<(), Error> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('admins:' || $1::text, 0))")
+        .bind(tenant_id.as_uuid())
+        .execute(transaction)
+        .await
+        .map_err(Error::unavailable)?;
+    Ok(())
+}
+
 pub async fn count_live_admins(transaction: &mut PgConnection) -> Result<i64, Error> {
     sqlx::query_scalar("select count(*) from users where role = 'admin' and erased_at is null")
         .fetch_one(transaction)

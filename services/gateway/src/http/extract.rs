@@ -24,17 +24,52 @@ pub struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
-    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = Error;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Error> {
-        match axum::Json::<T>::from_request(request, state).await {
+        if !has_json_content_type(request.headers()) {
+            return Err(Error::malformed("the body must be sent as application/json"));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::new(causerie_core::ErrorCode::PayloadTooLarge, "the body is larger than the limit")
+            } else {
+                Error::malformed(rejection.body_text())
+            }
+        })?;
+        if has_nul_escape(&bytes) {
+            return Err(Error::new(
+                causerie_core::ErrorCode::InvalidRequest,
+                "text may not contain NUL characters (\\u0000)",
+            ));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_error(&rejection)),
         }
     }
+}
+
+fn has_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+}
+
+/// Whether a JSON text holds the escape `\u0000`: PostgreSQL cannot store NUL in text, and no
+/// field of ours has a use for it. A `u0000` after an even run of backslashes is plain text.
+fn has_nul_escape(json: &[u8]) -> bool {
+    json.windows(5).enumerate().any(|(index, window)| {
+        window == b"u0000" && json[..index].iter().rev().take_while(|byte| **byte == b'\\').count() % 2 == 1
+    })
 }
 
 /// Query parameters, whose rejection is our problem+json `422` naming what is wrong.
@@ -48,6 +83,12 @@ where
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        if parts.uri.query().is_some_and(|query| query.contains("%00")) {
+            return Err(Error::new(
+                causerie_core::ErrorCode::InvalidRequest,
+                "parameters may not contain NUL characters",
+            ));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
             Err(rejection) => Err(Error::new(causerie_core::ErrorCode::InvalidRequest, rejection.body_text())),
@@ -59,10 +100,6 @@ fn json_error(rejection: &JsonRejection) -> Error {
     match rejection {
         JsonRejection::JsonDataError(error) => Error::new(causerie_core::ErrorCode::InvalidRequest, error.body_text()),
         JsonRejection::JsonSyntaxError(_) => Error::malformed("the body is not valid JSON"),
-        JsonRejection::MissingJsonContentType(_) => Error::malformed("the body must be sent as application/json"),
-        JsonRejection::BytesRejection(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Error::new(causerie_core::ErrorCode::PayloadTooLarge, "the body is larger than the limit")
-        }
         other => Error::malformed(other.body_text()),
     }
 }
@@ -197,5 +234,18 @@ pub fn forwarded<T>(message: T, token: Option<&str>, client: Option<IpAddr>) -> 
     match token {
         Some(token) => causerie_auth::transport::with_bearer(request, token),
         None => Ok(request),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_nul_escape;
+
+    #[test]
+    fn only_a_real_nul_escape_is_found() {
+        assert!(has_nul_escape(br#"{"a": "x\u0000y"}"#));
+        assert!(!has_nul_escape(br#"{"a": "x\\u0000y"}"#), "an escaped backslash then text");
+        assert!(has_nul_escape(br#"{"a": "\\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a": "u0000"}"#));
     }
 }
