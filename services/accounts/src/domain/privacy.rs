@@ -386,8 +386,14 @@ pub async fn visitor_consents(state: &AppState, public_id: &str, visitor_id: &st
     privacy_store::visitor_consents(&mut transaction, visitor_id).await
 }
 
+/// The proof of a visitor's consents: every record, and the consent text each one cites.
+pub struct ConsentProof {
+    pub records: Vec<ConsentRow>,
+    pub texts: std::collections::HashMap<i32, String>,
+}
+
 /// A visitor's records for the tenant's admins and contributors: the proof of consent.
-pub async fn consents(state: &AppState, actor: &Actor, visitor_id: &str) -> Result<Vec<ConsentRow>, Error> {
+pub async fn consents(state: &AppState, actor: &Actor, visitor_id: &str) -> Result<ConsentProof, Error> {
     match &actor.identity {
         crate::domain::actor::ActorIdentity::User { role: causerie_auth::Role::Operator, .. } => {
             return Err(Error::forbidden("only admins and contributors read consent records"));
@@ -398,6 +404,14 @@ pub async fn consents(state: &AppState, actor: &Actor, visitor_id: &str) -> Resu
         Uuid::try_parse(visitor_id.trim()).map_err(|_| Error::invalid_field("visitor_id", "is not a visitor id"))?;
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
     let records = privacy_store::visitor_consents(&mut transaction, visitor_id).await?;
+    let mut texts = std::collections::HashMap::new();
+    for record in &records {
+        if !texts.contains_key(&record.text_version)
+            && let Some(row) = privacy_store::policy_version(&mut transaction, record.text_version).await?
+        {
+            texts.insert(record.text_version, stored_policy(row)?.document.consent_text);
+        }
+    }
     audit::record(
         &mut transaction,
         actor,
@@ -406,7 +420,7 @@ pub async fn consents(state: &AppState, actor: &Actor, visitor_id: &str) -> Resu
     )
     .await?;
     transaction.commit().await.map_err(Error::unavailable)?;
-    Ok(records)
+    Ok(ConsentProof { records, texts })
 }
 
 /// Whether the visitor's latest decision grants the purpose: one indexed read.

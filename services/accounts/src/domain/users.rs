@@ -91,13 +91,24 @@ fn project_ids(field: &str, values: &[String]) -> Result<Vec<Uuid>, Error> {
     if values.len() > MAX_LIST_ITEMS {
         return Err(Error::invalid_field(field, format!("at most {MAX_LIST_ITEMS} projects")));
     }
-    values
-        .iter()
-        .map(|value| {
-            Uuid::try_parse(value.trim())
-                .map_err(|_| Error::invalid_field(field, format!("{value:?} is not a project id")))
-        })
-        .collect()
+    let mut ids: Vec<Uuid> = Vec::with_capacity(values.len());
+    for value in values {
+        let id = Uuid::try_parse(value.trim())
+            .map_err(|_| Error::invalid_field(field, format!("{value:?} is not a project id")))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// Every project a user is limited to must be one of the tenant's.
+async fn check_projects_exist(transaction: &mut sqlx::PgConnection, project_ids: &[Uuid]) -> Result<(), Error> {
+    let known = crate::store::privacy::count_projects(transaction, project_ids).await?;
+    if usize::try_from(known).ok() != Some(project_ids.len()) {
+        return Err(Error::invalid_field("project_ids", "names a project this tenant does not have"));
+    }
+    Ok(())
 }
 
 fn role(text: &str) -> Result<Role, Error> {
@@ -191,6 +202,7 @@ pub async fn create(state: &AppState, actor: &Actor, request: NewUserRequest) ->
     };
     let now = state.clock.now();
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    check_projects_exist(&mut transaction, &project_ids).await?;
     let user = user_store::insert(
         &mut transaction,
         actor.tenant_id,
@@ -323,6 +335,9 @@ pub async fn update(state: &AppState, actor: &Actor, id: &str, update: UserUpdat
         && user_store::count_live_admins(&mut transaction).await? <= 1
     {
         return Err(Error::conflict("the tenant's last admin cannot lose the admin role"));
+    }
+    if let Some(project_ids) = &update.project_ids {
+        check_projects_exist(&mut transaction, project_ids).await?;
     }
     let user = user_store::update(&mut transaction, id, &update.changes(true), now)
         .await?

@@ -95,7 +95,10 @@ fn project_input(input: pb::ProjectInput) -> privacy::ProjectInput {
 }
 
 fn consent_list(records: Vec<ConsentRow>) -> pb::ListConsentsResponse {
-    pb::ListConsentsResponse { records: records.into_iter().map(pb::ConsentRecord::from).collect() }
+    pb::ListConsentsResponse {
+        records: records.into_iter().map(pb::ConsentRecord::from).collect(),
+        consent_texts: std::collections::HashMap::new(),
+    }
 }
 
 #[tonic::async_trait]
@@ -218,8 +221,10 @@ impl PrivacyService for PrivacyApi {
 
     async fn list_consents(&self, request: Request<pb::ListConsentsRequest>) -> Answer<pb::ListConsentsResponse> {
         let actor = self.actor(&request)?;
-        let records = privacy::consents(&self.state, &actor, &request.into_inner().visitor_id).await?;
-        Ok(Response::new(consent_list(records)))
+        let proof = privacy::consents(&self.state, &actor, &request.into_inner().visitor_id).await?;
+        let mut answer = consent_list(proof.records);
+        answer.consent_texts = proof.texts;
+        Ok(Response::new(answer))
     }
 
     async fn check_consent(&self, request: Request<pb::CheckConsentRequest>) -> Answer<pb::CheckConsentResponse> {

@@ -68,6 +68,15 @@ pub async fn project(transaction: &mut PgConnection, id: Uuid) -> Result<Option<
         .map_err(Error::unavailable)
 }
 
+/// How many of `ids` are projects of the tenant.
+pub async fn count_projects(transaction: &mut PgConnection, ids: &[Uuid]) -> Result<i64, Error> {
+    sqlx::query_scalar("select count(*) from projects where id = any($1)")
+        .bind(ids)
+        .fetch_one(transaction)
+        .await
+        .map_err(Error::unavailable)
+}
+
 pub struct ProjectChanges<'a> {
     pub name: Option<&'a str>,
     pub allowed_origins: Option<&'a [String]>,

@@ -190,6 +190,9 @@ impl From<pb::ConsentRecord> for ConsentRecordResponse {
 pub struct ConsentList {
     pub items: Vec<ConsentRecordResponse>,
     pub next_cursor: Option<String>,
+    /// The consent text of each version the records cite, by version: with the records, the
+    /// proof of what the visitor agreed to.
+    pub consent_texts: std::collections::BTreeMap<i32, String>,
 }
 
 /// A visitor's consent records, newest first: the proof of consent (GDPR Art. 7(1)).
@@ -208,8 +211,10 @@ async fn list_consents(
         .list_consents(caller.forward(pb::ListConsentsRequest { visitor_id: query.visitor_id })?)
         .await
         .map_err(from_status)?;
+    let proof = records.into_inner();
     Ok(Json(ConsentList {
-        items: records.into_inner().records.into_iter().map(ConsentRecordResponse::from).collect(),
+        items: proof.records.into_iter().map(ConsentRecordResponse::from).collect(),
         next_cursor: None,
+        consent_texts: proof.consent_texts.into_iter().collect(),
     }))
 }
