@@ -23,6 +23,10 @@ LOGIN_CONNECTIONS="${BENCH_LOGIN_CONNECTIONS:-16}"
 BASE_URL="${BENCH_BASE_URL:-http://${CAUSERIE_PUBLIC_ADDR:-127.0.0.1:8080}}"
 CAUSERIE_BIN="${CAUSERIE_BIN:-$ROOT/target/release/causerie}"
 DEMO_BODY='{"tenant":"demo","email":"admin@demo.example","password":"demo-admin-password-2026"}'
+# The flood signs in as many operators of the demo tenant, created below if missing.
+BENCH_USERS="${BENCH_USERS:-32}"
+BENCH_PASSWORD="bench operator passphrase 2026"
+LOGIN_TEMPLATE="{\"tenant\":\"demo\",\"email\":\"bench-%d@demo.example\",\"password\":\"$BENCH_PASSWORD\"}"
 
 say() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -61,13 +65,22 @@ run_wrk() {
     local seconds="$1" connections="$2" path="$3" script="$4" token="${5:-}"
     local args=(--threads 1 --connections "$connections" --duration "${seconds}s" --timeout 10s --script "$script")
     [[ -n "$token" ]] && args+=(--header "Authorization: Bearer $token")
-    BENCH_DIR="$ROOT/bench" BENCH_LOGIN_BODY="$DEMO_BODY" timeout $((seconds + 30)) wrk "${args[@]}" "$BASE_URL$path" |
+    BENCH_DIR="$ROOT/bench" BENCH_USERS="$BENCH_USERS" BENCH_LOGIN_TEMPLATE="$LOGIN_TEMPLATE" timeout $((seconds + 30)) wrk "${args[@]}" "$BASE_URL$path" |
         grep '^BENCH ' || die "wrk failed on $path"
 }
 field() { sed -E "s/.* $2=([^ ]+).*/\1/" <<<"$1"; }
 check() { # LINE WHAT
     [[ "$(field "$1" non2xx)" == 0 ]] || die "$2: answers that were not 2xx ($1)"
 }
+
+say "making sure the demo tenant has $BENCH_USERS bench operators"
+admin_token="$(login)"
+for ((number = 0; number < BENCH_USERS; number++)); do
+    code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $admin_token" -H 'content-type: application/json' \
+        -d "{\"email\":\"bench-$number@demo.example\",\"first_name\":\"Bench\",\"last_name\":\"Operator $number\",\"role\":\"operator\",\"password\":\"$BENCH_PASSWORD\"}" \
+        "$BASE_URL/v1/users")"
+    [[ "$code" == 201 || "$code" == 409 ]] || die "creating bench operator $number answered $code"
+done
 
 cores="$(nproc)"
 say "timing one argon2id hash (causerie hash-cost)"

@@ -287,23 +287,25 @@ async fn widget_cookies_have_the_exact_names_lifetimes_and_attributes_and_the_vi
         let attributes: Vec<&str> = cookie.split("; ").skip(1).collect();
         assert_eq!(attributes, ["Path=/", "Secure", "SameSite=None", "Max-Age=31536000", "HttpOnly"], "{name}");
     }
-    let visitor_id = cookie_value(cookie_named(&cookies, "cz_vid").context("no cz_vid")?);
+    let cookie_visitor_id = cookie_value(cookie_named(&cookies, "cz_vid").context("no cz_vid")?);
     let session = body(started).await?;
-    assert_eq!(session["visitor_id"], visitor_id.as_str());
+    let visitor_id = text(&session, "visitor_id");
+    assert_ne!(visitor_id, cookie_visitor_id, "the tenant knows the visitor by an id of its own, not by the cookie");
     assert_eq!(session["language"], "en");
     assert_eq!(session["intro"], "May we keep this conversation for a year?");
     assert_eq!(session["consent"]["text_version"], 1);
     assert_eq!(session["consent"]["purposes"][0]["id"], "chat_history");
     assert_eq!(session["consent"]["purposes"].as_array().map(Vec::len), Some(1), "only purposes resting on consent");
 
-    let again = widget_session(&stack, &public_id, Some(&format!("cz_vid={visitor_id}"))).await?;
+    let again = widget_session(&stack, &public_id, Some(&format!("cz_vid={cookie_visitor_id}"))).await?;
     let again_cookies = set_cookies(&again);
-    assert_eq!(cookie_value(cookie_named(&again_cookies, "cz_vid").context("no cz_vid")?), visitor_id, "kept");
+    assert_eq!(cookie_value(cookie_named(&again_cookies, "cz_vid").context("no cz_vid")?), cookie_visitor_id, "kept");
     assert_ne!(
         cookie_value(cookie_named(&again_cookies, "cz_sid").context("no cz_sid")?),
         cookie_value(cookie_named(&cookies, "cz_sid").context("no cz_sid")?),
         "a new conversation session"
     );
+    assert_eq!(text(&body(again).await?, "visitor_id"), visitor_id, "the same visitor for the tenant");
 
     let manifest = body(
         public(&stack, Method::GET, &format!("/v1/projects/{}/cookies", text(&project, "id")), &tenant.admin_token)

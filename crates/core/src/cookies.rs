@@ -30,7 +30,7 @@ pub const NOTIFICATIONS_SEEN: WidgetCookie = WidgetCookie {
     name: "cz_notif",
     purpose: "which programmed notifications the visitor has already seen",
     lifetime: Some(Duration::from_secs(30 * DAY)),
-    http_only: false,
+    http_only: true,
     consent_exempt: true,
 };
 
@@ -57,6 +57,13 @@ pub const SESSION: WidgetCookie = WidgetCookie {
     http_only: true,
     consent_exempt: true,
 };
+
+/// The id a tenant knows a visitor by: derived from `cz_vid` and the tenant, so two tenants
+/// embedding the widget cannot link their visitors, and a tenant cannot act as its visitor
+/// elsewhere, as `cz_vid` itself never leaves the browser's cookie jar (it is `HttpOnly`).
+pub fn tenant_visitor_id(tenant_id: uuid::Uuid, cookie_visitor_id: uuid::Uuid) -> uuid::Uuid {
+    uuid::Uuid::new_v5(&tenant_id, cookie_visitor_id.as_bytes())
+}
 
 pub const ALL: [WidgetCookie; 5] = [POSITION, NOTIFICATIONS_SEEN, PAGE, VISITOR, SESSION];
 

@@ -207,16 +207,26 @@ impl PolicyDocument {
         if self.consent_text.chars().count() > 10_000 {
             problem("consent_text", "at most 10000 characters");
         }
+        if self.consent_text.trim().is_empty()
+            && self.purposes.iter().any(|purpose| purpose.legal_basis == LegalBasis::Consent)
+        {
+            problem("consent_text", "is required while a purpose rests on consent: it is what the visitor agrees to");
+        }
+        for (category, days) in &self.retention {
+            if *days == 0 {
+                problem(&format!("retention.{category}"), "must be at least 1 day");
+            }
+        }
         if !invalid.is_empty() {
             return Err(Error::with_field_errors(ErrorCode::InvalidRequest, invalid));
         }
         let above_maximum: Vec<FieldError> = self
             .retention
             .iter()
-            .filter(|(category, days)| **days == 0 || **days > category.maximum_days())
+            .filter(|(category, days)| **days > category.maximum_days())
             .map(|(category, days)| FieldError {
                 field: format!("retention.{category}"),
-                message: format!("{days} days is outside 1 to {} days, the platform maximum", category.maximum_days()),
+                message: format!("{days} days is above the platform maximum of {} days", category.maximum_days()),
             })
             .collect();
         if !above_maximum.is_empty() {

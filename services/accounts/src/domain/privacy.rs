@@ -46,9 +46,9 @@ fn origins(values: &[String]) -> Result<Vec<String>, Error> {
     let mut origins: Vec<String> = Vec::with_capacity(values.len());
     for value in values {
         let origin = value.trim().to_lowercase();
-        let host = origin
-            .strip_prefix("https://")
-            .or_else(|| origin.strip_prefix("http://").filter(|host| host.starts_with("localhost")));
+        let host = origin.strip_prefix("https://").or_else(|| {
+            origin.strip_prefix("http://").filter(|host| *host == "localhost" || host.starts_with("localhost:"))
+        });
         let valid = host.is_some_and(|host| {
             !host.is_empty()
                 && host.len() <= 253
@@ -351,8 +351,8 @@ pub async fn record_consent(
     if purpose.legal_basis != causerie_core::policy::LegalBasis::Consent {
         return Err(Error::invalid_field("purpose", "does not rest on consent"));
     }
-    if decision.text_version < 1 || decision.text_version > widget.policy.consent_text_version {
-        return Err(Error::invalid_field("text_version", "is not a version of the consent text that was shown"));
+    if decision.text_version != widget.policy.consent_text_version {
+        return Err(Error::invalid_field("text_version", "is not the consent text shown now"));
     }
     if !matches!(decision.source, "widget" | "scenario_step" | "form" | "chat_intro") {
         return Err(Error::invalid_field("source", "must be widget, scenario_step, form or chat_intro"));

@@ -64,10 +64,13 @@ pub struct RegisterProject {
 /// The vendor, as processor of every tenant, then each sub-processor the policy and the
 /// tenant's features switch on.
 fn processors(policy: &PrivacyPolicy, translation_enabled: bool, subprocessors: &[SubprocessorRow]) -> Vec<Processor> {
-    let applies = |row: &SubprocessorRow| match row.kind.as_str() {
-        "hosting" => true,
-        "tts" => policy.document.subprocessors.tts == TextToSpeech::Acapela,
-        "translation" => translation_enabled && policy.document.subprocessors.translation == Translation::Google,
+    // Connectors are named by the id support records them under; hosting applies to everyone.
+    let applies = |row: &SubprocessorRow| match (row.kind.as_str(), row.id.as_str()) {
+        ("hosting", _) => true,
+        ("tts", "acapela") => policy.document.subprocessors.tts == TextToSpeech::Acapela,
+        ("translation", "google-translate") => {
+            translation_enabled && policy.document.subprocessors.translation == Translation::Google
+        }
         _ => false,
     };
     subprocessors

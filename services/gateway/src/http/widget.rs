@@ -171,25 +171,15 @@ async fn start_session(
     Path(public_id): Path<String>,
     ApiJson(body): ApiJson<SessionRequest>,
 ) -> Result<Response, Error> {
-    let project = state
-        .privacy
-        .clone()
-        .resolve_widget_project(forwarded(
-            pb::ResolveWidgetProjectRequest { public_id: public_id.clone() },
-            None,
-            None,
-        )?)
-        .await
-        .map_err(from_status)?
-        .into_inner();
-    check_origin(&headers, &project.allowed_origins)?;
+    let project = resolve_allowed(&state, &headers, &public_id).await?;
     if body.page_url.trim().is_empty() || body.page_url.len() > 4096 {
         return Err(Error::invalid_field("page_url", "is required, at most 4096 characters"));
     }
-    let policy = policy_of(pb::PolicyDocument { policy_json: project.policy_json })?;
-    let visitor_id = cookie(&headers, cookies::VISITOR.name)
+    let policy = policy_of(pb::PolicyDocument { policy_json: project.policy_json.clone() })?;
+    let cookie_visitor_id = cookie(&headers, cookies::VISITOR.name)
         .and_then(|value| uuid::Uuid::try_parse(value).ok())
         .unwrap_or_else(uuid::Uuid::new_v4);
+    let visitor_id = tenant_visitor(&project, cookie_visitor_id)?;
     let session_id = format!("{}.{}", project.public_id, uuid::Uuid::new_v4().simple());
     let features = project.features.unwrap_or_default();
     let asked = body.language.as_deref().map(|language| language.trim().to_lowercase());
@@ -205,7 +195,7 @@ async fn start_session(
         credits_sequence: features.credits_sequence,
     };
     let mut response_headers = cors(&headers);
-    response_headers.push(set_cookie(&cookies::VISITOR, &visitor_id.to_string())?);
+    response_headers.push(set_cookie(&cookies::VISITOR, &cookie_visitor_id.to_string())?);
     response_headers.push(set_cookie(&cookies::SESSION, &session_id)?);
     response_headers.push(set_cookie(&cookies::PAGE, &cookie_value(body.page_url.trim()))?);
     Ok((StatusCode::CREATED, AppendHeaders(response_headers), Json(answer)).into_response())
@@ -213,9 +203,12 @@ async fn start_session(
 
 /// The widget's project: from `cz_sid`, or from `?project=` before a session exists.
 fn widget_public_id(headers: &HeaderMap, project: Option<&str>) -> Result<String, Error> {
-    cookie(headers, cookies::SESSION.name)
-        .and_then(|session| session.split_once('.').map(|(public_id, _)| public_id))
-        .or(project)
+    // An explicit project wins: the one `cz_sid` is shared by every site that embeds a widget.
+    project
+        .or_else(|| {
+            cookie(headers, cookies::SESSION.name)
+                .and_then(|session| session.split_once('.').map(|(public_id, _)| public_id))
+        })
         .map(str::to_owned)
         .ok_or_else(|| {
             Error::unauthenticated("no widget session: start one with POST /widget/v1/projects/{public_id}/sessions")
@@ -327,11 +320,17 @@ pub struct ConsentRequest {
     pub text_version: i32,
 }
 
-fn visitor(headers: &HeaderMap) -> Result<String, Error> {
-    cookie(headers, cookies::VISITOR.name)
-        .filter(|value| uuid::Uuid::try_parse(value).is_ok())
-        .map(str::to_owned)
-        .ok_or_else(|| Error::unauthenticated("no visitor: start a widget session first"))
+/// The tenant's id of the visitor whose `cz_vid` the request carries.
+fn visitor(headers: &HeaderMap, project: &pb::WidgetProject) -> Result<String, Error> {
+    let cookie_visitor_id = cookie(headers, cookies::VISITOR.name)
+        .and_then(|value| uuid::Uuid::try_parse(value).ok())
+        .ok_or_else(|| Error::unauthenticated("no visitor: start a widget session first"))?;
+    Ok(tenant_visitor(project, cookie_visitor_id)?.to_string())
+}
+
+fn tenant_visitor(project: &pb::WidgetProject, cookie_visitor_id: uuid::Uuid) -> Result<uuid::Uuid, Error> {
+    let tenant_id = uuid::Uuid::try_parse(&project.tenant_id).map_err(Error::internal)?;
+    Ok(cookies::tenant_visitor_id(tenant_id, cookie_visitor_id))
 }
 
 /// Records the visitor's choice for a purpose. A withdrawal is a record too.
@@ -345,8 +344,8 @@ async fn record_consent(
     ApiJson(body): ApiJson<ConsentRequest>,
 ) -> Result<Response, Error> {
     let public_id = widget_public_id(&headers, None)?;
-    let visitor_id = visitor(&headers)?;
-    resolve_allowed(&state, &headers, &public_id).await?;
+    let project = resolve_allowed(&state, &headers, &public_id).await?;
+    let visitor_id = visitor(&headers, &project)?;
     let message = pb::RecordConsentRequest {
         public_id,
         visitor_id,
@@ -382,8 +381,8 @@ pub struct CurrentConsents {
     responses((status = 200, body = CurrentConsents), (status = 401, description = "unauthenticated: no session")))]
 async fn current_consents(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
     let public_id = widget_public_id(&headers, None)?;
-    let visitor_id = visitor(&headers)?;
-    resolve_allowed(&state, &headers, &public_id).await?;
+    let project = resolve_allowed(&state, &headers, &public_id).await?;
+    let visitor_id = visitor(&headers, &project)?;
     let message = pb::ListVisitorConsentsRequest { public_id, visitor_id: visitor_id.clone() };
     let records =
         state.privacy.clone().list_visitor_consents(forwarded(message, None, None)?).await.map_err(from_status)?;
