@@ -157,6 +157,15 @@ impl From<sign_in::IssuedTokens> for pb::TokenResponse {
     }
 }
 
+/// Runs a sign-in to its end even when the caller goes away: an attempt is counted before the
+/// password is checked and settled after, and a cancelled request must not leave it counted as a
+/// failure. The task is awaited; it only outlives a request that was abandoned, by one hash.
+async fn run_to_completion<T: Send + 'static>(
+    sign_in: impl Future<Output = Result<T, Error>> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::spawn(sign_in).await.map_err(Error::internal)?
+}
+
 fn user_page((users, next): (Vec<UserRow>, Option<String>)) -> pb::ListUsersResponse {
     pb::ListUsersResponse {
         users: users.into_iter().map(pb::User::from).collect(),
@@ -173,13 +182,17 @@ impl AccountsService for AccountsApi {
     async fn staff_login(&self, request: Request<pb::StaffLoginRequest>) -> Answer<pb::TokenResponse> {
         let address = source_address(&request);
         let request = request.into_inner();
-        let tokens = sign_in::staff_login(
-            &self.state,
-            &request.email,
-            request.password,
-            request.totp_code.as_deref(),
-            address.as_deref(),
-        )
+        let state = self.state.clone();
+        let tokens = run_to_completion(async move {
+            sign_in::staff_login(
+                &state,
+                &request.email,
+                request.password,
+                request.totp_code.as_deref(),
+                address.as_deref(),
+            )
+            .await
+        })
         .await?;
         Ok(Response::new(tokens.into()))
     }
@@ -187,8 +200,11 @@ impl AccountsService for AccountsApi {
     async fn login(&self, request: Request<pb::LoginRequest>) -> Answer<pb::TokenResponse> {
         let address = source_address(&request);
         let request = request.into_inner();
-        let tokens =
-            sign_in::login(&self.state, &request.tenant, &request.email, request.password, address.as_deref()).await?;
+        let state = self.state.clone();
+        let tokens = run_to_completion(async move {
+            sign_in::login(&state, &request.tenant, &request.email, request.password, address.as_deref()).await
+        })
+        .await?;
         Ok(Response::new(tokens.into()))
     }
 
