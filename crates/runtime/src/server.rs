@@ -40,6 +40,20 @@ impl Readiness {
         self
     }
 
+    /// Adds a check that Redis answers `PING` on `redis`.
+    pub fn with_redis(self, redis: redis::aio::ConnectionManager) -> Self {
+        self.with_check("redis", move || {
+            let mut redis = redis.clone();
+            async move {
+                redis::cmd("PING")
+                    .query_async::<String>(&mut redis)
+                    .await
+                    .map(|_| ())
+                    .map_err(|error| error.to_string())
+            }
+        })
+    }
+
     /// Runs every check at once; the answer names each dependency that failed.
     pub async fn check(&self) -> Result<(), Vec<String>> {
         let outcomes = futures::future::join_all(self.checks.iter().map(|(name, check)| {

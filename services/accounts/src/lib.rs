@@ -99,16 +99,7 @@ async fn serve(
     let readiness = Readiness::new()
         .with_check("postgres", causerie_db::readiness_check(pool.clone()))
         .with_check("rabbitmq", bus.readiness_check())
-        .with_check("redis", move || {
-            let mut redis = redis.clone();
-            async move {
-                redis::cmd("PING")
-                    .query_async::<String>(&mut redis)
-                    .await
-                    .map(|_| ())
-                    .map_err(|error| error.to_string())
-            }
-        });
+        .with_redis(redis);
     let health = grpc_health(
         &["causerie.accounts.v1.AccountsService", "causerie.accounts.v1.PrivacyService"],
         readiness.clone(),

@@ -33,16 +33,7 @@ fn readiness(state: &AppState) -> Readiness {
     let accounts_health = state.accounts_health.clone();
     Readiness::new()
         .with_check("signing keys", Verifier::readiness_check(std::sync::Arc::clone(&state.verifier)))
-        .with_check("redis", move || {
-            let mut redis = redis.clone();
-            async move {
-                redis::cmd("PING")
-                    .query_async::<String>(&mut redis)
-                    .await
-                    .map(|_| ())
-                    .map_err(|error| error.to_string())
-            }
-        })
+        .with_redis(redis)
         // Accounts reports SERVING only while its PostgreSQL and RabbitMQ answer.
         .with_check("accounts", move || {
             let mut accounts_health = accounts_health.clone();
