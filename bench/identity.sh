@@ -28,22 +28,10 @@ BENCH_USERS="${BENCH_USERS:-32}"
 BENCH_PASSWORD="bench operator passphrase 2026"
 LOGIN_TEMPLATE="{\"tenant\":\"demo\",\"email\":\"bench-%d@demo.example\",\"password\":\"$BENCH_PASSWORD\"}"
 
-say() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
-
-case "$BASE_URL" in
-    http://127.*|http://localhost:*|http://localhost/*|http://\[::1\]*) ;;
-    *) die "BENCH_BASE_URL must be a loopback address, got $BASE_URL" ;;
-esac
-[[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -le 120 ]] || die "BENCH_DURATION must be 1..120 seconds"
-
-for tool in wrk curl python3; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        say "installing $tool (apt)"
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null
-    fi
-done
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+check_knobs "$BASE_URL" "$DURATION" "$WARMUP"
+require_tools wrk curl python3
 
 if [[ -z "${BENCH_BASE_URL:-}" ]]; then
     say "building causerie (release profile)"

@@ -17,24 +17,10 @@ BASE_URL="${BENCH_BASE_URL:-http://${CAUSERIE_PUBLIC_ADDR:-127.0.0.1:8080}}"
 ACCOUNTS_URL="${BENCH_ACCOUNTS_URL:-http://${CAUSERIE_ACCOUNTS_ADDR:-127.0.0.1:50051}}"
 ORIGIN="https://shop.bench.example"
 
-say() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
-
-case "$BASE_URL" in
-    http://127.*|http://localhost:*|http://localhost/*|http://\[::1\]*) ;;
-    *) die "BENCH_BASE_URL must be a loopback address, got $BASE_URL" ;;
-esac
-[[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -le 120 ]] || die "BENCH_DURATION must be 1..120 seconds"
-
-for tool in wrk curl python3 pgbench; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        package="$tool"
-        [[ "$tool" == pgbench ]] && package=postgresql-contrib
-        say "installing $package (apt)"
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
-    fi
-done
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+check_knobs "$BASE_URL" "$DURATION" "$WARMUP"
+require_tools wrk curl python3 pgbench psql
 
 say "building causerie and the load generator (release profile)"
 cargo build --release -p causerie -p causerie-loadgen >&2

@@ -32,24 +32,10 @@ DEMO_TENANT="demo"
 DEMO_EMAIL="admin@demo.example"
 DEMO_PASSWORD="demo-admin-password-2026"
 
-say() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
-
-# Load goes to this machine only.
-case "$BASE_URL" in
-    http://127.*|http://localhost:*|http://localhost/*|http://\[::1\]*) ;;
-    *) die "BENCH_BASE_URL must be a loopback address, got $BASE_URL" ;;
-esac
-[[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -le 120 ]] || die "BENCH_DURATION must be 1..120 seconds"
-[[ "$WARMUP" =~ ^[0-9]+$ && "$WARMUP" -le 30 ]] || die "BENCH_WARMUP must be 0..30 seconds"
-
-for tool in wrk curl python3; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        say "installing $tool (apt)"
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null
-    fi
-done
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+check_knobs "$BASE_URL" "$DURATION" "$WARMUP"
+require_tools wrk curl python3
 
 # The stack under test is the release build, started afresh by up.sh with a rate limit above what wrk can
 # send (the gateway limits each caller, 6000 requests/min by default; one caller would only measure 429s).
