@@ -131,11 +131,7 @@ pub async fn list(
             return Err(Error::invalid_field(field, "must be between the years 1970 and 9999"));
         }
     }
-    let limit = match query.limit {
-        0 => 50,
-        1..=200 => i64::from(query.limit),
-        _ => return Err(Error::invalid_field("limit", "must be at most 200")),
-    };
+    let limit = crate::domain::page::limit(query.limit)?;
     let before = if query.cursor.is_empty() {
         None
     } else {
@@ -150,14 +146,8 @@ pub async fn list(
         before,
         limit: limit + 1,
     };
-    let mut entries = audit_store::list(&mut transaction, &filter).await?;
-    let next = if entries.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
-        entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        entries.last().map(|entry| entry.sequence.to_string())
-    } else {
-        None
-    };
-    Ok((entries, next))
+    let entries = audit_store::list(&mut transaction, &filter).await?;
+    Ok(crate::domain::page::cut(entries, limit, |entry| entry.sequence.to_string()))
 }
 
 /// Checks the tenant's chain end to end, for its admins.

@@ -8,6 +8,7 @@ pub mod brute_force;
 pub mod directory;
 pub mod legal;
 pub mod mail;
+pub mod page;
 pub mod password;
 pub mod privacy;
 pub mod register;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::AppState;
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditEvent};
-use crate::domain::totp;
+use crate::domain::{page, totp};
 use crate::store::support::{self as support_store, NewSupportGrant, SupportGrantRow};
 use crate::store::users::{self as user_store, UserRow};
 
@@ -101,29 +101,13 @@ pub async fn tenant_users(
 ) -> Result<(Vec<UserRow>, Option<String>), Error> {
     let not_found = || Error::not_found("no such tenant");
     let tenant_id: TenantId = tenant_id.trim().parse().map_err(|_| not_found())?;
-    let limit = match limit {
-        0 => 50,
-        1..=200 => i64::from(limit),
-        _ => return Err(Error::invalid_field("limit", "must be at most 200")),
-    };
-    let after = if cursor.is_empty() {
-        None
-    } else {
-        Some(
-            uuid::Uuid::try_parse(cursor)
-                .map_err(|_| Error::invalid_field("cursor", "is not a cursor of this list"))?,
-        )
-    };
+    let limit = page::limit(limit)?;
+    let after = page::id_cursor(cursor)?;
     let now = state.clock.now();
     let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
     support_store::live(&mut transaction, now).await?.ok_or_else(not_found)?;
-    let mut users = user_store::list(&mut transaction, after, limit + 1).await?;
-    let next = if users.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
-        users.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        users.last().map(|user| user.id.to_string())
-    } else {
-        None
-    };
+    let (users, next) =
+        page::cut(user_store::list(&mut transaction, after, limit + 1).await?, limit, |user| user.id.to_string());
     let actor = Actor::staff(staff_id, tenant_id, source_address);
     let events: Vec<AuditEvent<'static>> = users
         .iter()

@@ -134,32 +134,14 @@ pub async fn tenant(state: &AppState, id: &str) -> Result<TenantRow, Error> {
     store::tenant_by_id(&state.pool, id).await?.ok_or_else(not_found)
 }
 
-pub const DEFAULT_PAGE: u32 = 50;
-pub const MAX_PAGE: u32 = 200;
-
 /// A page of tenants and the cursor of the next one.
 pub async fn list_tenants(
     state: &AppState,
     limit: u32,
     cursor: &str,
 ) -> Result<(Vec<TenantRow>, Option<String>), Error> {
-    let limit = match limit {
-        0 => DEFAULT_PAGE,
-        1..=MAX_PAGE => limit,
-        _ => return Err(Error::invalid_field("limit", format!("must be at most {MAX_PAGE}"))),
-    };
-    let after = if cursor.is_empty() {
-        None
-    } else {
-        Some(cursor.parse::<uuid::Uuid>().map_err(|_| Error::invalid_field("cursor", "is not a cursor of this list"))?)
-    };
-    // One more than asked tells whether another page follows.
-    let mut tenants = store::list_tenants(&state.pool, after, i64::from(limit) + 1).await?;
-    let next_cursor = if tenants.len() > limit as usize {
-        tenants.truncate(limit as usize);
-        tenants.last().map(|tenant| tenant.id.to_string())
-    } else {
-        None
-    };
-    Ok((tenants, next_cursor))
+    let limit = crate::domain::page::limit(limit)?;
+    let after = crate::domain::page::id_cursor(cursor)?;
+    let tenants = store::list_tenants(&state.pool, after, limit + 1).await?;
+    Ok(crate::domain::page::cut(tenants, limit, |tenant| tenant.id.to_string()))
 }

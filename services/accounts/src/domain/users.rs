@@ -13,12 +13,10 @@ use crate::AppState;
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditEvent};
 use crate::domain::password::Password;
-use crate::domain::{Email, Name, mail, secret, sign_in};
+use crate::domain::{Email, Name, mail, page, secret, sign_in};
 use crate::store::users::{self as user_store, NewUser, UserChanges, UserRow};
 use crate::store::{api_keys as api_key_store, sessions as session_store};
 
-pub const DEFAULT_PAGE: u32 = 50;
-pub const MAX_PAGE: u32 = 200;
 const MAX_LIST_ITEMS: usize = 50;
 /// How long the link confirming a new e-mail address works.
 const EMAIL_CHANGE_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
@@ -127,33 +125,6 @@ fn user_id(text: &str) -> Result<Uuid, Error> {
     Uuid::try_parse(text.trim()).map_err(|_| Error::not_found("no such user"))
 }
 
-fn page_limit(limit: u32) -> Result<i64, Error> {
-    match limit {
-        0 => Ok(i64::from(DEFAULT_PAGE)),
-        1..=MAX_PAGE => Ok(i64::from(limit)),
-        _ => Err(Error::invalid_field("limit", format!("must be at most {MAX_PAGE}"))),
-    }
-}
-
-fn page_cursor(cursor: &str) -> Result<Option<Uuid>, Error> {
-    if cursor.is_empty() {
-        return Ok(None);
-    }
-    Uuid::try_parse(cursor).map(Some).map_err(|_| Error::invalid_field("cursor", "is not a cursor of this list"))
-}
-
-/// Cuts a page fetched with one row more than asked, answering the next cursor.
-fn paginate(mut users: Vec<UserRow>, limit: i64) -> (Vec<UserRow>, Option<String>) {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    if users.len() > limit {
-        users.truncate(limit);
-        let next = users.last().map(|user| user.id.to_string());
-        (users, next)
-    } else {
-        (users, None)
-    }
-}
-
 fn read_events<'a>(action: &'a str, users: &[UserRow]) -> Vec<AuditEvent<'a>> {
     users.iter().map(|user| AuditEvent { action, subject_kind: "user", subject_id: user.id.to_string() }).collect()
 }
@@ -239,10 +210,11 @@ pub async fn list(
     cursor: &str,
 ) -> Result<(Vec<UserRow>, Option<String>), Error> {
     actor.require_admin_or_scope(Scope::UsersRead)?;
-    let limit = page_limit(limit)?;
-    let after = page_cursor(cursor)?;
+    let limit = page::limit(limit)?;
+    let after = page::id_cursor(cursor)?;
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
-    let (users, next) = paginate(user_store::list(&mut transaction, after, limit + 1).await?, limit);
+    let (users, next) =
+        page::cut(user_store::list(&mut transaction, after, limit + 1).await?, limit, |user| user.id.to_string());
     audit::record(&mut transaction, actor, read_events("user.read", &users), state.clock.now()).await?;
     transaction.commit().await.map_err(Error::unavailable)?;
     Ok((users, next))
@@ -409,8 +381,8 @@ pub async fn search_operators(
     cursor: &str,
 ) -> Result<(Vec<UserRow>, Option<String>), Error> {
     actor.require_user_or_scope(Scope::UsersRead)?;
-    let limit = page_limit(limit)?;
-    let after = page_cursor(cursor)?;
+    let limit = page::limit(limit)?;
+    let after = page::id_cursor(cursor)?;
     let language = language.map(|language| languages("language", &[language.to_owned()])).transpose()?;
     let skill = skill.map(|skill| skills("skill", &[skill.to_owned()])).transpose()?;
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
@@ -422,7 +394,7 @@ pub async fn search_operators(
         limit + 1,
     )
     .await?;
-    let (operators, next) = paginate(operators, limit);
+    let (operators, next) = page::cut(operators, limit, |user| user.id.to_string());
     audit::record(&mut transaction, actor, read_events("user.read", &operators), state.clock.now()).await?;
     transaction.commit().await.map_err(Error::unavailable)?;
     Ok((operators, next))
