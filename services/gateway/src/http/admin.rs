@@ -11,7 +11,7 @@ use causerie_proto::time::{from_timestamp, to_timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, ClientAddress, StaffContext, forwarded};
+use super::extract::{ApiJson, ApiQuery, ClientAddress, PageQuery, StaffContext, forwarded, page_limit};
 use super::sessions::TokenResponse;
 use super::users::{UserPage, user_page};
 use crate::state::AppState;
@@ -142,13 +142,6 @@ async fn create_tenant(
     Ok((StatusCode::CREATED, Json(tenant.into_inner().into())))
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-pub struct PageQuery {
-    /// Default 50, at most 200.
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct TenantPage {
     pub items: Vec<TenantResponse>,
@@ -164,10 +157,7 @@ async fn list_tenants(
     staff: StaffContext,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<TenantPage>, Error> {
-    let message = pb::ListTenantsRequest { limit: page.limit.unwrap_or(0), cursor: page.cursor.unwrap_or_default() };
-    if page.limit == Some(0) {
-        return Err(Error::invalid_field("limit", "must be at least 1"));
-    }
+    let message = pb::ListTenantsRequest { limit: page_limit(page.limit)?, cursor: page.cursor.unwrap_or_default() };
     let response =
         state.accounts.clone().list_tenants(staff.forward(message)?).await.map_err(from_status)?.into_inner();
     Ok(Json(TenantPage {
@@ -327,12 +317,9 @@ async fn tenant_users(
     Path(id): Path<String>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<UserPage>, Error> {
-    if page.limit == Some(0) {
-        return Err(Error::invalid_field("limit", "must be at least 1"));
-    }
     let message = pb::ListTenantUsersRequest {
         tenant_id: id,
-        limit: page.limit.unwrap_or(0),
+        limit: page_limit(page.limit)?,
         cursor: page.cursor.unwrap_or_default(),
     };
     let response = state.accounts.clone().list_tenant_users(staff.forward(message)?).await.map_err(from_status)?;

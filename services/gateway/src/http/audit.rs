@@ -60,7 +60,7 @@ async fn list_entries(
     caller: TenantContext,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, Error> {
-    let limit = super::users::PageQuery { limit: query.limit, cursor: None }.limit()?;
+    let limit = super::extract::page_limit(query.limit)?;
     let message = pb::ListAuditLogRequest {
         actor_id: query.actor_id,
         action: query.action,

@@ -72,6 +72,23 @@ fn has_nul_escape(json: &[u8]) -> bool {
     })
 }
 
+/// `?limit=&cursor=` of a list (API.md).
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// Default 50, at most 200.
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// The limit to ask a service for: absent is 0, which services read as "the default", so an
+/// explicit 0 is refused here.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, Error> {
+    match limit {
+        Some(0) => Err(Error::invalid_field("limit", "must be at least 1")),
+        limit => Ok(limit.unwrap_or(0)),
+    }
+}
+
 /// Query parameters, whose rejection is our problem+json `422` naming what is wrong.
 pub struct ApiQuery<T>(pub T);
 

@@ -9,7 +9,7 @@ use causerie_proto::accounts::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, TenantContext};
+use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, page_limit};
 use super::sessions::{UserResponse, from_status, string_list};
 use crate::state::AppState;
 
@@ -18,23 +18,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/users", post(create_user).get(list_users))
         .route("/v1/users/{id}", get(get_user).patch(update_user).delete(erase_user))
         .route("/v1/operators", get(search_operators))
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-pub struct PageQuery {
-    /// Default 50, at most 200.
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
-impl PageQuery {
-    /// The limit to ask for; `0` is refused here as the services read it as "the default".
-    pub fn limit(&self) -> Result<u32, Error> {
-        match self.limit {
-            Some(0) => Err(Error::invalid_field("limit", "must be at least 1")),
-            limit => Ok(limit.unwrap_or(0)),
-        }
-    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -103,7 +86,7 @@ async fn list_users(
     caller: TenantContext,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<UserPage>, Error> {
-    let message = pb::ListUsersRequest { limit: page.limit()?, cursor: page.cursor.unwrap_or_default() };
+    let message = pb::ListUsersRequest { limit: page_limit(page.limit)?, cursor: page.cursor.unwrap_or_default() };
     let response = state.accounts.clone().list_users(caller.forward(message)?).await.map_err(from_status)?;
     Ok(Json(user_page(response.into_inner())))
 }
@@ -197,7 +180,7 @@ async fn search_operators(
     caller: TenantContext,
     ApiQuery(query): ApiQuery<OperatorQuery>,
 ) -> Result<Json<UserPage>, Error> {
-    let limit = PageQuery { limit: query.limit, cursor: None }.limit()?;
+    let limit = page_limit(query.limit)?;
     let message = pb::SearchOperatorsRequest {
         language: query.language,
         skill: query.skill,
