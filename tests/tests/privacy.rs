@@ -388,10 +388,33 @@ async fn grant_withdraw_and_grant_again_leave_three_records_and_the_state_grante
             .json(&json!({"purpose": purpose, "granted": granted, "text_version": text_version}))
             .send()
     };
+    // CheckConsent, as a service on a hot path asks it, follows every decision at once.
+    let channel =
+        tonic::transport::Endpoint::from_shared(stack.config.service_url(causerie_runtime::Service::Accounts))?
+            .connect()
+            .await?;
+    let mut privacy = causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient::new(channel);
+    let check = |tenant_id: &str, token: &str| {
+        let question = causerie_proto::accounts::v1::CheckConsentRequest {
+            tenant_id: tenant_id.to_owned(),
+            visitor_id: visitor_id.clone(),
+            purpose: "chat_history".to_owned(),
+        };
+        as_caller(question, token)
+    };
+    let never_asked = privacy.check_consent(check(&tenant.id, &tenant.admin_token)?).await?.into_inner();
+    assert_eq!((never_asked.granted, never_asked.text_version), (false, 0));
     for granted in [true, false, true] {
         let recorded = decide(granted, "chat_history", 1).await?;
         assert_eq!(recorded.status(), 201);
+        let answer = privacy.check_consent(check(&tenant.id, &tenant.admin_token)?).await?.into_inner();
+        assert_eq!((answer.granted, answer.text_version), (granted, 1));
     }
+    let other = new_tenant(&stack, "globex").await?;
+    let refused = privacy.check_consent(check(&tenant.id, &other.admin_token)?).await;
+    assert_eq!(refused.map_err(|status| status.code()).err(), Some(tonic::Code::NotFound));
+    let elsewhere = privacy.check_consent(check(&other.id, &other.admin_token)?).await?.into_inner();
+    assert!(!elsewhere.granted, "a visitor of one tenant is unknown to another");
     assert_eq!(decide(true, "support", 1).await?.status(), 422, "support rests on legitimate interests, not consent");
     assert_eq!(decide(true, "marketing", 1).await?.status(), 422, "not a purpose of the policy");
     assert_eq!(decide(true, "chat_history", 2).await?.status(), 422, "no such text version was shown");
@@ -525,5 +548,74 @@ async fn the_policy_cache_drops_its_copy_when_the_policy_changes() -> anyhow::Re
     shutdown.cancel();
     tasks.close();
     tasks.wait().await;
+    stack.stop().await
+}
+
+/// A gRPC request to accounts as another gateway replica would send it, for `token`'s caller.
+fn as_caller<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(request)
+}
+
+/// Polls a widget session from `origin` until it answers `status`, for at most ten seconds.
+async fn until_widget_answers(stack: &TestStack, public_id: &str, origin: &str, status: u16) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = stack
+            .http
+            .post(format!("{}/widget/v1/projects/{public_id}/sessions", stack.public_url))
+            .header("origin", origin)
+            .json(&json!({"page_url": format!("{origin}/")}))
+            .send()
+            .await?
+            .status();
+        if answer == status {
+            return Ok(());
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "from {origin} the widget still answers {answer}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_gateways_copy_of_a_widget_project_follows_changes_made_through_another_replica() -> anyhow::Result<()> {
+    use causerie_proto::accounts::v1 as pb;
+
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    let project = new_project(&stack, &tenant).await?;
+    let public_id = text(&project, "public_id");
+    // The gateway now holds its copy of the project.
+    assert_eq!(widget_session(&stack, &public_id, None).await?.status(), 201);
+    // Give the gateway's listener time to bind its queue, so the events below are heard.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // Changes sent straight to accounts, as a gateway replica other than the one under test would.
+    let channel =
+        tonic::transport::Endpoint::from_shared(stack.config.service_url(causerie_runtime::Service::Accounts))?
+            .connect()
+            .await?;
+    let other_site = "https://other.example";
+    let moved = pb::ProjectInput {
+        id: text(&project, "id"),
+        allowed_origins: Some(pb::StringList { values: vec![other_site.to_owned()] }),
+        ..pb::ProjectInput::default()
+    };
+    pb::privacy_service_client::PrivacyServiceClient::new(channel.clone())
+        .update_project(as_caller(moved, &tenant.admin_token)?)
+        .await?;
+    until_widget_answers(&stack, &public_id, SHOP, 403).await?;
+    until_widget_answers(&stack, &public_id, other_site, 201).await?;
+
+    let suspension = pb::UpdateTenantRequest {
+        id: tenant.id.clone(),
+        status: Some("suspended".to_owned()),
+        ..pb::UpdateTenantRequest::default()
+    };
+    pb::accounts_service_client::AccountsServiceClient::new(channel)
+        .update_tenant(as_caller(suspension, &stack.staff_token().await?)?)
+        .await?;
+    until_widget_answers(&stack, &public_id, other_site, 404).await?;
     stack.stop().await
 }

@@ -56,6 +56,12 @@ pub enum Message {
     /// A tenant's privacy policy has a new version; services drop their cached copy.
     #[serde(rename = "policy.updated")]
     PolicyUpdatedV1(PolicyUpdated),
+    /// A project's settings changed or it was deleted; services drop their cached copy.
+    #[serde(rename = "project.changed")]
+    ProjectChangedV1(ProjectChanged),
+    /// Support changed a tenant's status or features; services drop their cached copy.
+    #[serde(rename = "tenant.updated")]
+    TenantUpdatedV1(TenantUpdated),
     /// Erase everything a service holds about a data subject, then answer with a receipt.
     #[serde(rename = "erasure.requested")]
     ErasureRequestedV1(SubjectRequest),
@@ -79,6 +85,8 @@ impl Message {
             Self::TenantCreatedV1(_) => "tenant.created",
             Self::UserErasedV1(_) => "user.erased",
             Self::PolicyUpdatedV1(_) => "policy.updated",
+            Self::ProjectChangedV1(_) => "project.changed",
+            Self::TenantUpdatedV1(_) => "tenant.updated",
             Self::ErasureRequestedV1(_) => "erasure.requested",
             Self::ErasureCompletedV1(_) => "erasure.completed",
             Self::ExportRequestedV1(_) => "export.requested",
@@ -93,6 +101,18 @@ impl Message {
 pub struct PolicyUpdated {
     pub tenant_id: TenantId,
     pub version: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectChanged {
+    pub tenant_id: TenantId,
+    pub project_id: Uuid,
+    pub deleted: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TenantUpdated {
+    pub tenant_id: TenantId,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

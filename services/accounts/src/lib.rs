@@ -19,8 +19,9 @@ pub fn hash_password_now(password: &str) -> Result<String, Error> {
 use std::sync::Arc;
 
 use causerie_bus::{Bus, Relay, Topology};
-use causerie_core::{Clock, Error};
+use causerie_core::{Clock, Error, TenantId};
 use causerie_db::{DatabaseError, ServiceError};
+use causerie_policy::copies::{Copies, WIDGET_PROJECT_CHANGES};
 use causerie_proto::accounts::v1::accounts_service_server::AccountsServiceServer;
 use causerie_proto::accounts::v1::privacy_service_server::PrivacyServiceServer;
 use causerie_runtime::server::{grpc_health, run_tracked, serve_grpc};
@@ -50,7 +51,22 @@ pub(crate) struct AppState {
     directory: domain::directory::AccessDirectory,
     /// Where links in mail point.
     public_url: String,
+    /// Widget projects by tenant and project id, dropped when they change (`widget_project`).
+    widget_projects: Arc<Copies<(TenantId, uuid::Uuid), Arc<domain::privacy::WidgetProject>>>,
 }
+
+impl AppState {
+    /// Drops this replica's copies of the tenant's widget projects at once, after a change it made
+    /// itself; other replicas hear of it from the bus.
+    fn forget_widget_projects(&self, tenant_id: TenantId) {
+        self.widget_projects.invalidate(|(tenant, _), _| *tenant == tenant_id);
+    }
+}
+
+/// How long a copy of a widget project is kept when no event says it changed (the bus being away).
+const WIDGET_PROJECT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+/// Past this many projects, the copies start afresh.
+const WIDGET_PROJECT_CAPACITY: usize = 100_000;
 
 /// How often each replica rereads the signing keys and rotates them when due.
 const KEY_MAINTENANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
@@ -83,6 +99,7 @@ async fn serve(
         login_guard: domain::brute_force::LoginGuard::new(redis.clone(), &config.namespace),
         directory: domain::directory::AccessDirectory::new(redis.clone(), &config.namespace),
         public_url: config.public_url.trim_end_matches('/').to_owned(),
+        widget_projects: Arc::new(Copies::new(WIDGET_PROJECT_MAX_AGE, WIDGET_PROJECT_CAPACITY)),
     };
     bootstrap_staff(config, &state).await.map_err(ServiceError::Setup)?;
     domain::legal::republish_versions(&state).await.map_err(ServiceError::Setup)?;
@@ -95,6 +112,12 @@ async fn serve(
     tasks.spawn(mailer.run(shutdown.clone()));
     tasks.spawn(maintain_keys(keys, shutdown.clone()));
     tasks.spawn(reconcile_access_directory(state.clone(), shutdown.clone()));
+    tasks.spawn(Arc::clone(&state.widget_projects).follow(
+        bus.clone(),
+        &WIDGET_PROJECT_CHANGES,
+        |(tenant_id, _), _| *tenant_id,
+        shutdown.clone(),
+    ));
 
     let readiness = Readiness::new()
         .with_check("postgres", causerie_db::readiness_check(pool.clone()))

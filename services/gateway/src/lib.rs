@@ -7,10 +7,12 @@ mod api_keys;
 mod http;
 mod rate_limit;
 mod state;
+mod widget_projects;
 
 use std::sync::Arc;
 
 use causerie_auth::Verifier;
+use causerie_bus::{Bus, Topology};
 use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
 use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
 use causerie_runtime::{Config, Service};
@@ -63,9 +65,13 @@ async fn serve(
         Arc::clone(&wake_key_refresh),
         shutdown.clone(),
     ));
+    // The gateway only listens on the bus: accounts tells it when a cached widget project changes.
+    let bus = Bus::start(&config.amqp_url, "gateway", Topology::for_config(config), tasks, shutdown.clone());
+    let privacy = PrivacyServiceClient::new(accounts_channel.clone());
     let state = AppState::new(state::Shared {
         accounts: AccountsServiceClient::new(accounts_channel.clone()),
-        privacy: PrivacyServiceClient::new(accounts_channel.clone()),
+        widget_projects: widget_projects::WidgetProjects::start(privacy.clone(), bus, tasks, shutdown.clone()),
+        privacy,
         accounts_health: tonic_health::pb::health_client::HealthClient::new(accounts_channel),
         verifier,
         wake_key_refresh,

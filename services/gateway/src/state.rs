@@ -31,6 +31,7 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     pub accounts: AccountsServiceClient<Channel>,
     pub privacy: PrivacyServiceClient<Channel>,
+    pub widget_projects: crate::widget_projects::WidgetProjects,
     pub accounts_health: tonic_health::pb::health_client::HealthClient<Channel>,
     pub verifier: Arc<Verifier>,
     pub wake_key_refresh: Arc<tokio::sync::Notify>,

@@ -3,11 +3,12 @@
 //! processing register is built from.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use causerie_auth::Scope;
-use causerie_bus::message::PolicyUpdated;
+use causerie_bus::message::{PolicyUpdated, ProjectChanged, TenantUpdated};
 use causerie_bus::{Envelope, Message};
 use causerie_core::policy::{PolicyDocument, PrivacyPolicy};
 use causerie_core::{Error, ErrorCode, FieldError, TenantId};
@@ -165,11 +166,14 @@ pub async fn update_project(
         languages: valid.languages.as_deref(),
         supervision_enabled: input.supervision_enabled,
     };
+    let now = state.clock.now();
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
-    let project = privacy_store::update_project(&mut transaction, id, &changes, state.clock.now())
+    let project = privacy_store::update_project(&mut transaction, id, &changes, now)
         .await?
         .ok_or_else(|| Error::not_found("no such project"))?;
+    announce_project_change(&mut transaction, actor.tenant_id, id, false, now).await?;
     transaction.commit().await.map_err(Error::unavailable)?;
+    state.forget_widget_projects(actor.tenant_id);
     Ok(project)
 }
 
@@ -180,7 +184,24 @@ pub async fn delete_project(state: &AppState, actor: &Actor, id: &str) -> Result
     if !privacy_store::delete_project(&mut transaction, id).await? {
         return Err(Error::not_found("no such project"));
     }
-    transaction.commit().await.map_err(Error::unavailable)
+    announce_project_change(&mut transaction, actor.tenant_id, id, true, state.clock.now()).await?;
+    transaction.commit().await.map_err(Error::unavailable)?;
+    state.forget_widget_projects(actor.tenant_id);
+    Ok(())
+}
+
+/// Tells every replica that caches widget projects (gateways, accounts) to read this one again.
+async fn announce_project_change(
+    transaction: &mut PgConnection,
+    tenant_id: TenantId,
+    project_id: Uuid,
+    deleted: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    let message = Message::ProjectChangedV1(ProjectChanged { tenant_id, project_id, deleted });
+    causerie_bus::enqueue(transaction, &Envelope::new(tenant_id, crate::PRODUCER, now, message))
+        .await
+        .map_err(Error::unavailable)
 }
 
 fn stored_policy(row: privacy_store::PolicyRow) -> Result<PrivacyPolicy, Error> {
@@ -221,16 +242,20 @@ pub async fn put_policy(state: &AppState, actor: &Actor, document_json: &str) ->
     let document: PolicyDocument = serde_json::from_str(document_json)
         .map_err(|error| Error::new(ErrorCode::InvalidRequest, format!("the policy is not well formed: {error}")))?;
     document.validate()?;
-    let tenant = tenant_row(state, actor.tenant_id).await?;
+    let now = state.clock.now();
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    // Support's translation switch takes the same lock (`update_tenant`), so the switch read here
+    // holds until this version commits.
+    privacy_store::lock_policy(&mut transaction, actor.tenant_id.as_uuid()).await?;
+    let tenant = store::tenant_by_id(&mut *transaction, actor.tenant_id)
+        .await?
+        .ok_or_else(|| Error::not_found("no such tenant"))?;
     if document.subprocessors.translation.leaves_the_eu() && !tenant.translation {
         return Err(Error::invalid_field(
             "subprocessors.translation",
             "the translation connector is off for this tenant until support enables it",
         ));
     }
-    let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
-    privacy_store::lock_policy(&mut transaction, actor.tenant_id.as_uuid()).await?;
     let previous = current_policy(&mut transaction, &tenant).await?;
     let version = previous.version + 1;
     let consent_text_version = if previous.version > 0 && previous.document.consent_text == document.consent_text {
@@ -268,6 +293,7 @@ pub async fn put_policy(state: &AppState, actor: &Actor, document_json: &str) ->
     )
     .await?;
     transaction.commit().await.map_err(Error::unavailable)?;
+    state.forget_widget_projects(actor.tenant_id);
     tracing::info!(tenant.id = %actor.tenant_id, version, "privacy policy updated");
     Ok(policy)
 }
@@ -288,24 +314,33 @@ pub async fn policy_version(state: &AppState, actor: &Actor, version: i32) -> Re
 }
 
 /// A widget's project, its tenant and what it needs to start. Unknown ids, and the projects of a
-/// tenant that is not active, answer `404`.
+/// tenant that is not active, answer `404`. Kept in `AppState::widget_projects` until an event
+/// says the project, the tenant or its policy changed.
 pub struct WidgetProject {
     pub tenant: TenantRow,
     pub project: ProjectRow,
     pub policy: PrivacyPolicy,
 }
 
-pub async fn widget_project(state: &AppState, public_id: &str) -> Result<WidgetProject, Error> {
+pub async fn widget_project(state: &AppState, public_id: &str) -> Result<Arc<WidgetProject>, Error> {
     let not_found = || Error::not_found("no such project");
-    let (tenant_id, project_id) = parse_public_id(public_id).ok_or_else(not_found)?;
-    let tenant = store::tenant_by_id(&state.pool, tenant_id)
+    let key = parse_public_id(public_id).ok_or_else(not_found)?;
+    if let Some(widget) = state.widget_projects.get(&key) {
+        return Ok(widget);
+    }
+    let since = state.widget_projects.generation();
+    let (tenant_id, project_id) = key;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+    let tenant = store::tenant_by_id(&mut *transaction, tenant_id)
         .await?
         .filter(|tenant| tenant.status == "active")
         .ok_or_else(not_found)?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
     let project = privacy_store::project(&mut transaction, project_id).await?.ok_or_else(not_found)?;
     let policy = current_policy(&mut transaction, &tenant).await?;
-    Ok(WidgetProject { tenant, project, policy })
+    transaction.commit().await.map_err(Error::unavailable)?;
+    let widget = Arc::new(WidgetProject { tenant, project, policy });
+    state.widget_projects.insert(key, Arc::clone(&widget), since);
+    Ok(widget)
 }
 
 /// The network part of an address: the first three bytes of IPv4, the first six of IPv6. What
@@ -358,10 +393,8 @@ pub async fn record_consent(
         return Err(Error::invalid_field("source", "must be widget, scenario_step, form or chat_intro"));
     }
     let client_network = decision.client_address.and_then(truncate_address);
-    let tenant_id = TenantId::from(widget.tenant.id);
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
-    let record = privacy_store::insert_consent(
-        &mut transaction,
+    privacy_store::record_consent(
+        &state.pool,
         &NewConsent {
             tenant_id: widget.tenant.id,
             visitor_id,
@@ -374,9 +407,7 @@ pub async fn record_consent(
             now: state.clock.now(),
         },
     )
-    .await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
-    Ok(record)
+    .await
 }
 
 pub async fn visitor_consents(state: &AppState, public_id: &str, visitor_id: &str) -> Result<Vec<ConsentRow>, Error> {
@@ -423,7 +454,7 @@ pub async fn consents(state: &AppState, actor: &Actor, visitor_id: &str) -> Resu
     Ok(ConsentProof { records, texts })
 }
 
-/// Whether the visitor's latest decision grants the purpose: one indexed read.
+/// Whether the visitor's latest decision grants the purpose: one indexed read, in one round trip.
 pub async fn check_consent(
     state: &AppState,
     tenant_id: TenantId,
@@ -431,8 +462,7 @@ pub async fn check_consent(
     purpose: &str,
 ) -> Result<Option<(bool, i32, chrono::DateTime<chrono::Utc>)>, Error> {
     let Ok(visitor_id) = Uuid::try_parse(visitor_id) else { return Ok(None) };
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
-    privacy_store::latest_consent(&mut transaction, visitor_id, purpose).await
+    privacy_store::latest_consent(&state.pool, tenant_id, visitor_id, purpose).await
 }
 
 /// Support switches a tenant's features. Translation cannot be switched on while the tenant's
@@ -449,9 +479,12 @@ pub async fn update_tenant(
     {
         return Err(Error::invalid_field("status", "must be active or suspended"));
     }
-    let tenant = store::tenant_by_id(&state.pool, tenant_id).await?.ok_or_else(not_found)?;
+    let now = state.clock.now();
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+    // The lock a policy write takes: the residency read here holds until the switch commits.
+    privacy_store::lock_policy(&mut transaction, tenant_id.as_uuid()).await?;
+    let tenant = store::tenant_by_id(&mut *transaction, tenant_id).await?.ok_or_else(not_found)?;
     if changes.translation == Some(true) {
-        let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
         let policy = current_policy(&mut transaction, &tenant).await?;
         if policy.document.data_residency == causerie_core::policy::DataResidency::Eu {
             return Err(Error::with_field_errors(
@@ -464,7 +497,14 @@ pub async fn update_tenant(
             ));
         }
     }
-    store::update_tenant(&state.pool, tenant_id, &changes, state.clock.now()).await?.ok_or_else(not_found)
+    let tenant = store::update_tenant(&mut *transaction, tenant_id, &changes, now).await?.ok_or_else(not_found)?;
+    let message = Message::TenantUpdatedV1(TenantUpdated { tenant_id });
+    causerie_bus::enqueue(&mut transaction, &Envelope::new(tenant_id, crate::PRODUCER, now, message))
+        .await
+        .map_err(Error::unavailable)?;
+    transaction.commit().await.map_err(Error::unavailable)?;
+    state.forget_widget_projects(tenant_id);
+    Ok(tenant)
 }
 
 /// A sub-processor as support records it: a slug id, a kind, a name, an ISO country code, and a

@@ -403,8 +403,7 @@ pub async fn search_operators(
 /// The caller's own profile. Not audited: it is the person reading their own data.
 pub async fn me(state: &AppState, actor: &Actor) -> Result<UserRow, Error> {
     let user_id = actor.user_id()?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
-    user_store::by_id(&mut transaction, user_id.as_uuid())
+    user_store::in_tenant(&state.pool, actor.tenant_id, user_id.as_uuid())
         .await?
         .filter(|user| !user.is_erased())
         .ok_or_else(|| Error::unauthenticated("this account no longer exists"))

@@ -177,8 +177,8 @@ impl PrivacyService for PrivacyApi {
             tenant_id: widget.tenant.id.to_string(),
             project_id: widget.project.id.to_string(),
             public_id: privacy::public_id(widget.tenant.id, widget.project.id),
-            allowed_origins: widget.project.allowed_origins,
-            languages: widget.project.languages,
+            allowed_origins: widget.project.allowed_origins.clone(),
+            languages: widget.project.languages.clone(),
             policy_json: serde_json::to_string(&widget.policy).map_err(Error::internal)?,
             features: Some(pb::TenantFeatures {
                 privacy_button: widget.tenant.privacy_button,

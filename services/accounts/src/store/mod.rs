@@ -79,7 +79,7 @@ pub struct TenantChanges {
 }
 
 pub async fn update_tenant(
-    pool: &PgPool,
+    executor: impl sqlx::PgExecutor<'_>,
     id: TenantId,
     changes: &TenantChanges,
     now: DateTime<Utc>,
@@ -99,15 +99,15 @@ pub async fn update_tenant(
     .bind(changes.credits_sequence)
     .bind(changes.translation)
     .bind(now)
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await
     .map_err(Error::unavailable)
 }
 
-pub async fn tenant_by_id(pool: &PgPool, id: TenantId) -> Result<Option<TenantRow>, Error> {
+pub async fn tenant_by_id(executor: impl sqlx::PgExecutor<'_>, id: TenantId) -> Result<Option<TenantRow>, Error> {
     sqlx::query_as("select id, name, slug, status, contract_end, created_at, privacy_button, credits_sequence, translation from tenants where id = $1")
         .bind(id.as_uuid())
-        .fetch_optional(pool)
+        .fetch_optional(executor)
         .await
         .map_err(Error::unavailable)
 }

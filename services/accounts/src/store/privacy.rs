@@ -1,7 +1,7 @@
 //! Projects, privacy-policy versions and the consent ledger, inside the tenant's transaction; the
 //! platform's sub-processors and the tenants' features.
 
-use causerie_core::Error;
+use causerie_core::{Error, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -205,12 +205,11 @@ pub struct NewConsent<'a> {
     pub now: DateTime<Utc>,
 }
 
-pub async fn insert_consent(transaction: &mut PgConnection, consent: &NewConsent<'_>) -> Result<ConsentRow, Error> {
+/// Records a decision and commits it, in one round trip (`record_consent` sets the tenant itself).
+pub async fn record_consent(pool: &PgPool, consent: &NewConsent<'_>) -> Result<ConsentRow, Error> {
     sqlx::query_as(
-        "insert into consent_records (tenant_id, id, visitor_id, project_id, purpose, granted, text_version, source,
-                                      client_network, recorded_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         returning id, visitor_id, project_id, purpose, granted, text_version, source, client_network, recorded_at",
+        "select id, visitor_id, project_id, purpose, granted, text_version, source, client_network, recorded_at
+           from record_consent($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(consent.tenant_id)
     .bind(Uuid::now_v7())
@@ -222,7 +221,7 @@ pub async fn insert_consent(transaction: &mut PgConnection, consent: &NewConsent
     .bind(consent.source)
     .bind(consent.client_network)
     .bind(consent.now)
-    .fetch_one(transaction)
+    .fetch_one(pool)
     .await
     .map_err(Error::unavailable)
 }
@@ -241,21 +240,21 @@ pub async fn visitor_consents(transaction: &mut PgConnection, visitor_id: Uuid) 
 }
 
 /// The latest decision of a visitor for a purpose: one index lookup.
+/// The visitor's latest decision for a purpose, in one round trip (`latest_consent` sets the
+/// tenant itself).
 pub async fn latest_consent(
-    transaction: &mut PgConnection,
+    pool: &PgPool,
+    tenant_id: TenantId,
     visitor_id: Uuid,
     purpose: &str,
 ) -> Result<Option<(bool, i32, DateTime<Utc>)>, Error> {
-    sqlx::query_as(
-        "select granted, text_version, recorded_at from consent_records
-          where visitor_id = $1 and purpose = $2
-          order by recorded_at desc, id desc limit 1",
-    )
-    .bind(visitor_id)
-    .bind(purpose)
-    .fetch_optional(transaction)
-    .await
-    .map_err(Error::unavailable)
+    sqlx::query_as("select granted, text_version, recorded_at from latest_consent($1, $2, $3)")
+        .bind(tenant_id.as_uuid())
+        .bind(visitor_id)
+        .bind(purpose)
+        .fetch_optional(pool)
+        .await
+        .map_err(Error::unavailable)
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]

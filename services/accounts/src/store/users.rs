@@ -2,7 +2,7 @@
 
 use causerie_core::{Error, TenantId, UserId};
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::is_unique_violation;
@@ -113,6 +113,17 @@ pub async fn by_email(transaction: &mut PgConnection, email: &str) -> Result<Opt
 }
 
 /// A user, erased or not.
+/// A user of the tenant, in one round trip (`tenant_user` sets the tenant itself): the profile
+/// route's read.
+pub async fn in_tenant(pool: &PgPool, tenant_id: TenantId, id: Uuid) -> Result<Option<UserRow>, Error> {
+    sqlx::query_as(concat!("select ", user_columns!(), " from tenant_user($1, $2)"))
+        .bind(tenant_id.as_uuid())
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map_err(Error::unavailable)
+}
+
 pub async fn by_id(transaction: &mut PgConnection, id: Uuid) -> Result<Option<UserRow>, Error> {
     sqlx::query_as(select_users!("where id = $1"))
         .bind(id)

@@ -217,8 +217,11 @@ async fn update_tenant(
         credits_sequence: features.credits_sequence,
         translation: features.translation,
     };
-    let tenant = state.accounts.clone().update_tenant(staff.forward(message)?).await.map_err(from_status)?;
-    Ok(Json(tenant.into_inner().into()))
+    let tenant = state.accounts.clone().update_tenant(staff.forward(message)?).await.map_err(from_status)?.into_inner();
+    if let Ok(tenant_id) = tenant.id.parse() {
+        state.widget_projects.forget_tenant(tenant_id);
+    }
+    Ok(Json(tenant.into()))
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]

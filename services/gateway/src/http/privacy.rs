@@ -61,6 +61,7 @@ async fn put_policy(
         .put_privacy_policy(caller.forward(pb::PolicyDocument { policy_json })?)
         .await
         .map_err(from_status)?;
+    state.widget_projects.forget_tenant(caller.tenant_id);
     Ok(Json(policy_of(document.into_inner())?))
 }
 

@@ -133,6 +133,7 @@ async fn update_project(
 ) -> Result<Json<ProjectResponse>, Error> {
     let project =
         state.privacy.clone().update_project(caller.forward(project_input(pid, body))?).await.map_err(from_status)?;
+    state.widget_projects.forget_tenant(caller.tenant_id);
     Ok(Json(project.into_inner().into()))
 }
 
@@ -146,6 +147,7 @@ async fn delete_project(
     Path(pid): Path<String>,
 ) -> Result<StatusCode, Error> {
     state.privacy.clone().delete_project(caller.forward(pb::ProjectRef { id: pid })?).await.map_err(from_status)?;
+    state.widget_projects.forget_tenant(caller.tenant_id);
     Ok(StatusCode::NO_CONTENT)
 }
 

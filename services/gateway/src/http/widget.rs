@@ -3,6 +3,8 @@
 //! served only for the origins the project allows. `cz_sid` names the project it belongs to, so
 //! later calls find their project without any server-side session.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN, COOKIE, ORIGIN, SET_COOKIE, VARY,
@@ -22,6 +24,7 @@ use super::extract::{ApiJson, ApiQuery, ClientAddress, forwarded};
 use super::privacy::{ConsentRecordResponse, policy_of};
 use super::sessions::from_status;
 use crate::state::AppState;
+use crate::widget_projects::ResolvedProject;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -171,7 +174,8 @@ async fn start_session(
     Path(public_id): Path<String>,
     ApiJson(body): ApiJson<SessionRequest>,
 ) -> Result<Response, Error> {
-    let project = resolve_allowed(&state, &headers, &public_id).await?;
+    let resolved = resolve_allowed(&state, &headers, &public_id).await?;
+    let project = &resolved.project;
     if body.page_url.trim().is_empty() || body.page_url.len() > 4096 {
         return Err(Error::invalid_field("page_url", "is required, at most 4096 characters"));
     }
@@ -179,7 +183,7 @@ async fn start_session(
     let cookie_visitor_id = cookie(&headers, cookies::VISITOR.name)
         .and_then(|value| uuid::Uuid::try_parse(value).ok())
         .unwrap_or_else(uuid::Uuid::new_v4);
-    let visitor_id = tenant_visitor(&project, cookie_visitor_id)?;
+    let visitor_id = cookies::tenant_visitor_id(resolved.tenant_id.as_uuid(), cookie_visitor_id);
     let session_id = format!("{}.{}", project.public_id, uuid::Uuid::new_v4().simple());
     let features = project.features.unwrap_or_default();
     let asked = body.language.as_deref().map(|language| language.trim().to_lowercase());
@@ -215,20 +219,14 @@ fn widget_public_id(headers: &HeaderMap, project: Option<&str>) -> Result<String
         })
 }
 
-async fn resolve_allowed(state: &AppState, headers: &HeaderMap, public_id: &str) -> Result<pb::WidgetProject, Error> {
-    let project = state
-        .privacy
-        .clone()
-        .resolve_widget_project(forwarded(
-            pb::ResolveWidgetProjectRequest { public_id: public_id.to_owned() },
-            None,
-            None,
-        )?)
-        .await
-        .map_err(from_status)?
-        .into_inner();
-    check_origin(headers, &project.allowed_origins)?;
-    Ok(project)
+async fn resolve_allowed(
+    state: &AppState,
+    headers: &HeaderMap,
+    public_id: &str,
+) -> Result<Arc<ResolvedProject>, Error> {
+    let resolved = state.widget_projects.resolve(public_id).await?;
+    check_origin(headers, &resolved.project.allowed_origins)?;
+    Ok(resolved)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -276,8 +274,8 @@ async fn privacy_credits(
     ApiQuery(query): ApiQuery<CreditsQuery>,
 ) -> Result<Response, Error> {
     let public_id = widget_public_id(&headers, query.project.as_deref())?;
-    let project = resolve_allowed(&state, &headers, &public_id).await?;
-    let policy = policy_of(pb::PolicyDocument { policy_json: project.policy_json })?;
+    let resolved = resolve_allowed(&state, &headers, &public_id).await?;
+    let policy = policy_of(pb::PolicyDocument { policy_json: resolved.project.policy_json.clone() })?;
     let document = &policy.document;
     let credits = Credits {
         controller: document.controller.clone(),
@@ -321,16 +319,11 @@ pub struct ConsentRequest {
 }
 
 /// The tenant's id of the visitor whose `cz_vid` the request carries.
-fn visitor(headers: &HeaderMap, project: &pb::WidgetProject) -> Result<String, Error> {
+fn visitor(headers: &HeaderMap, resolved: &ResolvedProject) -> Result<String, Error> {
     let cookie_visitor_id = cookie(headers, cookies::VISITOR.name)
         .and_then(|value| uuid::Uuid::try_parse(value).ok())
         .ok_or_else(|| Error::unauthenticated("no visitor: start a widget session first"))?;
-    Ok(tenant_visitor(project, cookie_visitor_id)?.to_string())
-}
-
-fn tenant_visitor(project: &pb::WidgetProject, cookie_visitor_id: uuid::Uuid) -> Result<uuid::Uuid, Error> {
-    let tenant_id = uuid::Uuid::try_parse(&project.tenant_id).map_err(Error::internal)?;
-    Ok(cookies::tenant_visitor_id(tenant_id, cookie_visitor_id))
+    Ok(cookies::tenant_visitor_id(resolved.tenant_id.as_uuid(), cookie_visitor_id).to_string())
 }
 
 /// Records the visitor's choice for a purpose. A withdrawal is a record too.
@@ -344,8 +337,8 @@ async fn record_consent(
     ApiJson(body): ApiJson<ConsentRequest>,
 ) -> Result<Response, Error> {
     let public_id = widget_public_id(&headers, None)?;
-    let project = resolve_allowed(&state, &headers, &public_id).await?;
-    let visitor_id = visitor(&headers, &project)?;
+    let resolved = resolve_allowed(&state, &headers, &public_id).await?;
+    let visitor_id = visitor(&headers, &resolved)?;
     let message = pb::RecordConsentRequest {
         public_id,
         visitor_id,
@@ -381,8 +374,8 @@ pub struct CurrentConsents {
     responses((status = 200, body = CurrentConsents), (status = 401, description = "unauthenticated: no session")))]
 async fn current_consents(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
     let public_id = widget_public_id(&headers, None)?;
-    let project = resolve_allowed(&state, &headers, &public_id).await?;
-    let visitor_id = visitor(&headers, &project)?;
+    let resolved = resolve_allowed(&state, &headers, &public_id).await?;
+    let visitor_id = visitor(&headers, &resolved)?;
     let message = pb::ListVisitorConsentsRequest { public_id, visitor_id: visitor_id.clone() };
     let records =
         state.privacy.clone().list_visitor_consents(forwarded(message, None, None)?).await.map_err(from_status)?;

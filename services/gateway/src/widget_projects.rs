@@ -1,0 +1,78 @@
+//! Widget projects as accounts resolves them (allowed origins, tenant, policy), kept so that a
+//! visitor's requests do not each cost a call to accounts. A copy is dropped when accounts
+//! announces a change to the project, its tenant or the tenant's policy, at once on this replica
+//! when the change went through it, and after `MAX_AGE` in any case (the bus being away).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use causerie_bus::Bus;
+use causerie_core::{Error, TenantId};
+use causerie_policy::copies::{Copies, WIDGET_PROJECT_CHANGES};
+use causerie_proto::accounts::v1 as pb;
+use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::transport::Channel;
+
+use crate::http::forwarded;
+
+const MAX_AGE: Duration = Duration::from_secs(30);
+/// Past this many projects, the copies start afresh.
+const CAPACITY: usize = 100_000;
+
+/// A project as accounts answered it, with its tenant parsed once.
+pub struct ResolvedProject {
+    pub tenant_id: TenantId,
+    pub project: pb::WidgetProject,
+}
+
+#[derive(Clone)]
+pub struct WidgetProjects {
+    privacy: PrivacyServiceClient<Channel>,
+    copies: Arc<Copies<String, Arc<ResolvedProject>>>,
+}
+
+impl WidgetProjects {
+    pub fn start(
+        privacy: PrivacyServiceClient<Channel>,
+        bus: Bus,
+        tasks: &TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let copies = Arc::new(Copies::new(MAX_AGE, CAPACITY));
+        tasks.spawn(Arc::clone(&copies).follow(
+            bus,
+            &WIDGET_PROJECT_CHANGES,
+            |_, resolved: &Arc<ResolvedProject>| resolved.tenant_id,
+            shutdown,
+        ));
+        Self { privacy, copies }
+    }
+
+    /// The project embedded as `public_id`; unknown ids answer accounts' `404` and are not kept.
+    pub async fn resolve(&self, public_id: &str) -> Result<Arc<ResolvedProject>, Error> {
+        if let Some(resolved) = self.copies.get(&public_id.to_owned()) {
+            return Ok(resolved);
+        }
+        let since = self.copies.generation();
+        let request = forwarded(pb::ResolveWidgetProjectRequest { public_id: public_id.to_owned() }, None, None)?;
+        let project = self
+            .privacy
+            .clone()
+            .resolve_widget_project(request)
+            .await
+            .map_err(|status| Error::from_status(&status))?
+            .into_inner();
+        let tenant_id =
+            project.tenant_id.parse().map_err(|_| Error::internal("accounts answered a malformed tenant id"))?;
+        let resolved = Arc::new(ResolvedProject { tenant_id, project });
+        self.copies.insert(public_id.to_owned(), Arc::clone(&resolved), since);
+        Ok(resolved)
+    }
+
+    /// After a change this replica forwarded to accounts: its next requests see it at once.
+    pub fn forget_tenant(&self, tenant_id: TenantId) {
+        self.copies.invalidate(|_, resolved| resolved.tenant_id == tenant_id);
+    }
+}
