@@ -57,6 +57,9 @@ fn parse_services(list: &str) -> anyhow::Result<Vec<Service>> {
     Ok(services)
 }
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
