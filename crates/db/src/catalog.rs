@@ -11,7 +11,7 @@ pub struct IsolationLeak {
     pub problem: &'static str,
 }
 
-const CHECKS: [(&str, &str); 6] = [
+const CHECKS: [(&str, &str); 7] = [
     (
         "a table with tenant_id lacks enabled and forced row-level security or a policy",
         "select c.relname::text from pg_class c
@@ -29,6 +29,12 @@ const CHECKS: [(&str, &str); 6] = [
            join pg_namespace n on n.oid = c.relnamespace
           where n.nspname = 'public' and c.relkind in ('v', 'm')
             and not coalesce(c.reloptions && array['security_invoker=true', 'security_invoker=on', 'security_invoker=1'], false)",
+    ),
+    (
+        "a function is SECURITY DEFINER, so it runs with its owner's rights and skips row-level security",
+        "select p.proname::text from pg_proc p
+           join pg_namespace n on n.oid = p.pronamespace
+          where n.nspname = 'public' and p.prosecdef",
     ),
     (
         "a unique index on a tenant table leaves tenant_id out, so its error reveals another tenant's row",

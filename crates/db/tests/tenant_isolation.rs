@@ -134,13 +134,15 @@ async fn the_catalog_check_finds_each_kind_of_leak() -> anyhow::Result<()> {
          create policy loose_policy on loose_comments using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
          create view note_bodies as select body from notes;
          create table app_owned (id uuid primary key);
-         alter table app_owned owner to causerie_app;",
+         alter table app_owned owner to causerie_app;
+         create function all_notes() returns setof notes language sql security definer as 'select * from notes';",
     )
     .execute(&owner)
     .await?;
     let leaks = causerie_db::catalog::isolation_leaks(&owner).await?;
     let objects: Vec<&str> = leaks.iter().map(|leak| leak.object.as_str()).collect();
-    for expected in ["open_notes", "unforced", "notes_body", "open_notes_pkey", "note_bodies", "app_owned"] {
+    for expected in ["open_notes", "unforced", "notes_body", "open_notes_pkey", "note_bodies", "app_owned", "all_notes"]
+    {
         assert!(objects.contains(&expected), "{expected} not reported in {objects:?}");
     }
     assert!(

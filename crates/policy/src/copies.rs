@@ -62,6 +62,13 @@ impl<K: Eq + Hash, V: Clone> Copies<K, V> {
         inner.entries.insert(key, (value, Instant::now()));
     }
 
+    /// Drops the copy of `key`.
+    pub fn remove(&self, key: &K) {
+        let Ok(mut inner) = self.inner.lock() else { return };
+        inner.generation = inner.generation.wrapping_add(1);
+        inner.entries.remove(key);
+    }
+
     /// Drops every copy `stale` picks.
     pub fn invalidate(&self, stale: impl Fn(&K, &V) -> bool) {
         let Ok(mut inner) = self.inner.lock() else { return };
@@ -123,6 +130,10 @@ mod tests {
         copies.insert("b", 2, since);
         copies.invalidate(|_, value| *value == 1);
         assert_eq!((copies.get(&"a"), copies.get(&"b")), (None, Some(2)));
+        let since = copies.generation();
+        copies.remove(&"b");
+        copies.insert("a", 3, since);
+        assert_eq!((copies.get(&"a"), copies.get(&"b")), (None, None), "a removal is an invalidation too");
     }
 
     #[test]

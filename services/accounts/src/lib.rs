@@ -53,6 +53,10 @@ pub(crate) struct AppState {
     public_url: String,
     /// Widget projects by tenant and project id, dropped when they change (`widget_project`).
     widget_projects: Arc<Copies<(TenantId, uuid::Uuid), Arc<domain::privacy::WidgetProject>>>,
+    /// Visitors' latest decisions by tenant, visitor and purpose, for `CheckConsent` on hot paths.
+    /// Dropped at once when this replica records a decision; other replicas' copies live at most
+    /// `CONSENT_STATE_MAX_AGE`, the bound on how long a withdrawal can go unseen.
+    consent_states: Arc<Copies<(TenantId, uuid::Uuid, String), domain::privacy::LatestConsent>>,
 }
 
 impl AppState {
@@ -67,6 +71,8 @@ impl AppState {
 const WIDGET_PROJECT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 /// Past this many projects, the copies start afresh.
 const WIDGET_PROJECT_CAPACITY: usize = 100_000;
+const CONSENT_STATE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(2);
+const CONSENT_STATE_CAPACITY: usize = 100_000;
 
 /// How often each replica rereads the signing keys and rotates them when due.
 const KEY_MAINTENANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
@@ -100,6 +106,7 @@ async fn serve(
         directory: domain::directory::AccessDirectory::new(redis.clone(), &config.namespace),
         public_url: config.public_url.trim_end_matches('/').to_owned(),
         widget_projects: Arc::new(Copies::new(WIDGET_PROJECT_MAX_AGE, WIDGET_PROJECT_CAPACITY)),
+        consent_states: Arc::new(Copies::new(CONSENT_STATE_MAX_AGE, CONSENT_STATE_CAPACITY)),
     };
     bootstrap_staff(config, &state).await.map_err(ServiceError::Setup)?;
     domain::legal::republish_versions(&state).await.map_err(ServiceError::Setup)?;

@@ -393,7 +393,7 @@ pub async fn record_consent(
         return Err(Error::invalid_field("source", "must be widget, scenario_step, form or chat_intro"));
     }
     let client_network = decision.client_address.and_then(truncate_address);
-    privacy_store::record_consent(
+    let record = privacy_store::record_consent(
         &state.pool,
         &NewConsent {
             tenant_id: widget.tenant.id,
@@ -407,7 +407,9 @@ pub async fn record_consent(
             now: state.clock.now(),
         },
     )
-    .await
+    .await?;
+    state.consent_states.remove(&(TenantId::from(widget.tenant.id), visitor_id, decision.purpose.to_owned()));
+    Ok(record)
 }
 
 pub async fn visitor_consents(state: &AppState, public_id: &str, visitor_id: &str) -> Result<Vec<ConsentRow>, Error> {
@@ -454,15 +456,26 @@ pub async fn consents(state: &AppState, actor: &Actor, visitor_id: &str) -> Resu
     Ok(ConsentProof { records, texts })
 }
 
-/// Whether the visitor's latest decision grants the purpose: one indexed read, in one round trip.
+/// A visitor's latest decision for a purpose: granted, the text version, when.
+pub type LatestConsent = Option<(bool, i32, chrono::DateTime<chrono::Utc>)>;
+
+/// Whether the visitor's latest decision grants the purpose: from this replica's copy when it is
+/// younger than `AppState::consent_states` allows, else one indexed read in one round trip.
 pub async fn check_consent(
     state: &AppState,
     tenant_id: TenantId,
     visitor_id: &str,
     purpose: &str,
-) -> Result<Option<(bool, i32, chrono::DateTime<chrono::Utc>)>, Error> {
+) -> Result<LatestConsent, Error> {
     let Ok(visitor_id) = Uuid::try_parse(visitor_id) else { return Ok(None) };
-    privacy_store::latest_consent(&state.pool, tenant_id, visitor_id, purpose).await
+    let key = (tenant_id, visitor_id, purpose.to_owned());
+    if let Some(latest) = state.consent_states.get(&key) {
+        return Ok(latest);
+    }
+    let since = state.consent_states.generation();
+    let latest = privacy_store::latest_consent(&state.pool, tenant_id, visitor_id, purpose).await?;
+    state.consent_states.insert(key, latest, since);
+    Ok(latest)
 }
 
 /// Support switches a tenant's features. Translation cannot be switched on while the tenant's
