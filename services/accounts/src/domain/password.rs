@@ -3,17 +3,21 @@
 //! its own with bounded concurrency and a lowered priority, so a flood of logins cannot starve
 //! the async workers that serve everything else.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 
-use argon2::{Algorithm, Argon2, Params, Version};
-use argon2::{PasswordHash, PasswordHasher, PasswordVerifier};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use causerie_core::Error;
 
 /// OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
 const MEMORY_KIB: u32 = 19 * 1024;
 const ITERATIONS: u32 = 2;
 const LANES: u32 = 1;
+/// Bytes of salt and of hash output in a new hash (the argon2 crate's defaults).
+const SALT_LEN: usize = 16;
+const OUTPUT_LEN: usize = 32;
 
 pub const MIN_LENGTH: usize = 12;
 pub const MAX_LENGTH: usize = 128;
@@ -73,11 +77,6 @@ type HashJob = Box<dyn FnOnce() + Send>;
 
 /// Jobs waiting for a hashing thread before callers wait to enqueue.
 const QUEUE_DEPTH: usize = 256;
-
-fn argon2() -> Result<Argon2<'static>, Error> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, None).map_err(Error::internal)?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
-}
 
 /// Puts the calling thread in Linux's `SCHED_IDLE` class: it runs only on cycles no other
 /// thread wants, and yields at once when one wakes. Elsewhere, the lowest nice value.
@@ -154,15 +153,7 @@ impl PasswordHashing {
         let known = stored.is_some();
         let stored = stored.map_or_else(|| self.dummy_hash.as_str().to_owned(), str::to_owned);
         let text = password.0.clone();
-        let verdict = self
-            .on_pool(move || {
-                let parsed = PasswordHash::new(&stored).map_err(Error::internal)?;
-                if argon2()?.verify_password(text.as_bytes(), &parsed).is_err() {
-                    return Ok(Verdict::Mismatch);
-                }
-                Ok(Verdict::Match { outdated: !at_current_parameters(&parsed) })
-            })
-            .await?;
+        let verdict = self.on_pool(move || verify_now(&text, &stored)).await?;
         Ok(if known { verdict } else { Verdict::Mismatch })
     }
 }
@@ -192,13 +183,74 @@ fn at_current_parameters(hash: &PasswordHash) -> bool {
         && params.p_cost() == LANES
 }
 
+thread_local! {
+    /// This thread's argon2 working memory (19 MiB), kept from one hash to the next. Allocated per
+    /// hash, it cost a fresh mapping, thousands of page faults and an unmapping each time, work the
+    /// kernel does under the process's memory-map lock, on which the async workers then waited for
+    /// an idle-class hashing thread to be scheduled again. Argon2 writes every block before reading
+    /// it, so nothing of one password's hash is read by the next.
+    static WORKING_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs argon2 with `params` on this thread's working memory.
+fn run_argon2(
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), Error> {
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    WORKING_MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::new());
+        }
+        let working = memory.get_mut(..blocks).ok_or_else(|| Error::internal("argon2 memory"))?;
+        argon2.hash_password_into_with_memory(password, salt, out, working).map_err(Error::internal)
+    })
+}
+
 pub fn hash_now(text: &str) -> Result<String, Error> {
-    argon2()?.hash_password(text.as_bytes()).map(|hash| hash.to_string()).map_err(Error::internal)
+    let mut salt = [0_u8; SALT_LEN];
+    getrandom::fill(&mut salt).map_err(|error| Error::internal(error.to_string()))?;
+    let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, Some(OUTPUT_LEN)).map_err(Error::internal)?;
+    let mut out = [0_u8; OUTPUT_LEN];
+    run_argon2(Algorithm::Argon2id, Version::V0x13, params.clone(), text.as_bytes(), &salt, &mut out)?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(Error::internal)?,
+        salt: Some(Salt::new(&salt).map_err(Error::internal)?),
+        hash: Some(Output::new(&out).map_err(Error::internal)?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Checks `text` against a stored PHC string, with the parameters it was made with.
+fn verify_now(text: &str, stored: &str) -> Result<Verdict, Error> {
+    let parsed = PasswordHash::new(stored).map_err(Error::internal)?;
+    let params = Params::try_from(&parsed).map_err(Error::internal)?;
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(Error::internal)?;
+    let version = parsed.version.map(Version::try_from).transpose().map_err(Error::internal)?.unwrap_or_default();
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return Err(Error::internal("a stored password hash lacks its salt or output"));
+    };
+    let mut out = vec![0_u8; expected.len()];
+    run_argon2(algorithm, version, params, text.as_bytes(), salt.as_ref(), &mut out)?;
+    // Every byte is compared, whatever the first difference: no timing tells how much matched.
+    let difference = out.iter().zip(expected.as_bytes()).fold(0_u8, |acc, (left, right)| acc | (left ^ right));
+    if difference != 0 {
+        return Ok(Verdict::Mismatch);
+    }
+    Ok(Verdict::Match { outdated: !at_current_parameters(&parsed) })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::{PasswordHasher, PasswordVerifier};
 
     #[test]
     fn policy_counts_characters() {
@@ -226,6 +278,10 @@ mod tests {
         let wrong = Password::attempt("incorrect horse battery".into()).unwrap();
         assert_eq!(hashing.verify(&wrong, Some(&hash)).await.unwrap(), Verdict::Mismatch);
         assert_eq!(hashing.verify(&password, None).await.unwrap(), Verdict::Mismatch);
+        // A standard PHC string: the argon2 crate's own verifier accepts it.
+        let parsed = PasswordHash::new(&hash).unwrap();
+        assert!(Argon2::default().verify_password(b"correct horse battery", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"correct horse battery!", &parsed).is_err());
     }
 
     #[tokio::test]
