@@ -619,3 +619,61 @@ async fn the_gateways_copy_of_a_widget_project_follows_changes_made_through_anot
     until_widget_answers(&stack, &public_id, other_site, 404).await?;
     stack.stop().await
 }
+
+#[tokio::test]
+async fn widget_errors_reach_the_page_and_consents_past_the_rate_limit_get_429() -> anyhow::Result<()> {
+    let mut config = causerie_testkit::test_config()?;
+    config.rate_limit_per_minute = 5;
+    let stack = TestStack::start_with(config).await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
+    let project = new_project(&stack, &tenant).await?;
+    let started = widget_session(&stack, &text(&project, "public_id"), None).await?;
+    let cookies = set_cookies(&started);
+    let cookie_header: String = ["cz_vid", "cz_sid"]
+        .iter()
+        .filter_map(|name| cookie_named(&cookies, name).map(|cookie| format!("{name}={}", cookie_value(cookie))))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let consent = |origin: &'static str, body: String| {
+        stack
+            .http
+            .post(format!("{}/widget/v1/consents", stack.public_url))
+            .header("origin", origin)
+            .header("cookie", &cookie_header)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let allowed_origin = |response: &reqwest::Response| {
+        response.headers().get("access-control-allow-origin").and_then(|value| value.to_str().ok()).map(str::to_owned)
+    };
+
+    // An error the page caused is readable by the page, so the widget can tell the visitor why.
+    let malformed = consent(SHOP, "{\"purpose\": ".to_owned()).await?;
+    assert_eq!(malformed.status(), 400);
+    assert_eq!(allowed_origin(&malformed).as_deref(), Some(SHOP));
+    let unknown_purpose =
+        consent(SHOP, json!({"purpose": "marketing", "granted": true, "text_version": 1}).to_string()).await?;
+    assert_eq!(unknown_purpose.status(), 422);
+    assert_eq!(allowed_origin(&unknown_purpose).as_deref(), Some(SHOP));
+    // ...and never by a site the project does not allow.
+    let foreign = consent(
+        "https://evil.example",
+        json!({"purpose": "chat_history", "granted": true, "text_version": 1}).to_string(),
+    )
+    .await?;
+    assert_eq!((foreign.status().as_u16(), allowed_origin(&foreign)), (403, None));
+
+    // The 422 above counted; four more fit in the minute's five, the next is refused.
+    let grant = json!({"purpose": "chat_history", "granted": true, "text_version": 1}).to_string();
+    for _ in 0..4 {
+        assert_eq!(consent(SHOP, grant.clone()).await?.status(), 201);
+    }
+    let limited = consent(SHOP, grant).await?;
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().get("retry-after").is_some());
+    assert_eq!(allowed_origin(&limited).as_deref(), Some(SHOP));
+    assert_eq!(body(limited).await?["code"], "rate_limited");
+    stack.stop().await
+}

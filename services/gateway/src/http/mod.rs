@@ -63,7 +63,7 @@ pub fn routers(state: AppState) -> (Router, Router) {
         .merge(audit::router())
         .merge(projects::router())
         .merge(privacy::router())
-        .merge(widget::router())
+        .merge(widget::router(state.clone()))
         .merge(openapi::router())
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

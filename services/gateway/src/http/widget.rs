@@ -3,13 +3,15 @@
 //! served only for the origins the project allows. `cz_sid` names the project it belongs to, so
 //! later calls find their project without any server-side session.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN, COOKIE, ORIGIN, SET_COOKIE, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -26,11 +28,44 @@ use super::sessions::from_status;
 use crate::state::AppState;
 use crate::widget_projects::ResolvedProject;
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/widget/v1/projects/{public_id}/sessions", post(start_session).options(preflight))
         .route("/widget/v1/privacy", get(privacy_credits).options(preflight))
         .route("/widget/v1/consents", post(record_consent).get(current_consents).options(preflight))
+        .layer(axum::middleware::from_fn_with_state(state, cors_on_errors))
+}
+
+/// A browser lets a page read an answer from another site only with CORS headers: errors get them
+/// too (a bad body, an expired session, a rate limit), so the widget can say why a call failed,
+/// when the project is known and allows the page's origin. A refused origin never gets them.
+async fn cors_on_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(origin) = request.headers().get(ORIGIN).cloned() else {
+        return next.run(request).await;
+    };
+    let from_path = request
+        .uri()
+        .path()
+        .strip_prefix("/widget/v1/projects/")
+        .and_then(|rest| rest.split('/').next())
+        .map(str::to_owned);
+    let from_query =
+        axum::extract::Query::<CreditsQuery>::try_from_uri(request.uri()).ok().and_then(|query| query.0.project);
+    let asked = from_path.or(from_query);
+    let public_id = widget_public_id(request.headers(), asked.as_deref()).ok();
+    let mut response = next.run(request).await;
+    if response.status().is_success() || response.headers().contains_key(ACCESS_CONTROL_ALLOW_ORIGIN) {
+        return response;
+    }
+    let mut caller = HeaderMap::new();
+    caller.insert(ORIGIN, origin);
+    if let Some(public_id) = public_id
+        && let Ok(resolved) = state.widget_projects.resolve(&public_id).await
+        && check_origin(&caller, &resolved.project.allowed_origins).is_ok()
+    {
+        response.headers_mut().extend(cors(&caller));
+    }
+    response
 }
 
 /// The value of cookie `name` in the request, if any.
@@ -319,17 +354,31 @@ pub struct ConsentRequest {
 }
 
 /// The tenant's id of the visitor whose `cz_vid` the request carries.
-fn visitor(headers: &HeaderMap, resolved: &ResolvedProject) -> Result<String, Error> {
+fn visitor(headers: &HeaderMap, resolved: &ResolvedProject) -> Result<uuid::Uuid, Error> {
     let cookie_visitor_id = cookie(headers, cookies::VISITOR.name)
         .and_then(|value| uuid::Uuid::try_parse(value).ok())
         .ok_or_else(|| Error::unauthenticated("no visitor: start a widget session first"))?;
-    Ok(cookies::tenant_visitor_id(resolved.tenant_id.as_uuid(), cookie_visitor_id).to_string())
+    Ok(cookies::tenant_visitor_id(resolved.tenant_id.as_uuid(), cookie_visitor_id))
+}
+
+/// Names a source address among the rate limiter's callers without keeping the address itself.
+const ADDRESS_CALLERS: uuid::Uuid = uuid::Uuid::from_u128(0x6361_7573_6572_6965_2d72_6174_652d_6970);
+
+/// Every consent is a row kept for years: a visitor, and an address (new cookies cost nothing), are
+/// limited like any signed-in caller.
+fn limit_writes(state: &AppState, visitor_id: uuid::Uuid, client: Option<IpAddr>) -> Result<(), Error> {
+    state.rate_limiter.check(visitor_id)?;
+    match client {
+        Some(address) => state.rate_limiter.check(uuid::Uuid::new_v5(&ADDRESS_CALLERS, address.to_string().as_bytes())),
+        None => Ok(()),
+    }
 }
 
 /// Records the visitor's choice for a purpose. A withdrawal is a record too.
 #[utoipa::path(post, path = "/widget/v1/consents", tag = "widget", request_body = ConsentRequest,
     responses((status = 201, body = ConsentRecordResponse), (status = 401, description = "unauthenticated: no session"),
-              (status = 403, description = "forbidden: origin not allowed"), (status = 422, description = "invalid_request")))]
+              (status = 403, description = "forbidden: origin not allowed"), (status = 422, description = "invalid_request"),
+              (status = 429, description = "rate_limited: too many decisions from this visitor or address")))]
 async fn record_consent(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -339,9 +388,10 @@ async fn record_consent(
     let public_id = widget_public_id(&headers, None)?;
     let resolved = resolve_allowed(&state, &headers, &public_id).await?;
     let visitor_id = visitor(&headers, &resolved)?;
+    limit_writes(&state, visitor_id, client)?;
     let message = pb::RecordConsentRequest {
         public_id,
-        visitor_id,
+        visitor_id: visitor_id.to_string(),
         purpose: body.purpose,
         granted: body.granted,
         text_version: body.text_version,
@@ -375,7 +425,7 @@ pub struct CurrentConsents {
 async fn current_consents(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
     let public_id = widget_public_id(&headers, None)?;
     let resolved = resolve_allowed(&state, &headers, &public_id).await?;
-    let visitor_id = visitor(&headers, &resolved)?;
+    let visitor_id = visitor(&headers, &resolved)?.to_string();
     let message = pb::ListVisitorConsentsRequest { public_id, visitor_id: visitor_id.clone() };
     let records =
         state.privacy.clone().list_visitor_consents(forwarded(message, None, None)?).await.map_err(from_status)?;
