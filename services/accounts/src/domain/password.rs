@@ -81,16 +81,17 @@ const QUEUE_DEPTH: usize = 256;
 /// Puts the calling thread in Linux's `SCHED_IDLE` class: it runs only on cycles no other
 /// thread wants, and yields at once when one wakes. Elsewhere, the lowest nice value.
 fn lower_own_priority() -> Result<(), String> {
-    use thread_priority::{ThreadPriority, ThreadPriorityValue};
-    let lowest = ThreadPriority::Crossplatform(ThreadPriorityValue::try_from(0_u8).map_err(|error| error.to_owned())?);
+    use thread_priority::ThreadPriority;
+    // `Min`, not `Crossplatform(0)`: the crate maps the latter to nice 19, which SCHED_IDLE (whose
+    // only priority is 0) refuses, and the threads silently stayed at normal priority.
     #[cfg(target_os = "linux")]
     let outcome = thread_priority::set_thread_priority_and_policy(
         thread_priority::thread_native_id(),
-        lowest,
+        ThreadPriority::Min,
         thread_priority::ThreadSchedulePolicy::Normal(thread_priority::NormalThreadSchedulePolicy::Idle),
     );
     #[cfg(not(target_os = "linux"))]
-    let outcome = thread_priority::set_current_thread_priority(lowest);
+    let outcome = thread_priority::set_current_thread_priority(ThreadPriority::Min);
     outcome.map_err(|error| error.to_string())
 }
 
@@ -251,6 +252,21 @@ fn verify_now(text: &str, stored: &str) -> Result<Verdict, Error> {
 mod tests {
     use super::*;
     use argon2::{PasswordHasher, PasswordVerifier};
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn hashing_threads_run_in_the_idle_scheduling_class() {
+        let policy = std::thread::spawn(|| {
+            lower_own_priority().unwrap();
+            thread_priority::thread_schedule_policy().unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            policy,
+            thread_priority::ThreadSchedulePolicy::Normal(thread_priority::NormalThreadSchedulePolicy::Idle)
+        );
+    }
 
     #[test]
     fn policy_counts_characters() {
