@@ -649,6 +649,11 @@ async fn widget_errors_reach_the_page_and_consents_past_the_rate_limit_get_429()
         response.headers().get("access-control-allow-origin").and_then(|value| value.to_str().ok()).map(str::to_owned)
     };
 
+    // The rate limit's window is the clock's minute: every request below lands well inside one.
+    let second_of_minute = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() % 60;
+    if second_of_minute >= 50 {
+        tokio::time::sleep(Duration::from_secs(61 - second_of_minute)).await;
+    }
     // An error the page caused is readable by the page, so the widget can tell the visitor why.
     let malformed = consent(SHOP, "{\"purpose\": ".to_owned()).await?;
     assert_eq!(malformed.status(), 400);

@@ -52,6 +52,10 @@ impl WidgetProjects {
 
     /// The project embedded as `public_id`; unknown ids answer accounts' `404` and are not kept.
     pub async fn resolve(&self, public_id: &str) -> Result<Arc<ResolvedProject>, Error> {
+        // One spelling per project, so that variants of a valid id cannot fill the cache.
+        if !is_public_id(public_id) {
+            return Err(Error::not_found("no such project"));
+        }
         if let Some(resolved) = self.copies.get(&public_id.to_owned()) {
             return Ok(resolved);
         }
@@ -74,5 +78,25 @@ impl WidgetProjects {
     /// After a change this replica forwarded to accounts: its next requests see it at once.
     pub fn forget_tenant(&self, tenant_id: TenantId) {
         self.copies.invalidate(|_, resolved| resolved.tenant_id == tenant_id);
+    }
+}
+
+/// `pk_` and the 43 base64url characters of a tenant and a project id (`causerie_accounts`'
+/// `public_id`).
+fn is_public_id(text: &str) -> bool {
+    text.strip_prefix("pk_").is_some_and(|encoded| {
+        encoded.len() == 43 && encoded.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_the_canonical_spelling_of_a_public_id_is_looked_up() {
+        let valid = "pk_AaImwA3ic9Scos6ZCDkexQGiJsAidXNQtnLWjcTH35I";
+        assert!(super::is_public_id(valid));
+        for variant in [format!(" {valid}"), format!("{valid}\t"), format!("{valid}="), valid.replace("pk_", "PK_")] {
+            assert!(!super::is_public_id(&variant), "{variant:?}");
+        }
     }
 }

@@ -323,13 +323,29 @@ pub struct WidgetProject {
 }
 
 pub async fn widget_project(state: &AppState, public_id: &str) -> Result<Arc<WidgetProject>, Error> {
-    let not_found = || Error::not_found("no such project");
-    let key = parse_public_id(public_id).ok_or_else(not_found)?;
+    let key = parse_public_id(public_id).ok_or_else(|| Error::not_found("no such project"))?;
     if let Some(widget) = state.widget_projects.get(&key) {
         return Ok(widget);
     }
     let since = state.widget_projects.generation();
-    let (tenant_id, project_id) = key;
+    let widget = Arc::new(read_widget_project(state, key).await?);
+    state.widget_projects.insert(key, Arc::clone(&widget), since);
+    Ok(widget)
+}
+
+/// The widget project as the database has it now, bypassing this replica's copy: what the
+/// gateways cache. Were they answered from this copy, a gateway that heard of a change before
+/// this replica did could keep the old answer after the event.
+pub async fn current_widget_project(state: &AppState, public_id: &str) -> Result<WidgetProject, Error> {
+    let key = parse_public_id(public_id).ok_or_else(|| Error::not_found("no such project"))?;
+    read_widget_project(state, key).await
+}
+
+async fn read_widget_project(
+    state: &AppState,
+    (tenant_id, project_id): (TenantId, Uuid),
+) -> Result<WidgetProject, Error> {
+    let not_found = || Error::not_found("no such project");
     let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
     let tenant = store::tenant_by_id(&mut *transaction, tenant_id)
         .await?
@@ -338,9 +354,7 @@ pub async fn widget_project(state: &AppState, public_id: &str) -> Result<Arc<Wid
     let project = privacy_store::project(&mut transaction, project_id).await?.ok_or_else(not_found)?;
     let policy = current_policy(&mut transaction, &tenant).await?;
     transaction.commit().await.map_err(Error::unavailable)?;
-    let widget = Arc::new(WidgetProject { tenant, project, policy });
-    state.widget_projects.insert(key, Arc::clone(&widget), since);
-    Ok(widget)
+    Ok(WidgetProject { tenant, project, policy })
 }
 
 /// The network part of an address: the first three bytes of IPv4, the first six of IPv6. What
@@ -468,6 +482,12 @@ pub async fn check_consent(
     purpose: &str,
 ) -> Result<LatestConsent, Error> {
     let Ok(visitor_id) = Uuid::try_parse(visitor_id) else { return Ok(None) };
+    // Only what can be a purpose id of a policy is looked up, and kept.
+    let purpose_id = (1..=64).contains(&purpose.len())
+        && purpose.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !purpose_id {
+        return Ok(None);
+    }
     let key = (tenant_id, visitor_id, purpose.to_owned());
     if let Some(latest) = state.consent_states.get(&key) {
         return Ok(latest);

@@ -172,13 +172,13 @@ impl PrivacyService for PrivacyApi {
         &self,
         request: Request<pb::ResolveWidgetProjectRequest>,
     ) -> Answer<pb::WidgetProject> {
-        let widget = privacy::widget_project(&self.state, &request.into_inner().public_id).await?;
+        let widget = privacy::current_widget_project(&self.state, &request.into_inner().public_id).await?;
         Ok(Response::new(pb::WidgetProject {
             tenant_id: widget.tenant.id.to_string(),
             project_id: widget.project.id.to_string(),
             public_id: privacy::public_id(widget.tenant.id, widget.project.id),
-            allowed_origins: widget.project.allowed_origins.clone(),
-            languages: widget.project.languages.clone(),
+            allowed_origins: widget.project.allowed_origins,
+            languages: widget.project.languages,
             policy_json: serde_json::to_string(&widget.policy).map_err(Error::internal)?,
             features: Some(pb::TenantFeatures {
                 privacy_button: widget.tenant.privacy_button,
@@ -192,7 +192,7 @@ impl PrivacyService for PrivacyApi {
         &self,
         request: Request<pb::ResolveWidgetProjectRequest>,
     ) -> Answer<pb::PolicyDocument> {
-        let widget = privacy::widget_project(&self.state, &request.into_inner().public_id).await?;
+        let widget = privacy::current_widget_project(&self.state, &request.into_inner().public_id).await?;
         Ok(Response::new(policy_document(&widget.policy)?))
     }
 

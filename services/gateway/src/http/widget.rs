@@ -3,7 +3,6 @@
 //! served only for the origins the project allows. `cz_sid` names the project it belongs to, so
 //! later calls find their project without any server-side session.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
@@ -38,23 +37,30 @@ pub fn router(state: AppState) -> Router<AppState> {
 
 /// A browser lets a page read an answer from another site only with CORS headers: errors get them
 /// too (a bad body, an expired session, a rate limit), so the widget can say why a call failed,
-/// when the project is known and allows the page's origin. A refused origin never gets them.
+/// when the project the route serves allows the page's origin. A refused origin (`403`), an
+/// unknown project (`404`) and failures of the platform (`5xx`) never get them.
 async fn cors_on_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(origin) = request.headers().get(ORIGIN).cloned() else {
         return next.run(request).await;
     };
-    let from_path = request
-        .uri()
-        .path()
-        .strip_prefix("/widget/v1/projects/")
-        .and_then(|rest| rest.split('/').next())
-        .map(str::to_owned);
-    let from_query =
-        axum::extract::Query::<CreditsQuery>::try_from_uri(request.uri()).ok().and_then(|query| query.0.project);
-    let asked = from_path.or(from_query);
+    // The project each route's handler serves: the path's for a new session, `?project=` or the
+    // session's for the credits, the session's for consents.
+    let path = request.uri().path();
+    let asked = if let Some(rest) = path.strip_prefix("/widget/v1/projects/") {
+        rest.split('/').next().map(str::to_owned)
+    } else if path == "/widget/v1/privacy" {
+        axum::extract::Query::<CreditsQuery>::try_from_uri(request.uri()).ok().and_then(|query| query.0.project)
+    } else {
+        None
+    };
     let public_id = widget_public_id(request.headers(), asked.as_deref()).ok();
     let mut response = next.run(request).await;
-    if response.status().is_success() || response.headers().contains_key(ACCESS_CONTROL_ALLOW_ORIGIN) {
+    let status = response.status();
+    if status.is_success()
+        || status.is_server_error()
+        || matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND)
+        || response.headers().contains_key(ACCESS_CONTROL_ALLOW_ORIGIN)
+    {
         return response;
     }
     let mut caller = HeaderMap::new();
@@ -361,24 +367,18 @@ fn visitor(headers: &HeaderMap, resolved: &ResolvedProject) -> Result<uuid::Uuid
     Ok(cookies::tenant_visitor_id(resolved.tenant_id.as_uuid(), cookie_visitor_id))
 }
 
-/// Names a source address among the rate limiter's callers without keeping the address itself.
-const ADDRESS_CALLERS: uuid::Uuid = uuid::Uuid::from_u128(0x6361_7573_6572_6965_2d72_6174_652d_6970);
-
-/// Every consent is a row kept for years: a visitor, and an address (new cookies cost nothing), are
-/// limited like any signed-in caller.
-fn limit_writes(state: &AppState, visitor_id: uuid::Uuid, client: Option<IpAddr>) -> Result<(), Error> {
-    state.rate_limiter.check(visitor_id)?;
-    match client {
-        Some(address) => state.rate_limiter.check(uuid::Uuid::new_v5(&ADDRESS_CALLERS, address.to_string().as_bytes())),
-        None => Ok(()),
-    }
+/// Every consent is a row kept for years: a visitor is limited like any signed-in caller. Not per
+/// source address yet: behind an ingress every visitor has the proxy's address, until the gateway
+/// knows which proxies to trust for `X-Forwarded-For`.
+fn limit_writes(state: &AppState, visitor_id: uuid::Uuid) -> Result<(), Error> {
+    state.rate_limiter.check(visitor_id)
 }
 
 /// Records the visitor's choice for a purpose. A withdrawal is a record too.
 #[utoipa::path(post, path = "/widget/v1/consents", tag = "widget", request_body = ConsentRequest,
     responses((status = 201, body = ConsentRecordResponse), (status = 401, description = "unauthenticated: no session"),
               (status = 403, description = "forbidden: origin not allowed"), (status = 422, description = "invalid_request"),
-              (status = 429, description = "rate_limited: too many decisions from this visitor or address")))]
+              (status = 429, description = "rate_limited: too many decisions from this visitor")))]
 async fn record_consent(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -388,7 +388,7 @@ async fn record_consent(
     let public_id = widget_public_id(&headers, None)?;
     let resolved = resolve_allowed(&state, &headers, &public_id).await?;
     let visitor_id = visitor(&headers, &resolved)?;
-    limit_writes(&state, visitor_id, client)?;
+    limit_writes(&state, visitor_id)?;
     let message = pb::RecordConsentRequest {
         public_id,
         visitor_id: visitor_id.to_string(),
