@@ -71,12 +71,17 @@ pub struct PasswordHashing {
     jobs: tokio::sync::mpsc::Sender<HashJob>,
     /// Checked against for unknown accounts, so an unknown e-mail costs as much as a wrong password.
     dummy_hash: Arc<String>,
+    deadline: std::time::Duration,
 }
 
 type HashJob = Box<dyn FnOnce() + Send>;
 
 /// Jobs waiting for a hashing thread before callers wait to enqueue.
 const QUEUE_DEPTH: usize = 256;
+/// How long a caller waits for its hash, queueing included, before it is answered `503`. In the
+/// idle class the pool gets no CPU at all while the rest of the platform saturates it: sign-ins
+/// then fail fast instead of hanging, and a job whose caller gave up is skipped.
+const HASH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Puts the calling thread in Linux's `SCHED_IDLE` class: it runs only on cycles no other
 /// thread wants, and yields at once when one wakes. Elsewhere, the lowest nice value.
@@ -125,7 +130,7 @@ impl PasswordHashing {
                 .map_err(Error::internal)?;
         }
         let dummy_hash = hash_now("causerie dummy password for unknown accounts")?;
-        Ok(Self { jobs: sender, dummy_hash: Arc::new(dummy_hash) })
+        Ok(Self { jobs: sender, dummy_hash: Arc::new(dummy_hash), deadline: HASH_DEADLINE })
     }
 
     /// Runs `work` on the hashing pool. A cancelled caller does not cancel a job already queued:
@@ -136,11 +141,19 @@ impl PasswordHashing {
     ) -> Result<T, Error> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: HashJob = Box::new(move || {
-            // The caller may have gone; its answer is then dropped.
+            // A caller that gave up (past the deadline, or gone) is not worked for.
+            if reply.is_closed() {
+                return;
+            }
             let _ = reply.send(work());
         });
-        self.jobs.send(job).await.map_err(|_| Error::internal("the password hashing pool has stopped"))?;
-        answer.await.map_err(|_| Error::internal("a password hashing job was lost"))?
+        let hashed = async {
+            self.jobs.send(job).await.map_err(|_| Error::internal("the password hashing pool has stopped"))?;
+            answer.await.map_err(|_| Error::internal("a password hashing job was lost"))?
+        };
+        tokio::time::timeout(self.deadline, hashed)
+            .await
+            .map_err(|_| Error::unavailable("too many sign-ins at once; try again in a moment"))?
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String, Error> {
@@ -252,6 +265,35 @@ fn verify_now(text: &str, stored: &str) -> Result<Verdict, Error> {
 mod tests {
     use super::*;
     use argon2::{PasswordHasher, PasswordVerifier};
+
+    #[tokio::test]
+    async fn a_hash_that_waits_past_the_deadline_is_answered_unavailable_and_skipped() {
+        let mut hashing = PasswordHashing::new().unwrap();
+        hashing.deadline = std::time::Duration::from_millis(200);
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut jobs = tokio::task::JoinSet::new();
+        for _ in 0..=cores {
+            let (hashing, ran) = (hashing.clone(), Arc::clone(&ran));
+            jobs.spawn(async move {
+                hashing
+                    .on_pool(move || {
+                        ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(500));
+                        Ok(())
+                    })
+                    .await
+            });
+        }
+        while let Some(outcome) = jobs.join_next().await {
+            let code = outcome.unwrap().err().map(|error| error.code());
+            assert_eq!(code, Some(causerie_core::ErrorCode::Unavailable));
+        }
+        // At most every thread started a job before its caller gave up; the job queued behind
+        // them is skipped, not worked for a caller that is gone.
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        assert!(ran.load(std::sync::atomic::Ordering::SeqCst) <= cores);
+    }
 
     #[cfg(target_os = "linux")]
     #[test]
