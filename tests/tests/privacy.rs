@@ -682,3 +682,89 @@ async fn widget_errors_reach_the_page_and_consents_past_the_rate_limit_get_429()
     assert_eq!(body(limited).await?["code"], "rate_limited");
     stack.stop().await
 }
+
+/// Walks a list a page of `limit` at a time; answers each page's items.
+async fn pages(stack: &TestStack, token: &str, path: &str, limit: u32) -> anyhow::Result<Vec<Vec<Value>>> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut url = format!("{path}{separator}limit={limit}");
+        if let Some(cursor) = &cursor {
+            url.push_str(&format!("&cursor={cursor}"));
+        }
+        let page = body(public(stack, Method::GET, &url, token).send().await?.error_for_status()?).await?;
+        pages.push(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Ok(pages),
+        }
+        anyhow::ensure!(pages.len() < 10, "{path} never ends");
+    }
+}
+
+#[tokio::test]
+async fn projects_versions_consents_and_api_keys_answer_a_page_at_a_time() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    let token = &tenant.admin_token;
+    for text in ["first", "second", "third"] {
+        put_policy(&stack, &tenant, &policy(json!({"consent_text": format!("May we keep it? ({text})")})))
+            .await?
+            .error_for_status()?;
+    }
+    let project = new_project(&stack, &tenant).await?;
+    for _ in 0..2 {
+        new_project(&stack, &tenant).await?;
+    }
+    for name in ["crm", "helpdesk", "site"] {
+        public(&stack, Method::POST, "/v1/api-keys", token)
+            .json(&json!({"name": name, "scopes": ["users:read"]}))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    let started = widget_session(&stack, &text(&project, "public_id"), None).await?;
+    let cookies = set_cookies(&started);
+    let cookie_header: String = ["cz_vid", "cz_sid"]
+        .iter()
+        .filter_map(|name| cookie_named(&cookies, name).map(|cookie| format!("{name}={}", cookie_value(cookie))))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let visitor_id = text(&body(started).await?, "visitor_id");
+    for granted in [true, false, true] {
+        let recorded = stack
+            .http
+            .post(format!("{}/widget/v1/consents", stack.public_url))
+            .header("origin", SHOP)
+            .header("cookie", &cookie_header)
+            .json(&json!({"purpose": "chat_history", "granted": granted, "text_version": 3}))
+            .send()
+            .await?;
+        assert_eq!(recorded.status(), 201);
+    }
+
+    let sizes = |pages: &[Vec<Value>]| pages.iter().map(Vec::len).collect::<Vec<_>>();
+    let projects = pages(&stack, token, "/v1/projects", 2).await?;
+    assert_eq!(sizes(&projects), [2, 1]);
+    let versions = pages(&stack, token, "/v1/privacy-policy/versions", 2).await?;
+    assert_eq!(sizes(&versions), [2, 1]);
+    let numbers: Vec<i64> = versions.concat().iter().filter_map(|entry| entry["version"].as_i64()).collect();
+    assert_eq!(numbers, [3, 2, 1], "newest first, across pages");
+    let keys = pages(&stack, token, "/v1/api-keys", 2).await?;
+    assert_eq!(sizes(&keys), [2, 1]);
+    let consents = pages(&stack, token, &format!("/v1/consents?visitor_id={visitor_id}"), 2).await?;
+    assert_eq!(sizes(&consents), [2, 1]);
+    let decisions: Vec<bool> = consents.concat().iter().filter_map(|record| record["granted"].as_bool()).collect();
+    assert_eq!(decisions, [true, false, true], "newest first, across pages");
+
+    for path in ["/v1/projects?limit=201", "/v1/api-keys?cursor=nonsense", "/v1/privacy-policy/versions?cursor=x"] {
+        let refused = public(&stack, Method::GET, path, token).send().await?;
+        assert_eq!(refused.status(), 422, "{path}");
+        assert_eq!(body(refused).await?["code"], "invalid_request");
+    }
+    let refused =
+        public(&stack, Method::GET, &format!("/v1/consents?visitor_id={visitor_id}&cursor=1_2"), token).send().await?;
+    assert_eq!(refused.status(), 422);
+    stack.stop().await
+}

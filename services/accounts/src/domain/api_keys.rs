@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditEvent};
-use crate::domain::{Name, secret, sign_in};
+use crate::domain::{Name, page, secret, sign_in};
 use crate::store::api_keys::{self as api_key_store, ApiKeyRow, NewApiKey};
 
 pub struct CreatedKey {
@@ -78,10 +78,19 @@ pub async fn create(
     Ok(CreatedKey { row, key: key.text })
 }
 
-pub async fn list(state: &AppState, actor: &Actor) -> Result<Vec<ApiKeyRow>, Error> {
+/// A page of the tenant's keys not revoked, in id order.
+pub async fn list(
+    state: &AppState,
+    actor: &Actor,
+    limit: u32,
+    cursor: &str,
+) -> Result<(Vec<ApiKeyRow>, Option<String>), Error> {
     actor.require_admin()?;
+    let limit = page::limit(limit)?;
+    let after = page::id_cursor(cursor)?;
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
-    api_key_store::list_live(&mut transaction).await
+    let rows = api_key_store::list_live(&mut transaction, after, limit + 1).await?;
+    Ok(page::cut(rows, limit, |key| key.id.to_string()))
 }
 
 pub async fn revoke(state: &AppState, actor: &Actor, id: &str) -> Result<(), Error> {

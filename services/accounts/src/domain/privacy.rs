@@ -19,6 +19,7 @@ use crate::AppState;
 use crate::domain::Name;
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditEvent};
+use crate::domain::page;
 use crate::store::privacy::{self as privacy_store, ConsentRow, NewConsent, NewProject, ProjectChanges, ProjectRow};
 use crate::store::{self, TenantRow};
 
@@ -138,10 +139,19 @@ pub async fn create_project(state: &AppState, actor: &Actor, input: ProjectInput
     Ok(project)
 }
 
-pub async fn projects(state: &AppState, actor: &Actor) -> Result<Vec<ProjectRow>, Error> {
+/// A page of the tenant's projects, in id order.
+pub async fn projects(
+    state: &AppState,
+    actor: &Actor,
+    limit: u32,
+    cursor: &str,
+) -> Result<(Vec<ProjectRow>, Option<String>), Error> {
     actor.require_user_or_scope(Scope::ProjectsRead)?;
+    let limit = page::limit(limit)?;
+    let after = page::id_cursor(cursor)?;
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
-    privacy_store::projects(&mut transaction).await
+    let rows = privacy_store::projects(&mut transaction, after, limit + 1).await?;
+    Ok(page::cut(rows, limit, |project| project.id.to_string()))
 }
 
 pub async fn project(state: &AppState, actor: &Actor, id: &str) -> Result<ProjectRow, Error> {
@@ -298,10 +308,24 @@ pub async fn put_policy(state: &AppState, actor: &Actor, document_json: &str) ->
     Ok(policy)
 }
 
-pub async fn policy_versions(state: &AppState, actor: &Actor) -> Result<Vec<privacy_store::PolicyRow>, Error> {
+/// A page of the policy's versions, newest first; the cursor is the last version of the page.
+pub async fn policy_versions(
+    state: &AppState,
+    actor: &Actor,
+    limit: u32,
+    cursor: &str,
+) -> Result<(Vec<privacy_store::PolicyRow>, Option<String>), Error> {
     actor.require_user_or_scope(Scope::ProjectsRead)?;
+    let limit = page::limit(limit)?;
+    let before = match cursor {
+        "" => None,
+        cursor => {
+            Some(cursor.parse::<i32>().map_err(|_| Error::invalid_field("cursor", "is not a cursor of this list"))?)
+        }
+    };
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
-    privacy_store::policy_versions(&mut transaction).await
+    let rows = privacy_store::policy_versions(&mut transaction, before, limit + 1).await?;
+    Ok(page::cut(rows, limit, |row| row.version.to_string()))
 }
 
 pub async fn policy_version(state: &AppState, actor: &Actor, version: i32) -> Result<PrivacyPolicy, Error> {
@@ -430,17 +454,41 @@ pub async fn visitor_consents(state: &AppState, public_id: &str, visitor_id: &st
     let (tenant_id, _) = parse_public_id(public_id).ok_or_else(|| Error::not_found("no such project"))?;
     let Ok(visitor_id) = Uuid::try_parse(visitor_id) else { return Ok(Vec::new()) };
     let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
-    privacy_store::visitor_consents(&mut transaction, visitor_id).await
+    privacy_store::visitor_consents(&mut transaction, visitor_id, None, None).await
 }
 
-/// The proof of a visitor's consents: every record, and the consent text each one cites.
+/// A page of the proof of a visitor's consents: records, newest first, and the consent text each
+/// one cites.
 pub struct ConsentProof {
     pub records: Vec<ConsentRow>,
     pub texts: std::collections::HashMap<i32, String>,
+    pub next_cursor: Option<String>,
+}
+
+/// A consent record's place in a visitor's list, newest first: its time (microseconds) and id.
+fn consent_cursor(record: &ConsentRow) -> String {
+    format!("{}_{}", record.recorded_at.timestamp_micros(), record.id)
+}
+
+fn parse_consent_cursor(cursor: &str) -> Result<Option<(chrono::DateTime<chrono::Utc>, Uuid)>, Error> {
+    if cursor.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || Error::invalid_field("cursor", "is not a cursor of this list");
+    let (micros, id) = cursor.split_once('_').ok_or_else(invalid)?;
+    let recorded_at =
+        chrono::DateTime::from_timestamp_micros(micros.parse().map_err(|_| invalid())?).ok_or_else(invalid)?;
+    Ok(Some((recorded_at, Uuid::try_parse(id).map_err(|_| invalid())?)))
 }
 
 /// A visitor's records for the tenant's admins and contributors: the proof of consent.
-pub async fn consents(state: &AppState, actor: &Actor, visitor_id: &str) -> Result<ConsentProof, Error> {
+pub async fn consents(
+    state: &AppState,
+    actor: &Actor,
+    visitor_id: &str,
+    limit: u32,
+    cursor: &str,
+) -> Result<ConsentProof, Error> {
     match &actor.identity {
         crate::domain::actor::ActorIdentity::User { role: causerie_auth::Role::Operator, .. } => {
             return Err(Error::forbidden("only admins and contributors read consent records"));
@@ -449,8 +497,11 @@ pub async fn consents(state: &AppState, actor: &Actor, visitor_id: &str) -> Resu
     }
     let visitor_id =
         Uuid::try_parse(visitor_id.trim()).map_err(|_| Error::invalid_field("visitor_id", "is not a visitor id"))?;
+    let limit = page::limit(limit)?;
+    let before = parse_consent_cursor(cursor)?;
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
-    let records = privacy_store::visitor_consents(&mut transaction, visitor_id).await?;
+    let rows = privacy_store::visitor_consents(&mut transaction, visitor_id, before, Some(limit + 1)).await?;
+    let (records, next_cursor) = page::cut(rows, limit, consent_cursor);
     let mut texts = std::collections::HashMap::new();
     for record in &records {
         if !texts.contains_key(&record.text_version)
@@ -467,7 +518,7 @@ pub async fn consents(state: &AppState, actor: &Actor, visitor_id: &str) -> Resu
     )
     .await?;
     transaction.commit().await.map_err(Error::unavailable)?;
-    Ok(ConsentProof { records, texts })
+    Ok(ConsentProof { records, texts, next_cursor })
 }
 
 /// A visitor's latest decision for a purpose: granted, the text version, when.

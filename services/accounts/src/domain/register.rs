@@ -94,7 +94,7 @@ pub async fn build(state: &AppState, actor: &Actor) -> Result<Register, Error> {
     let subprocessors = privacy_store::subprocessors(&state.pool).await?;
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
     let policy = privacy::current_policy(&mut transaction, &tenant).await?;
-    let projects = privacy_store::projects(&mut transaction).await?;
+    let projects = privacy_store::projects(&mut transaction, None, i64::MAX).await?;
     let document = &policy.document;
     Ok(Register {
         controller: document.controller.clone(),

@@ -424,8 +424,12 @@ impl AccountsService for AccountsApi {
 
     async fn list_api_keys(&self, request: Request<pb::ListApiKeysRequest>) -> Answer<pb::ListApiKeysResponse> {
         let actor = self.actor(&request)?;
-        let keys = api_keys::list(&self.state, &actor).await?;
-        Ok(Response::new(pb::ListApiKeysResponse { keys: keys.into_iter().map(pb::ApiKey::from).collect() }))
+        let request = request.into_inner();
+        let (keys, next) = api_keys::list(&self.state, &actor, request.limit, &request.cursor).await?;
+        Ok(Response::new(pb::ListApiKeysResponse {
+            keys: keys.into_iter().map(pb::ApiKey::from).collect(),
+            next_cursor: next.unwrap_or_default(),
+        }))
     }
 
     async fn revoke_api_key(&self, request: Request<pb::RevokeApiKeyRequest>) -> Answer<pb::Empty> {

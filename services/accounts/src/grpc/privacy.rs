@@ -98,6 +98,7 @@ fn consent_list(records: Vec<ConsentRow>) -> pb::ListConsentsResponse {
     pb::ListConsentsResponse {
         records: records.into_iter().map(pb::ConsentRecord::from).collect(),
         consent_texts: std::collections::HashMap::new(),
+        next_cursor: String::new(),
     }
 }
 
@@ -111,8 +112,12 @@ impl PrivacyService for PrivacyApi {
 
     async fn list_projects(&self, request: Request<pb::ListProjectsRequest>) -> Answer<pb::ListProjectsResponse> {
         let actor = self.actor(&request)?;
-        let projects = privacy::projects(&self.state, &actor).await?;
-        Ok(Response::new(pb::ListProjectsResponse { projects: projects.into_iter().map(pb::Project::from).collect() }))
+        let request = request.into_inner();
+        let (projects, next) = privacy::projects(&self.state, &actor, request.limit, &request.cursor).await?;
+        Ok(Response::new(pb::ListProjectsResponse {
+            projects: projects.into_iter().map(pb::Project::from).collect(),
+            next_cursor: next.unwrap_or_default(),
+        }))
     }
 
     async fn get_project(&self, request: Request<pb::ProjectRef>) -> Answer<pb::Project> {
@@ -149,7 +154,8 @@ impl PrivacyService for PrivacyApi {
         request: Request<pb::ListPolicyVersionsRequest>,
     ) -> Answer<pb::ListPolicyVersionsResponse> {
         let actor = self.actor(&request)?;
-        let versions = privacy::policy_versions(&self.state, &actor).await?;
+        let request = request.into_inner();
+        let (versions, next) = privacy::policy_versions(&self.state, &actor, request.limit, &request.cursor).await?;
         Ok(Response::new(pb::ListPolicyVersionsResponse {
             versions: versions
                 .into_iter()
@@ -159,6 +165,7 @@ impl PrivacyService for PrivacyApi {
                     created_by: row.created_by.to_string(),
                 })
                 .collect(),
+            next_cursor: next.unwrap_or_default(),
         }))
     }
 
@@ -221,9 +228,11 @@ impl PrivacyService for PrivacyApi {
 
     async fn list_consents(&self, request: Request<pb::ListConsentsRequest>) -> Answer<pb::ListConsentsResponse> {
         let actor = self.actor(&request)?;
-        let proof = privacy::consents(&self.state, &actor, &request.into_inner().visitor_id).await?;
+        let request = request.into_inner();
+        let proof = privacy::consents(&self.state, &actor, &request.visitor_id, request.limit, &request.cursor).await?;
         let mut answer = consent_list(proof.records);
         answer.consent_texts = proof.texts;
+        answer.next_cursor = proof.next_cursor.unwrap_or_default();
         Ok(Response::new(answer))
     }
 

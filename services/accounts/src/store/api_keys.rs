@@ -42,10 +42,18 @@ pub async fn insert(transaction: &mut PgConnection, key: &NewApiKey<'_>) -> Resu
     .map_err(Error::unavailable)
 }
 
-pub async fn list_live(transaction: &mut PgConnection) -> Result<Vec<ApiKeyRow>, Error> {
+/// Up to `limit` keys not revoked, in id order after `after`.
+pub async fn list_live(
+    transaction: &mut PgConnection,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<ApiKeyRow>, Error> {
     sqlx::query_as(
-        "select id, name, scopes, created_at, last_used_at from api_keys where revoked_at is null order by id",
+        "select id, name, scopes, created_at, last_used_at from api_keys
+          where revoked_at is null and ($1::uuid is null or id > $1) order by id limit $2",
     )
+    .bind(after)
+    .bind(limit)
     .fetch_all(transaction)
     .await
     .map_err(Error::unavailable)

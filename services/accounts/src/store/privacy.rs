@@ -53,11 +53,22 @@ pub async fn insert_project(transaction: &mut PgConnection, project: &NewProject
     .map_err(Error::unavailable)
 }
 
-pub async fn projects(transaction: &mut PgConnection) -> Result<Vec<ProjectRow>, Error> {
-    sqlx::query_as(concat!("select ", project_columns!(), " from projects order by id"))
-        .fetch_all(transaction)
-        .await
-        .map_err(Error::unavailable)
+/// Up to `limit` projects in id order after `after`.
+pub async fn projects(
+    transaction: &mut PgConnection,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<ProjectRow>, Error> {
+    sqlx::query_as(concat!(
+        "select ",
+        project_columns!(),
+        " from projects where ($1::uuid is null or id > $1) order by id limit $2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(transaction)
+    .await
+    .map_err(Error::unavailable)
 }
 
 pub async fn project(transaction: &mut PgConnection, id: Uuid) -> Result<Option<ProjectRow>, Error> {
@@ -141,11 +152,21 @@ pub async fn policy_version(transaction: &mut PgConnection, version: i32) -> Res
         .map_err(Error::unavailable)
 }
 
-pub async fn policy_versions(transaction: &mut PgConnection) -> Result<Vec<PolicyRow>, Error> {
-    sqlx::query_as("select version, policy, created_by, created_at from privacy_policies order by version desc")
-        .fetch_all(transaction)
-        .await
-        .map_err(Error::unavailable)
+/// Up to `limit` versions, newest first, older than `before`.
+pub async fn policy_versions(
+    transaction: &mut PgConnection,
+    before: Option<i32>,
+    limit: i64,
+) -> Result<Vec<PolicyRow>, Error> {
+    sqlx::query_as(
+        "select version, policy, created_by, created_at from privacy_policies
+          where ($1::integer is null or version < $1) order by version desc limit $2",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(transaction)
+    .await
+    .map_err(Error::unavailable)
 }
 
 /// Locks the tenant's policy history, so two writers make two consecutive versions.
@@ -227,13 +248,25 @@ pub async fn record_consent(pool: &PgPool, consent: &NewConsent<'_>) -> Result<C
 }
 
 /// Every record of a visitor, newest first.
-pub async fn visitor_consents(transaction: &mut PgConnection, visitor_id: Uuid) -> Result<Vec<ConsentRow>, Error> {
+/// A visitor's records, newest first: those older than `before` (a record's time and id), at most
+/// `limit` of them (all with `None`).
+pub async fn visitor_consents(
+    transaction: &mut PgConnection,
+    visitor_id: Uuid,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: Option<i64>,
+) -> Result<Vec<ConsentRow>, Error> {
     sqlx::query_as(
         "select id, visitor_id, project_id, purpose, granted, text_version, source, client_network, recorded_at
-           from consent_records where visitor_id = $1
-          order by recorded_at desc, id desc",
+           from consent_records
+          where visitor_id = $1 and ($2::timestamptz is null or (recorded_at, id) < ($2, $3))
+          order by recorded_at desc, id desc
+          limit $4",
     )
     .bind(visitor_id)
+    .bind(before.map(|(recorded_at, _)| recorded_at))
+    .bind(before.map(|(_, id)| id))
+    .bind(limit)
     .fetch_all(transaction)
     .await
     .map_err(Error::unavailable)

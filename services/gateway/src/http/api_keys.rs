@@ -10,7 +10,7 @@ use causerie_proto::time::from_timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, TenantContext};
+use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, page_limit};
 use super::sessions::from_status;
 use crate::state::AppState;
 
@@ -73,16 +73,21 @@ async fn create_key(
     Ok((StatusCode::CREATED, Json(key.into_inner().into())))
 }
 
-/// The tenant's live API keys, without the keys themselves.
-#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys",
-    responses((status = 200, body = ApiKeyList), (status = 403, description = "forbidden")),
+/// The tenant's live API keys, without the keys themselves, a page at a time.
+#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", params(PageQuery),
+    responses((status = 200, body = ApiKeyList), (status = 403, description = "forbidden"),
+              (status = 422, description = "invalid_request")),
     security(("bearer" = [])))]
-async fn list_keys(State(state): State<AppState>, caller: TenantContext) -> Result<Json<ApiKeyList>, Error> {
-    let keys =
-        state.accounts.clone().list_api_keys(caller.forward(pb::ListApiKeysRequest {})?).await.map_err(from_status)?;
+async fn list_keys(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<ApiKeyList>, Error> {
+    let message = pb::ListApiKeysRequest { limit: page_limit(page.limit)?, cursor: page.cursor.unwrap_or_default() };
+    let page = state.accounts.clone().list_api_keys(caller.forward(message)?).await.map_err(from_status)?.into_inner();
     Ok(Json(ApiKeyList {
-        items: keys.into_inner().keys.into_iter().map(ApiKeyResponse::from).collect(),
-        next_cursor: None,
+        items: page.keys.into_iter().map(ApiKeyResponse::from).collect(),
+        next_cursor: Some(page.next_cursor).filter(|cursor| !cursor.is_empty()),
     }))
 }
 

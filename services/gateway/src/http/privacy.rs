@@ -13,7 +13,7 @@ use causerie_proto::time::from_timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, TenantContext};
+use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, page_limit};
 use super::sessions::from_status;
 use crate::state::AppState;
 
@@ -79,19 +79,21 @@ pub struct PolicyVersionList {
     pub next_cursor: Option<String>,
 }
 
-/// Every version of the policy, newest first.
-#[utoipa::path(get, path = "/v1/privacy-policy/versions", tag = "privacy",
-    responses((status = 200, body = PolicyVersionList)), security(("bearer" = [])))]
-async fn list_versions(State(state): State<AppState>, caller: TenantContext) -> Result<Json<PolicyVersionList>, Error> {
-    let versions = state
-        .privacy
-        .clone()
-        .list_policy_versions(caller.forward(pb::ListPolicyVersionsRequest {})?)
-        .await
-        .map_err(from_status)?;
+/// Every version of the policy, newest first, a page at a time.
+#[utoipa::path(get, path = "/v1/privacy-policy/versions", tag = "privacy", params(PageQuery),
+    responses((status = 200, body = PolicyVersionList), (status = 422, description = "invalid_request")),
+    security(("bearer" = [])))]
+async fn list_versions(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<PolicyVersionList>, Error> {
+    let message =
+        pb::ListPolicyVersionsRequest { limit: page_limit(page.limit)?, cursor: page.cursor.unwrap_or_default() };
+    let page =
+        state.privacy.clone().list_policy_versions(caller.forward(message)?).await.map_err(from_status)?.into_inner();
     Ok(Json(PolicyVersionList {
-        items: versions
-            .into_inner()
+        items: page
             .versions
             .into_iter()
             .map(|version| PolicyVersionEntry {
@@ -100,7 +102,7 @@ async fn list_versions(State(state): State<AppState>, caller: TenantContext) -> 
                 created_by: version.created_by,
             })
             .collect(),
-        next_cursor: None,
+        next_cursor: Some(page.next_cursor).filter(|cursor| !cursor.is_empty()),
     }))
 }
 
@@ -153,6 +155,9 @@ async fn processing_register(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ConsentQuery {
     pub visitor_id: String,
+    /// Default 50, at most 200.
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -209,13 +214,17 @@ async fn list_consents(
     let records = state
         .privacy
         .clone()
-        .list_consents(caller.forward(pb::ListConsentsRequest { visitor_id: query.visitor_id })?)
+        .list_consents(caller.forward(pb::ListConsentsRequest {
+            visitor_id: query.visitor_id,
+            limit: page_limit(query.limit)?,
+            cursor: query.cursor.unwrap_or_default(),
+        })?)
         .await
         .map_err(from_status)?;
     let proof = records.into_inner();
     Ok(Json(ConsentList {
         items: proof.records.into_iter().map(ConsentRecordResponse::from).collect(),
-        next_cursor: None,
+        next_cursor: Some(proof.next_cursor).filter(|cursor| !cursor.is_empty()),
         consent_texts: proof.consent_texts.into_iter().collect(),
     }))
 }

@@ -10,7 +10,7 @@ use causerie_proto::time::from_timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, TenantContext};
+use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, page_limit};
 use super::sessions::{from_status, string_list};
 use crate::state::AppState;
 
@@ -94,15 +94,20 @@ async fn create_project(
     Ok((StatusCode::CREATED, Json(project.into_inner().into())))
 }
 
-/// The tenant's projects.
-#[utoipa::path(get, path = "/v1/projects", tag = "projects",
-    responses((status = 200, body = ProjectList)), security(("bearer" = [])))]
-async fn list_projects(State(state): State<AppState>, caller: TenantContext) -> Result<Json<ProjectList>, Error> {
-    let projects =
-        state.privacy.clone().list_projects(caller.forward(pb::ListProjectsRequest {})?).await.map_err(from_status)?;
+/// The tenant's projects, a page at a time.
+#[utoipa::path(get, path = "/v1/projects", tag = "projects", params(PageQuery),
+    responses((status = 200, body = ProjectList), (status = 422, description = "invalid_request")),
+    security(("bearer" = [])))]
+async fn list_projects(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<ProjectList>, Error> {
+    let message = pb::ListProjectsRequest { limit: page_limit(page.limit)?, cursor: page.cursor.unwrap_or_default() };
+    let page = state.privacy.clone().list_projects(caller.forward(message)?).await.map_err(from_status)?.into_inner();
     Ok(Json(ProjectList {
-        items: projects.into_inner().projects.into_iter().map(ProjectResponse::from).collect(),
-        next_cursor: None,
+        items: page.projects.into_iter().map(ProjectResponse::from).collect(),
+        next_cursor: Some(page.next_cursor).filter(|cursor| !cursor.is_empty()),
     }))
 }
 
