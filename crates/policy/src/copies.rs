@@ -1,6 +1,9 @@
 //! Copies of what another service owns, kept in memory until an event says they changed. The one
 //! subtlety is a read that crosses an invalidation: it may carry the old value, so a copy is
-//! stored only if no invalidation happened since its read began (the generation counter).
+//! stored only if its key was not invalidated since its read began. Each invalidation takes the
+//! next number of a counter; a read remembers the counter when it begins. A removed key keeps its
+//! number for a while (a tombstone), so that one busy key does not make every other read start
+//! over; an invalidation by predicate is rare and counts for every key.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -17,6 +20,9 @@ use tokio_util::sync::CancellationToken;
 pub const WIDGET_PROJECT_CHANGES: [&str; 3] =
     ["accounts.project.changed", "accounts.tenant.updated", "accounts.policy.updated"];
 
+/// Tombstones kept before the old ones (older than a copy may live) are swept.
+const TOMBSTONE_SWEEP_AT: usize = 1024;
+
 pub struct Copies<K, V> {
     inner: Mutex<Inner<K, V>>,
     max_age: Duration,
@@ -25,18 +31,24 @@ pub struct Copies<K, V> {
 
 struct Inner<K, V> {
     entries: HashMap<K, (V, Instant)>,
-    generation: u64,
+    /// The number of the latest invalidation.
+    counter: u64,
+    /// The latest invalidation that concerned every key.
+    floor: u64,
+    /// Keys removed one by one: the number of their latest removal, and when.
+    tombstones: HashMap<K, (u64, Instant)>,
 }
 
 /// Where a read began; given back to `insert`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Generation(u64);
 
-impl<K: Eq + Hash, V: Clone> Copies<K, V> {
+impl<K: Eq + Hash + Clone, V: Clone> Copies<K, V> {
     /// Copies older than `max_age` are read again (the bound on staleness when no event arrives);
     /// past `capacity` entries, everything is dropped rather than growing without end.
     pub fn new(max_age: Duration, capacity: usize) -> Self {
-        Self { inner: Mutex::new(Inner { entries: HashMap::new(), generation: 0 }), max_age, capacity }
+        let inner = Inner { entries: HashMap::new(), counter: 0, floor: 0, tombstones: HashMap::new() };
+        Self { inner: Mutex::new(inner), max_age, capacity }
     }
 
     pub fn get(&self, key: &K) -> Option<V> {
@@ -46,14 +58,15 @@ impl<K: Eq + Hash, V: Clone> Copies<K, V> {
 
     /// Call before reading from the owner.
     pub fn generation(&self) -> Generation {
-        Generation(self.inner.lock().map(|inner| inner.generation).unwrap_or(u64::MAX))
+        Generation(self.inner.lock().map(|inner| inner.counter).unwrap_or(0))
     }
 
-    /// Keeps `value`, read from the owner after `generation()` answered `since`, unless something
+    /// Keeps `value`, read from the owner after `generation()` answered `since`, unless its key
     /// was invalidated meanwhile.
     pub fn insert(&self, key: K, value: V, since: Generation) {
         let Ok(mut inner) = self.inner.lock() else { return };
-        if inner.generation != since.0 {
+        let removed_since = inner.tombstones.get(&key).is_some_and(|(number, _)| *number > since.0);
+        if inner.floor > since.0 || removed_since {
             return;
         }
         if inner.entries.len() >= self.capacity {
@@ -65,14 +78,26 @@ impl<K: Eq + Hash, V: Clone> Copies<K, V> {
     /// Drops the copy of `key`.
     pub fn remove(&self, key: &K) {
         let Ok(mut inner) = self.inner.lock() else { return };
-        inner.generation = inner.generation.wrapping_add(1);
+        inner.counter += 1;
+        let number = inner.counter;
         inner.entries.remove(key);
+        if inner.tombstones.len() >= TOMBSTONE_SWEEP_AT {
+            // A read older than a copy's lifetime may then be kept: it lives at most that long.
+            let max_age = self.max_age;
+            inner.tombstones.retain(|_, (_, at)| at.elapsed() < max_age);
+            if inner.tombstones.len() >= TOMBSTONE_SWEEP_AT {
+                inner.floor = number;
+                inner.tombstones.clear();
+            }
+        }
+        inner.tombstones.insert(key.clone(), (number, Instant::now()));
     }
 
     /// Drops every copy `stale` picks.
     pub fn invalidate(&self, stale: impl Fn(&K, &V) -> bool) {
         let Ok(mut inner) = self.inner.lock() else { return };
-        inner.generation = inner.generation.wrapping_add(1);
+        inner.counter += 1;
+        inner.floor = inner.counter;
         inner.entries.retain(|key, (value, _)| !stale(key, value));
     }
 
@@ -81,7 +106,7 @@ impl<K: Eq + Hash, V: Clone> Copies<K, V> {
     }
 }
 
-impl<K: Eq + Hash + Send + 'static, V: Clone + Send + 'static> Copies<K, V> {
+impl<K: Eq + Hash + Clone + Send + 'static, V: Clone + Send + 'static> Copies<K, V> {
     /// Drops a tenant's copies (`tenant_of` tells whose a copy is) whenever an event with one of
     /// `routing_keys` is heard about that tenant, and everything when events may have been
     /// missed, until `shutdown`. Spawn it on the service's task tracker.
@@ -132,8 +157,23 @@ mod tests {
         assert_eq!((copies.get(&"a"), copies.get(&"b")), (None, Some(2)));
         let since = copies.generation();
         copies.remove(&"b");
-        copies.insert("a", 3, since);
-        assert_eq!((copies.get(&"a"), copies.get(&"b")), (None, None), "a removal is an invalidation too");
+        copies.insert("b", 3, since);
+        copies.insert("a", 4, since);
+        assert_eq!((copies.get(&"a"), copies.get(&"b")), (Some(4), None), "a removal invalidates its key only");
+    }
+
+    #[test]
+    fn many_removals_still_refuse_every_read_they_crossed() {
+        let copies: Copies<u32, u32> = Copies::new(Duration::from_secs(60), 10);
+        let since = copies.generation();
+        for key in 0..2 * TOMBSTONE_SWEEP_AT as u32 {
+            copies.remove(&key);
+        }
+        copies.insert(1, 1, since);
+        copies.insert(1_000_000, 1, since);
+        assert_eq!((copies.get(&1), copies.get(&1_000_000)), (None, None));
+        copies.insert(1, 2, copies.generation());
+        assert_eq!(copies.get(&1), Some(2));
     }
 
     #[test]
