@@ -768,3 +768,51 @@ async fn projects_versions_consents_and_api_keys_answer_a_page_at_a_time() -> an
     assert_eq!(refused.status(), 422);
     stack.stop().await
 }
+
+#[tokio::test]
+async fn decisions_sent_at_once_are_each_recorded_and_answered() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
+    let project = new_project(&stack, &tenant).await?;
+    let started = widget_session(&stack, &text(&project, "public_id"), None).await?;
+    let cookies = set_cookies(&started);
+    let cookie_header: String = ["cz_vid", "cz_sid"]
+        .iter()
+        .filter_map(|name| cookie_named(&cookies, name).map(|cookie| format!("{name}={}", cookie_value(cookie))))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let visitor_id = text(&body(started).await?, "visitor_id");
+
+    // Concurrent decisions are committed in groups; every one is answered with its own record.
+    let mut decisions = tokio::task::JoinSet::new();
+    for index in 0..24 {
+        let request = stack
+            .http
+            .post(format!("{}/widget/v1/consents", stack.public_url))
+            .header("origin", SHOP)
+            .header("cookie", &cookie_header)
+            .json(&json!({"purpose": "chat_history", "granted": index % 2 == 0, "text_version": 1}));
+        decisions.spawn(async move {
+            let answer = request.send().await?;
+            anyhow::ensure!(answer.status() == 201, "a decision answered {}", answer.status());
+            Ok(text(&answer.json::<Value>().await?, "id"))
+        });
+    }
+    let mut answered = std::collections::HashSet::new();
+    while let Some(decision) = decisions.join_next().await {
+        answered.insert(decision??);
+    }
+    assert_eq!(answered.len(), 24, "one record each");
+
+    let ledger = body(
+        public(&stack, Method::GET, &format!("/v1/consents?visitor_id={visitor_id}&limit=200"), &tenant.admin_token)
+            .send()
+            .await?,
+    )
+    .await?;
+    let recorded: std::collections::HashSet<String> =
+        ledger["items"].as_array().into_iter().flatten().map(|record| text(record, "id")).collect();
+    assert_eq!(recorded, answered, "the ledger holds exactly the records answered");
+    stack.stop().await
+}

@@ -57,6 +57,7 @@ pub(crate) struct AppState {
     /// Dropped at once when this replica records a decision; other replicas' copies live at most
     /// `CONSENT_STATE_MAX_AGE`, the bound on how long a withdrawal can go unseen.
     consent_states: Arc<Copies<(TenantId, uuid::Uuid, String), domain::privacy::LatestConsent>>,
+    consent_ledger: domain::consent_ledger::ConsentLedger,
 }
 
 impl AppState {
@@ -107,6 +108,7 @@ async fn serve(
         public_url: config.public_url.trim_end_matches('/').to_owned(),
         widget_projects: Arc::new(Copies::new(WIDGET_PROJECT_MAX_AGE, WIDGET_PROJECT_CAPACITY)),
         consent_states: Arc::new(Copies::new(CONSENT_STATE_MAX_AGE, CONSENT_STATE_CAPACITY)),
+        consent_ledger: domain::consent_ledger::ConsentLedger::start(pool.clone(), tasks),
     };
     bootstrap_staff(config, &state).await.map_err(ServiceError::Setup)?;
     domain::legal::republish_versions(&state).await.map_err(ServiceError::Setup)?;

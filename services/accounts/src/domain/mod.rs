@@ -5,6 +5,7 @@ pub mod actor;
 pub mod api_keys;
 pub mod audit;
 pub mod brute_force;
+pub mod consent_ledger;
 pub mod directory;
 pub mod legal;
 pub mod mail;

@@ -427,25 +427,25 @@ pub async fn record_consent(
     if decision.text_version != widget.policy.consent_text_version {
         return Err(Error::invalid_field("text_version", "is not the consent text shown now"));
     }
-    if !matches!(decision.source, "widget" | "scenario_step" | "form" | "chat_intro") {
-        return Err(Error::invalid_field("source", "must be widget, scenario_step, form or chat_intro"));
-    }
-    let client_network = decision.client_address.and_then(truncate_address);
-    let record = privacy_store::record_consent(
-        &state.pool,
-        &NewConsent {
+    let source = ["widget", "scenario_step", "form", "chat_intro"]
+        .into_iter()
+        .find(|source| *source == decision.source)
+        .ok_or_else(|| Error::invalid_field("source", "must be widget, scenario_step, form or chat_intro"))?;
+    let record = state
+        .consent_ledger
+        .record(NewConsent {
+            id: Uuid::now_v7(),
             tenant_id: widget.tenant.id,
             visitor_id,
             project_id: widget.project.id,
-            purpose: decision.purpose,
+            purpose: decision.purpose.to_owned(),
             granted: decision.granted,
             text_version: decision.text_version,
-            source: decision.source,
-            client_network: client_network.as_deref(),
+            source,
+            client_network: decision.client_address.and_then(truncate_address),
             now: state.clock.now(),
-        },
-    )
-    .await?;
+        })
+        .await?;
     state.consent_states.remove(&(TenantId::from(widget.tenant.id), visitor_id, decision.purpose.to_owned()));
     Ok(record)
 }

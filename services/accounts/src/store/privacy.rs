@@ -214,40 +214,46 @@ pub struct ConsentRow {
     pub recorded_at: DateTime<Utc>,
 }
 
-pub struct NewConsent<'a> {
+/// A decision to record, validated.
+pub struct NewConsent {
+    pub id: Uuid,
     pub tenant_id: Uuid,
     pub visitor_id: Uuid,
     pub project_id: Uuid,
-    pub purpose: &'a str,
+    pub purpose: String,
     pub granted: bool,
     pub text_version: i32,
-    pub source: &'a str,
-    pub client_network: Option<&'a str>,
+    pub source: &'static str,
+    pub client_network: Option<String>,
     pub now: DateTime<Utc>,
 }
 
-/// Records a decision and commits it, in one round trip (`record_consent` sets the tenant itself).
-pub async fn record_consent(pool: &PgPool, consent: &NewConsent<'_>) -> Result<ConsentRow, Error> {
+/// Records decisions of one tenant and commits them together, in one round trip
+/// (`record_consents` sets the tenant itself).
+pub async fn record_consents(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    consents: &[&NewConsent],
+) -> Result<Vec<ConsentRow>, Error> {
     sqlx::query_as(
         "select id, visitor_id, project_id, purpose, granted, text_version, source, client_network, recorded_at
-           from record_consent($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+           from record_consents($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
-    .bind(consent.tenant_id)
-    .bind(Uuid::now_v7())
-    .bind(consent.visitor_id)
-    .bind(consent.project_id)
-    .bind(consent.purpose)
-    .bind(consent.granted)
-    .bind(consent.text_version)
-    .bind(consent.source)
-    .bind(consent.client_network)
-    .bind(consent.now)
-    .fetch_one(pool)
+    .bind(tenant_id)
+    .bind(consents.iter().map(|consent| consent.id).collect::<Vec<_>>())
+    .bind(consents.iter().map(|consent| consent.visitor_id).collect::<Vec<_>>())
+    .bind(consents.iter().map(|consent| consent.project_id).collect::<Vec<_>>())
+    .bind(consents.iter().map(|consent| consent.purpose.as_str()).collect::<Vec<_>>())
+    .bind(consents.iter().map(|consent| consent.granted).collect::<Vec<_>>())
+    .bind(consents.iter().map(|consent| consent.text_version).collect::<Vec<_>>())
+    .bind(consents.iter().map(|consent| consent.source).collect::<Vec<_>>())
+    .bind(consents.iter().map(|consent| consent.client_network.as_deref()).collect::<Vec<_>>())
+    .bind(consents.iter().map(|consent| consent.now).collect::<Vec<_>>())
+    .fetch_all(pool)
     .await
     .map_err(Error::unavailable)
 }
 
-/// Every record of a visitor, newest first.
 /// A visitor's records, newest first: those older than `before` (a record's time and id), at most
 /// `limit` of them (all with `None`).
 pub async fn visitor_consents(
