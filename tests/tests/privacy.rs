@@ -79,6 +79,20 @@ fn cookie_value(set_cookie: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A visitor of `project` with a widget session: the `Cookie` header its browser sends, and the
+/// tenant's id for it.
+async fn widget_visitor(stack: &TestStack, project: &Value) -> anyhow::Result<(String, String)> {
+    let started = widget_session(stack, &text(project, "public_id"), None).await?;
+    anyhow::ensure!(started.status() == 201, "starting a widget session answered {}", started.status());
+    let cookies = set_cookies(&started);
+    let cookie_header = ["cz_vid", "cz_sid"]
+        .iter()
+        .filter_map(|name| cookie_named(&cookies, name).map(|cookie| format!("{name}={}", cookie_value(cookie))))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Ok((cookie_header, text(&body(started).await?, "visitor_id")))
+}
+
 #[tokio::test]
 async fn each_policy_rule_answers_its_code() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
@@ -371,14 +385,7 @@ async fn grant_withdraw_and_grant_again_leave_three_records_and_the_state_grante
     let tenant = new_tenant(&stack, "acme").await?;
     put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
     let project = new_project(&stack, &tenant).await?;
-    let started = widget_session(&stack, &text(&project, "public_id"), None).await?;
-    let cookies = set_cookies(&started);
-    let cookie_header: String = ["cz_vid", "cz_sid"]
-        .iter()
-        .filter_map(|name| cookie_named(&cookies, name).map(|cookie| format!("{name}={}", cookie_value(cookie))))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let visitor_id = text(&body(started).await?, "visitor_id");
+    let (cookie_header, visitor_id) = widget_visitor(&stack, &project).await?;
     let decide = |granted: bool, purpose: &'static str, text_version: i64| {
         stack
             .http
@@ -628,13 +635,7 @@ async fn widget_errors_reach_the_page_and_consents_past_the_rate_limit_get_429()
     let tenant = new_tenant(&stack, "acme").await?;
     put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
     let project = new_project(&stack, &tenant).await?;
-    let started = widget_session(&stack, &text(&project, "public_id"), None).await?;
-    let cookies = set_cookies(&started);
-    let cookie_header: String = ["cz_vid", "cz_sid"]
-        .iter()
-        .filter_map(|name| cookie_named(&cookies, name).map(|cookie| format!("{name}={}", cookie_value(cookie))))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let (cookie_header, _) = widget_visitor(&stack, &project).await?;
     let consent = |origin: &'static str, body: String| {
         stack
             .http
@@ -724,14 +725,7 @@ async fn projects_versions_consents_and_api_keys_answer_a_page_at_a_time() -> an
             .await?
             .error_for_status()?;
     }
-    let started = widget_session(&stack, &text(&project, "public_id"), None).await?;
-    let cookies = set_cookies(&started);
-    let cookie_header: String = ["cz_vid", "cz_sid"]
-        .iter()
-        .filter_map(|name| cookie_named(&cookies, name).map(|cookie| format!("{name}={}", cookie_value(cookie))))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let visitor_id = text(&body(started).await?, "visitor_id");
+    let (cookie_header, visitor_id) = widget_visitor(&stack, &project).await?;
     for granted in [true, false, true] {
         let recorded = stack
             .http
@@ -775,14 +769,7 @@ async fn decisions_sent_at_once_are_each_recorded_and_answered() -> anyhow::Resu
     let tenant = new_tenant(&stack, "acme").await?;
     put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
     let project = new_project(&stack, &tenant).await?;
-    let started = widget_session(&stack, &text(&project, "public_id"), None).await?;
-    let cookies = set_cookies(&started);
-    let cookie_header: String = ["cz_vid", "cz_sid"]
-        .iter()
-        .filter_map(|name| cookie_named(&cookies, name).map(|cookie| format!("{name}={}", cookie_value(cookie))))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let visitor_id = text(&body(started).await?, "visitor_id");
+    let (cookie_header, visitor_id) = widget_visitor(&stack, &project).await?;
 
     // Concurrent decisions are committed in groups; every one is answered with its own record.
     let mut decisions = tokio::task::JoinSet::new();
