@@ -7,7 +7,7 @@
 #   GET /healthz            bare route: no auth, no backend; the ceiling of the HTTP stack
 #   GET /v1/auth/session    JWT verified by the gateway, no backend call
 #   GET /v1/me              JWT verified by the gateway, gRPC to accounts (token forwarded and verified
-#                           again), a tenant transaction with RLS in PostgreSQL
+#                           again), one statement under RLS in PostgreSQL (`tenant_user` sets the tenant)
 #
 # Prints the idle resident memory of the causerie process (before any load), then a table: route,
 # requests/s, p50/p99 latency, ratio of requests/s to the bare route. Builds the release binary and (re)starts
@@ -108,8 +108,8 @@ for path in "${routes[@]}"; do
     [[ "$errors" == 0 ]] || say "GET $path: $errors socket errors"
 done
 
-# The database's own ceiling for what /v1/me asks of it (a tenant transaction: begin, set the tenant, read the
-# user under RLS, commit), with pgbench as the same application role, at as many clients as accounts has pool
+# The database's own ceiling for what /v1/me asks of it (one statement: `tenant_user` sets the tenant and reads
+# the user under RLS), with pgbench as the same application role, at as many clients as accounts has pool
 # connections. It bounds what /v1/me can reach on this machine, whatever the gateway and gRPC cost.
 DATABASE_URL="${CAUSERIE_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 ACCOUNTS_URL="${DATABASE_URL%/*}/causerie_accounts"
@@ -118,10 +118,10 @@ if command -v pgbench >/dev/null && command -v psql >/dev/null; then
     ids="$(psql "$ACCOUNTS_URL" -Atc "select tenant_id || ' ' || id from users where lower(email) = lower('$DEMO_EMAIL') limit 1")"
     read -r demo_tenant demo_user <<<"$ids"
     script="$(mktemp)"
-    printf '%s\n' "begin;" "select set_config('app.tenant_id', '$demo_tenant', true);" \
-        "select id, email, first_name, last_name, pseudonym, languages, skills, role from users where id = '$demo_user';" \
-        "commit;" >"$script"
-    say "pgbench: /v1/me's transaction alone, ${DURATION}s at 16 clients"
+    printf '%s\n' \
+        "select id, email, first_name, last_name, pseudonym, languages, skills, role from tenant_user('$demo_tenant', '$demo_user');" \
+        >"$script"
+    say "pgbench: /v1/me's statement alone, ${DURATION}s at 16 clients"
     tps="$(PGPASSWORD="${CAUSERIE_DATABASE_APP_PASSWORD:-causerie-dev}" timeout $((DURATION + 30)) pgbench -n -M prepared \
         -c 16 -j 2 -T "$DURATION" -f "$script" -h 127.0.0.1 -U causerie_accounts_app causerie_accounts 2>/dev/null |
         sed -n 's/^tps = \([0-9.]*\).*/\1/p')"
@@ -148,7 +148,7 @@ print(f"GET {path:<18} {rps:12.0f} {int(f['p50_us'])/1000:10.2f} {int(f['p99_us'
 PY
     done
     echo
-    echo "PostgreSQL alone, /v1/me's tenant transaction (pgbench, 16 clients): $pg_ceiling tps"
+    echo "PostgreSQL alone, /v1/me's statement (pgbench, 16 clients): $pg_ceiling tps"
     [[ -n "$pid" ]] && echo "RSS after the load: $(rss_of "$pid")"
 )"
 mkdir -p target/bench

@@ -133,8 +133,9 @@ impl PasswordHashing {
         Ok(Self { jobs: sender, dummy_hash: Arc::new(dummy_hash), deadline: HASH_DEADLINE })
     }
 
-    /// Runs `work` on the hashing pool. A cancelled caller does not cancel a job already queued:
-    /// the pool's size, not the callers', bounds the work in flight.
+    /// Runs `work` on the hashing pool, waiting at most the deadline. A job already running
+    /// finishes (the pool's size, not the callers', bounds the work in flight); one whose caller
+    /// is gone, cancelled or past the deadline, is skipped when its turn comes.
     async fn on_pool<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, Error> + Send + 'static,
@@ -198,11 +199,10 @@ fn at_current_parameters(hash: &PasswordHash) -> bool {
 }
 
 thread_local! {
-    /// This thread's argon2 working memory (19 MiB), kept from one hash to the next. Allocated per
-    /// hash, it cost a fresh mapping, thousands of page faults and an unmapping each time, work the
-    /// kernel does under the process's memory-map lock, on which the async workers then waited for
-    /// an idle-class hashing thread to be scheduled again. Argon2 writes every block before reading
-    /// it, so nothing of one password's hash is read by the next.
+    /// This thread's argon2 working memory (19 MiB), kept from one hash to the next: allocated per
+    /// hash, it cost a fresh mapping, thousands of page faults and an unmapping each time, kernel
+    /// work beside the hash itself. Argon2 writes every block before reading it, so nothing of one
+    /// password's hash is read by the next.
     static WORKING_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
