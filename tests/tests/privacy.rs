@@ -392,6 +392,8 @@ async fn grant_withdraw_and_grant_again_leave_three_records_and_the_state_grante
             .post(format!("{}/widget/v1/consents", stack.public_url))
             .header("origin", SHOP)
             .header("cookie", &cookie_header)
+            // No proxy is trusted here: what a client claims to be is not recorded.
+            .header("x-forwarded-for", "203.0.113.7")
             .json(&json!({"purpose": purpose, "granted": granted, "text_version": text_version}))
             .send()
     };
@@ -801,5 +803,35 @@ async fn decisions_sent_at_once_are_each_recorded_and_answered() -> anyhow::Resu
     let recorded: std::collections::HashSet<String> =
         ledger["items"].as_array().into_iter().flatten().map(|record| text(record, "id")).collect();
     assert_eq!(recorded, answered, "the ledger holds exactly the records answered");
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_address_is_recorded_truncated() -> anyhow::Result<()> {
+    let mut config = causerie_testkit::test_config()?;
+    config.trusted_proxies = vec!["127.0.0.1/32".parse()?];
+    let stack = TestStack::start_with(config).await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
+    let project = new_project(&stack, &tenant).await?;
+    let (cookie_header, visitor_id) = widget_visitor(&stack, &project).await?;
+    let recorded = stack
+        .http
+        .post(format!("{}/widget/v1/consents", stack.public_url))
+        .header("origin", SHOP)
+        .header("cookie", &cookie_header)
+        // What the client wrote, then what the (trusted, local) proxy saw.
+        .header("x-forwarded-for", "6.6.6.6, 203.0.113.7")
+        .json(&json!({"purpose": "chat_history", "granted": true, "text_version": 1}))
+        .send()
+        .await?;
+    assert_eq!(recorded.status(), 201);
+    let ledger = body(
+        public(&stack, Method::GET, &format!("/v1/consents?visitor_id={visitor_id}"), &tenant.admin_token)
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(ledger["items"][0]["client_network"], "203.0.113.0/24");
     stack.stop().await
 }

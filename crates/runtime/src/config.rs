@@ -112,6 +112,9 @@ pub struct Config {
     pub log_filter: String,
     /// Requests one caller may make per minute on the public API.
     pub rate_limit_per_minute: u64,
+    /// The proxies in front of the gateway (an ingress, a load balancer): from a peer in these
+    /// ranges, the client's address is read from `X-Forwarded-For`. Empty: the peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub otlp_endpoint: Option<String>,
 }
 
@@ -125,6 +128,7 @@ impl fmt::Debug for Config {
             .field("service_addrs", &self.service_addrs)
             .field("service_urls", &self.service_urls)
             .field("test_mode", &self.test_mode)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
 }
@@ -192,6 +196,21 @@ impl Config {
                 .parse()
                 .map_err(|_| ConfigError::new("CAUSERIE_RATE_LIMIT_PER_MINUTE", "not a whole number"))?,
             otlp_endpoint: lookup("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|endpoint| !endpoint.is_empty()),
+            trusted_proxies: text("CAUSERIE_TRUSTED_PROXIES", "")
+                .split(',')
+                .map(str::trim)
+                .filter(|range| !range.is_empty())
+                .map(|range| {
+                    // A bare address is a range of one.
+                    range.parse::<ipnet::IpNet>().or_else(|_| range.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    ConfigError::new(
+                        "CAUSERIE_TRUSTED_PROXIES",
+                        "not a comma-separated list of addresses or CIDR ranges",
+                    )
+                })?,
         })
     }
 
@@ -250,6 +269,7 @@ mod tests {
         assert_eq!(config.database_name(Service::LiveChat), "causerie_live_chat");
         assert!(!config.test_mode);
         assert!(config.bootstrap_staff_password.is_none());
+        assert!(config.trusted_proxies.is_empty(), "the peer is the client unless told otherwise");
     }
 
     #[test]
@@ -274,6 +294,10 @@ mod tests {
         let error = config_from(&[("CAUSERIE_TEST_MODE", "yes")]).err().unwrap();
         assert!(error.to_string().starts_with("CAUSERIE_TEST_MODE"));
         assert!(config_from(&[("CAUSERIE_NAMESPACE", "Drop Table")]).is_err());
+        let error = config_from(&[("CAUSERIE_TRUSTED_PROXIES", "10.0.0.0/8, the ingress")]).err().unwrap();
+        assert!(error.to_string().starts_with("CAUSERIE_TRUSTED_PROXIES"));
+        let config = config_from(&[("CAUSERIE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1 ,fd00::/8")]).unwrap();
+        assert_eq!(config.trusted_proxies.len(), 3);
     }
 
     #[test]

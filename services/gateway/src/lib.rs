@@ -93,6 +93,7 @@ async fn serve(
         .await?,
         api_keys: api_keys::ApiKeyExchange::default(),
         redis,
+        trusted_proxies: config.trusted_proxies.clone(),
         clock,
     });
     let (public_router, admin_router) = http::routers(state);

@@ -39,6 +39,8 @@ pub struct Shared {
     pub access: crate::access::AccessDirectory,
     pub api_keys: crate::api_keys::ApiKeyExchange,
     pub redis: redis::aio::ConnectionManager,
+    /// `CAUSERIE_TRUSTED_PROXIES`: whose `X-Forwarded-For` names the client (`ClientAddress`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The shared test clock in test mode, which `POST /admin/v1/test-clock` moves.
     pub clock: causerie_core::Clock,
 }

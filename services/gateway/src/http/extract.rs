@@ -121,17 +121,45 @@ fn json_error(rejection: &JsonRejection) -> Error {
     }
 }
 
-/// The client's address as this gateway saw it, forwarded to services for brute-force limits
-/// and the audit log.
+/// The client's address, forwarded to services for brute-force limits, consent records (truncated)
+/// and the audit log: the peer's, or behind trusted proxies the one they say they served.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddress(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip())))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip());
+        let forwarded_for = parts.headers.get_all(X_FORWARDED_FOR).iter().filter_map(|value| value.to_str().ok());
+        Ok(Self(peer.map(|peer| client_behind(peer, forwarded_for, &state.trusted_proxies))))
     }
+}
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// The address of the client behind `peer`. Only a trusted proxy's word is taken: each appends to
+/// `X-Forwarded-For` the address it received the request from, so the list is read from the
+/// right, over trusted proxies, up to the first address that is not one. What a client wrote
+/// itself stands to the left of that and is never reached.
+fn client_behind<'a>(
+    peer: IpAddr,
+    forwarded_for: impl DoubleEndedIterator<Item = &'a str>,
+    trusted: &[ipnet::IpNet],
+) -> IpAddr {
+    let is_trusted = |address: &IpAddr| trusted.iter().any(|range| range.contains(address));
+    let mut client = peer;
+    let hops = forwarded_for.rev().flat_map(|value| value.rsplit(','));
+    for hop in hops {
+        if !is_trusted(&client) {
+            break;
+        }
+        match hop.trim().parse::<IpAddr>() {
+            Ok(address) => client = address,
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 /// Paths a user may reach before accepting the tenant's current legal notice: reading and
@@ -256,7 +284,31 @@ pub fn forwarded<T>(message: T, token: Option<&str>, client: Option<IpAddr>) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::has_nul_escape;
+    use super::{client_behind, has_nul_escape};
+
+    #[test]
+    fn the_client_is_read_through_trusted_proxies_only() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let address = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
+        let ingress = address("10.1.2.3");
+        // Straight from the internet: whatever the header says, the peer is the client.
+        assert_eq!(
+            client_behind(address("198.51.100.4"), ["203.0.113.7"].into_iter(), &trusted),
+            address("198.51.100.4")
+        );
+        // Through the ingress: the address it saw, not what the client wrote before it.
+        assert_eq!(client_behind(ingress, ["6.6.6.6, 203.0.113.7"].into_iter(), &trusted), address("203.0.113.7"));
+        // Through two proxies, over two headers.
+        assert_eq!(
+            client_behind(ingress, ["6.6.6.6, 203.0.113.7", "10.9.9.9"].into_iter(), &trusted),
+            address("203.0.113.7")
+        );
+        // A proxy that says nothing, or nonsense, stays the client.
+        assert_eq!(client_behind(ingress, std::iter::empty(), &trusted), ingress);
+        assert_eq!(client_behind(ingress, ["unknown"].into_iter(), &trusted), ingress);
+        // No trusted proxies configured: the header is ignored.
+        assert_eq!(client_behind(ingress, ["203.0.113.7"].into_iter(), &[]), ingress);
+    }
 
     #[test]
     fn only_a_real_nul_escape_is_found() {

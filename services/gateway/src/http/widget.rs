@@ -368,8 +368,8 @@ fn visitor(headers: &HeaderMap, resolved: &ResolvedProject) -> Result<uuid::Uuid
 }
 
 /// Every consent is a row kept for years: a visitor is limited like any signed-in caller. Not per
-/// source address yet: behind an ingress every visitor has the proxy's address, until the gateway
-/// knows which proxies to trust for `X-Forwarded-For`.
+/// source address: behind an ingress left out of `CAUSERIE_TRUSTED_PROXIES`, every visitor would
+/// share the ingress's limit.
 fn limit_writes(state: &AppState, visitor_id: uuid::Uuid) -> Result<(), Error> {
     state.rate_limiter.check(visitor_id)
 }
