@@ -707,7 +707,7 @@ async fn pages(stack: &TestStack, token: &str, path: &str, limit: u32) -> anyhow
 }
 
 #[tokio::test]
-async fn projects_versions_consents_and_api_keys_answer_a_page_at_a_time() -> anyhow::Result<()> {
+async fn projects_versions_consents_api_keys_and_grants_answer_a_page_at_a_time() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
     let tenant = new_tenant(&stack, "acme").await?;
     let token = &tenant.admin_token;
@@ -723,6 +723,12 @@ async fn projects_versions_consents_and_api_keys_answer_a_page_at_a_time() -> an
     for name in ["crm", "helpdesk", "site"] {
         public(&stack, Method::POST, "/v1/api-keys", token)
             .json(&json!({"name": name, "scopes": ["users:read"]}))
+            .send()
+            .await?
+            .error_for_status()?;
+        let expires_at = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+        public(&stack, Method::POST, "/v1/support-grants", token)
+            .json(&json!({"scope": "read", "expires_at": expires_at, "reason": format!("ticket about {name}")}))
             .send()
             .await?
             .error_for_status()?;
@@ -749,6 +755,10 @@ async fn projects_versions_consents_and_api_keys_answer_a_page_at_a_time() -> an
     assert_eq!(numbers, [3, 2, 1], "newest first, across pages");
     let keys = pages(&stack, token, "/v1/api-keys", 2).await?;
     assert_eq!(sizes(&keys), [2, 1]);
+    let grants = pages(&stack, token, "/v1/support-grants", 2).await?;
+    assert_eq!(sizes(&grants), [2, 1]);
+    let reasons: Vec<&str> = grants.iter().flatten().filter_map(|grant| grant["reason"].as_str()).collect();
+    assert_eq!(reasons, ["ticket about site", "ticket about helpdesk", "ticket about crm"], "newest first");
     let consents = pages(&stack, token, &format!("/v1/consents?visitor_id={visitor_id}"), 2).await?;
     assert_eq!(sizes(&consents), [2, 1]);
     let decisions: Vec<bool> = consents.concat().iter().filter_map(|record| record["granted"].as_bool()).collect();

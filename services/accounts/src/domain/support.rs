@@ -64,10 +64,19 @@ pub async fn create_grant(
     Ok(grant)
 }
 
-pub async fn list_grants(state: &AppState, actor: &Actor) -> Result<Vec<SupportGrantRow>, Error> {
+/// A page of the tenant's grants, newest first (ids are time-ordered).
+pub async fn list_grants(
+    state: &AppState,
+    actor: &Actor,
+    limit: u32,
+    cursor: &str,
+) -> Result<(Vec<SupportGrantRow>, Option<String>), Error> {
     actor.require_admin()?;
+    let limit = page::limit(limit)?;
+    let before = page::id_cursor(cursor)?;
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
-    support_store::list(&mut transaction).await
+    let rows = support_store::list(&mut transaction, before, limit + 1).await?;
+    Ok(page::cut(rows, limit, |grant| grant.id.to_string()))
 }
 
 pub async fn revoke_grant(state: &AppState, actor: &Actor, id: &str) -> Result<(), Error> {

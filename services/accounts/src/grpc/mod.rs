@@ -485,9 +485,11 @@ impl AccountsService for AccountsApi {
         request: Request<pb::ListSupportGrantsRequest>,
     ) -> Answer<pb::ListSupportGrantsResponse> {
         let actor = self.actor(&request)?;
-        let grants = support::list_grants(&self.state, &actor).await?;
+        let request = request.into_inner();
+        let (grants, next) = support::list_grants(&self.state, &actor, request.limit, &request.cursor).await?;
         Ok(Response::new(pb::ListSupportGrantsResponse {
             grants: grants.into_iter().map(pb::SupportGrant::from).collect(),
+            next_cursor: next.unwrap_or_default(),
         }))
     }
 

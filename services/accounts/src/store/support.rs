@@ -48,8 +48,18 @@ pub async fn insert(transaction: &mut PgConnection, grant: &NewSupportGrant<'_>)
     .map_err(Error::unavailable)
 }
 
-pub async fn list(transaction: &mut PgConnection) -> Result<Vec<SupportGrantRow>, Error> {
-    sqlx::query_as(select_grants!("order by id desc")).fetch_all(transaction).await.map_err(Error::unavailable)
+/// Up to `limit` grants, newest first, older than `before`.
+pub async fn list(
+    transaction: &mut PgConnection,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<SupportGrantRow>, Error> {
+    sqlx::query_as(select_grants!("where ($1::uuid is null or id < $1) order by id desc limit $2"))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(transaction)
+        .await
+        .map_err(Error::unavailable)
 }
 
 pub async fn revoke(transaction: &mut PgConnection, id: Uuid, now: DateTime<Utc>) -> Result<bool, Error> {

@@ -10,7 +10,7 @@ use causerie_proto::time::{from_timestamp, to_timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, TenantContext};
+use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, page_limit};
 use super::sessions::from_status;
 use crate::state::AppState;
 
@@ -172,20 +172,23 @@ async fn create_grant(
     Ok((StatusCode::CREATED, Json(grant.into_inner().into())))
 }
 
-/// Every grant the tenant gave, live or not.
-#[utoipa::path(get, path = "/v1/support-grants", tag = "audit",
-    responses((status = 200, body = GrantList), (status = 403, description = "forbidden")),
+/// Every grant the tenant gave, live or not, newest first, a page at a time.
+#[utoipa::path(get, path = "/v1/support-grants", tag = "audit", params(PageQuery),
+    responses((status = 200, body = GrantList), (status = 403, description = "forbidden"),
+              (status = 422, description = "invalid_request")),
     security(("bearer" = [])))]
-async fn list_grants(State(state): State<AppState>, caller: TenantContext) -> Result<Json<GrantList>, Error> {
-    let grants = state
-        .accounts
-        .clone()
-        .list_support_grants(caller.forward(pb::ListSupportGrantsRequest {})?)
-        .await
-        .map_err(from_status)?;
+async fn list_grants(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<GrantList>, Error> {
+    let message =
+        pb::ListSupportGrantsRequest { limit: page_limit(page.limit)?, cursor: page.cursor.unwrap_or_default() };
+    let page =
+        state.accounts.clone().list_support_grants(caller.forward(message)?).await.map_err(from_status)?.into_inner();
     Ok(Json(GrantList {
-        items: grants.into_inner().grants.into_iter().map(GrantResponse::from).collect(),
-        next_cursor: None,
+        items: page.grants.into_iter().map(GrantResponse::from).collect(),
+        next_cursor: Some(page.next_cursor).filter(|cursor| !cursor.is_empty()),
     }))
 }
 
