@@ -11,7 +11,7 @@ use causerie_proto::time::{from_timestamp, to_timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, ClientAddress, PageQuery, StaffContext, forwarded, page_limit};
+use super::extract::{ApiJson, ApiQuery, ClientAddress, PageQuery, StaffContext, forwarded, next_cursor, page_limit};
 use super::sessions::TokenResponse;
 use super::users::{UserPage, user_page};
 use crate::state::AppState;
@@ -162,7 +162,7 @@ async fn list_tenants(
         state.accounts.clone().list_tenants(staff.forward(message)?).await.map_err(from_status)?.into_inner();
     Ok(Json(TenantPage {
         items: response.tenants.into_iter().map(TenantResponse::from).collect(),
-        next_cursor: Some(response.next_cursor).filter(|cursor| !cursor.is_empty()),
+        next_cursor: next_cursor(response.next_cursor),
     }))
 }
 

@@ -10,7 +10,7 @@ use causerie_proto::time::from_timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, page_limit};
+use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, next_cursor, page_limit};
 use super::sessions::from_status;
 use crate::state::AppState;
 
@@ -87,7 +87,7 @@ async fn list_keys(
     let page = state.accounts.clone().list_api_keys(caller.forward(message)?).await.map_err(from_status)?.into_inner();
     Ok(Json(ApiKeyList {
         items: page.keys.into_iter().map(ApiKeyResponse::from).collect(),
-        next_cursor: Some(page.next_cursor).filter(|cursor| !cursor.is_empty()),
+        next_cursor: next_cursor(page.next_cursor),
     }))
 }
 

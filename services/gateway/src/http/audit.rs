@@ -10,7 +10,7 @@ use causerie_proto::time::{from_timestamp, to_timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, page_limit};
+use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, next_cursor, page_limit};
 use super::sessions::from_status;
 use crate::state::AppState;
 
@@ -85,7 +85,7 @@ async fn list_entries(
                 source_address: entry.source_address,
             })
             .collect(),
-        next_cursor: Some(page.next_cursor).filter(|cursor| !cursor.is_empty()),
+        next_cursor: next_cursor(page.next_cursor),
     }))
 }
 
@@ -188,7 +188,7 @@ async fn list_grants(
         state.accounts.clone().list_support_grants(caller.forward(message)?).await.map_err(from_status)?.into_inner();
     Ok(Json(GrantList {
         items: page.grants.into_iter().map(GrantResponse::from).collect(),
-        next_cursor: Some(page.next_cursor).filter(|cursor| !cursor.is_empty()),
+        next_cursor: next_cursor(page.next_cursor),
     }))
 }
 

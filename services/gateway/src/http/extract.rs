@@ -89,6 +89,11 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, Error> {
     }
 }
 
+/// A service's next cursor as API.md answers it: `null`, not an empty string, on the last page.
+pub fn next_cursor(cursor: String) -> Option<String> {
+    Some(cursor).filter(|cursor| !cursor.is_empty())
+}
+
 /// Query parameters, whose rejection is our problem+json `422` naming what is wrong.
 pub struct ApiQuery<T>(pub T);
 

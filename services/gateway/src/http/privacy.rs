@@ -13,7 +13,7 @@ use causerie_proto::time::from_timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, page_limit};
+use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, next_cursor, page_limit};
 use super::sessions::from_status;
 use crate::state::AppState;
 
@@ -102,7 +102,7 @@ async fn list_versions(
                 created_by: version.created_by,
             })
             .collect(),
-        next_cursor: Some(page.next_cursor).filter(|cursor| !cursor.is_empty()),
+        next_cursor: next_cursor(page.next_cursor),
     }))
 }
 
@@ -224,7 +224,7 @@ async fn list_consents(
     let proof = records.into_inner();
     Ok(Json(ConsentList {
         items: proof.records.into_iter().map(ConsentRecordResponse::from).collect(),
-        next_cursor: Some(proof.next_cursor).filter(|cursor| !cursor.is_empty()),
+        next_cursor: next_cursor(proof.next_cursor),
         consent_texts: proof.consent_texts.into_iter().collect(),
     }))
 }

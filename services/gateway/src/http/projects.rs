@@ -10,7 +10,7 @@ use causerie_proto::time::from_timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, page_limit};
+use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, next_cursor, page_limit};
 use super::sessions::{from_status, string_list};
 use crate::state::AppState;
 
@@ -107,7 +107,7 @@ async fn list_projects(
     let page = state.privacy.clone().list_projects(caller.forward(message)?).await.map_err(from_status)?.into_inner();
     Ok(Json(ProjectList {
         items: page.projects.into_iter().map(ProjectResponse::from).collect(),
-        next_cursor: Some(page.next_cursor).filter(|cursor| !cursor.is_empty()),
+        next_cursor: next_cursor(page.next_cursor),
     }))
 }
 

@@ -9,7 +9,7 @@ use causerie_proto::accounts::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, page_limit};
+use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, next_cursor, page_limit};
 use super::sessions::{UserResponse, from_status, string_list};
 use crate::state::AppState;
 
@@ -29,7 +29,7 @@ pub struct UserPage {
 pub(super) fn user_page(response: pb::ListUsersResponse) -> UserPage {
     UserPage {
         items: response.users.into_iter().map(UserResponse::from).collect(),
-        next_cursor: Some(response.next_cursor).filter(|cursor| !cursor.is_empty()),
+        next_cursor: next_cursor(response.next_cursor),
     }
 }
 
