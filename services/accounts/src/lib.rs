@@ -96,7 +96,7 @@ async fn serve(
     let pool = causerie_db::prepare(config, Service::Accounts, &MIGRATOR).await?;
     let clock = causerie_runtime::clock_for(config, tasks, shutdown.clone()).await?;
     let keys = Arc::new(keys::KeyRing::load_or_create(&pool, &clock).await.map_err(ServiceError::Setup)?);
-    let passwords = PasswordHashing::new().map_err(ServiceError::Setup)?;
+    let passwords = PasswordHashing::start().await.map_err(ServiceError::Setup)?;
     let redis = redis::aio::ConnectionManager::new(redis::Client::open(config.redis_url.as_str())?).await?;
     let state = AppState {
         pool: pool.clone(),

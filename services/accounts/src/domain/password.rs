@@ -118,7 +118,9 @@ fn hashing_thread(jobs: Arc<std::sync::Mutex<tokio::sync::mpsc::Receiver<HashJob
 }
 
 impl PasswordHashing {
-    pub fn new() -> Result<Self, Error> {
+    /// Starts the pool, and makes the dummy hash on it: argon2 runs on the pool's threads only,
+    /// whose working memory is kept (an async worker would keep 19 MiB for nothing).
+    pub async fn start() -> Result<Self, Error> {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let (sender, receiver) = tokio::sync::mpsc::channel::<HashJob>(QUEUE_DEPTH);
         let receiver = Arc::new(std::sync::Mutex::new(receiver));
@@ -129,8 +131,10 @@ impl PasswordHashing {
                 .spawn(move || hashing_thread(receiver))
                 .map_err(Error::internal)?;
         }
-        let dummy_hash = hash_now("causerie dummy password for unknown accounts")?;
-        Ok(Self { jobs: sender, dummy_hash: Arc::new(dummy_hash), deadline: HASH_DEADLINE })
+        let mut hashing = Self { jobs: sender, dummy_hash: Arc::new(String::new()), deadline: HASH_DEADLINE };
+        hashing.dummy_hash =
+            Arc::new(hashing.on_pool(|| hash_now("causerie dummy password for unknown accounts")).await?);
+        Ok(hashing)
     }
 
     /// Runs `work` on the hashing pool, waiting at most the deadline. A job already running
@@ -199,10 +203,11 @@ fn at_current_parameters(hash: &PasswordHash) -> bool {
 }
 
 thread_local! {
-    /// This thread's argon2 working memory (19 MiB), kept from one hash to the next: allocated per
-    /// hash, it cost a fresh mapping, thousands of page faults and an unmapping each time, kernel
-    /// work beside the hash itself. Argon2 writes every block before reading it, so nothing of one
-    /// password's hash is read by the next.
+    /// This thread's argon2 working memory (19 MiB), kept from one hash to the next; only the
+    /// pool's threads and `causerie hash-cost` hash. Allocated per hash, it cost a fresh mapping,
+    /// thousands of page faults and an unmapping each time, kernel work beside the hash itself.
+    /// Argon2 writes every block before reading it, so nothing of one password's hash is read by
+    /// the next.
     static WORKING_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -268,7 +273,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_that_waits_past_the_deadline_is_answered_unavailable_and_skipped() {
-        let mut hashing = PasswordHashing::new().unwrap();
+        let mut hashing = PasswordHashing::start().await.unwrap();
         hashing.deadline = std::time::Duration::from_millis(200);
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -328,7 +333,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_at_owasp_parameters_and_verify() {
-        let hashing = PasswordHashing::new().unwrap();
+        let hashing = PasswordHashing::start().await.unwrap();
         let password = Password::new_from("password", "correct horse battery".into()).unwrap();
         let hash = hashing.hash(&password).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
@@ -344,7 +349,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_made_with_older_parameters_verifies_and_asks_to_be_redone() {
-        let hashing = PasswordHashing::new().unwrap();
+        let hashing = PasswordHashing::start().await.unwrap();
         let password = Password::new_from("password", "correct horse battery".into()).unwrap();
         let weaker = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8 * 1024, 1, 1, None).unwrap());
         let old_hash = weaker.hash_password(b"correct horse battery").unwrap().to_string();
