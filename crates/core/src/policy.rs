@@ -130,6 +130,11 @@ fn default_erasure_deadline() -> u32 {
     DEFAULT_ERASURE_DEADLINE_DAYS
 }
 
+/// What a purpose's id may be: 1 to 64 lowercase letters, digits and underscores.
+pub fn is_purpose_id(text: &str) -> bool {
+    (1..=64).contains(&text.len()) && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
 impl PolicyDocument {
     /// What a tenant that has written no policy yet has: it names the tenant as controller and asks
     /// the admin to complete it; no purpose, no sub-processor, EU residency, default periods.
@@ -184,9 +189,7 @@ impl PolicyDocument {
             problem("purposes", "at most 50 purposes");
         }
         for (index, purpose) in self.purposes.iter().enumerate() {
-            let valid_id = (1..=64).contains(&purpose.id.len())
-                && purpose.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-            if !valid_id {
+            if !is_purpose_id(&purpose.id) {
                 problem(&format!("purposes[{index}].id"), "1 to 64 lowercase letters, digits and underscores");
             } else if self.purposes.iter().filter(|other| other.id == purpose.id).count() > 1 {
                 problem(&format!("purposes[{index}].id"), "is used by another purpose");

@@ -534,9 +534,7 @@ pub async fn check_consent(
 ) -> Result<LatestConsent, Error> {
     let Ok(visitor_id) = Uuid::try_parse(visitor_id) else { return Ok(None) };
     // Only what can be a purpose id of a policy is looked up, and kept.
-    let purpose_id = (1..=64).contains(&purpose.len())
-        && purpose.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !purpose_id {
+    if !causerie_core::policy::is_purpose_id(purpose) {
         return Ok(None);
     }
     let key = (tenant_id, visitor_id, purpose.to_owned());

@@ -367,13 +367,6 @@ fn visitor(headers: &HeaderMap, resolved: &ResolvedProject) -> Result<uuid::Uuid
     Ok(cookies::tenant_visitor_id(resolved.tenant_id.as_uuid(), cookie_visitor_id))
 }
 
-/// Every consent is a row kept for years: a visitor is limited like any signed-in caller. Not per
-/// source address: behind an ingress left out of `CAUSERIE_TRUSTED_PROXIES`, every visitor would
-/// share the ingress's limit.
-fn limit_writes(state: &AppState, visitor_id: uuid::Uuid) -> Result<(), Error> {
-    state.rate_limiter.check(visitor_id)
-}
-
 /// Records the visitor's choice for a purpose. A withdrawal is a record too.
 #[utoipa::path(post, path = "/widget/v1/consents", tag = "widget", request_body = ConsentRequest,
     responses((status = 201, body = ConsentRecordResponse), (status = 401, description = "unauthenticated: no session"),
@@ -388,7 +381,10 @@ async fn record_consent(
     let public_id = widget_public_id(&headers, None)?;
     let resolved = resolve_allowed(&state, &headers, &public_id).await?;
     let visitor_id = visitor(&headers, &resolved)?;
-    limit_writes(&state, visitor_id)?;
+    // Every consent is a row kept for years: a visitor is limited like any signed-in caller. Not
+    // per source address: behind an ingress left out of `CAUSERIE_TRUSTED_PROXIES`, every visitor
+    // would share the ingress's limit.
+    state.rate_limiter.check(visitor_id)?;
     let message = pb::RecordConsentRequest {
         public_id,
         visitor_id: visitor_id.to_string(),
