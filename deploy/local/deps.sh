@@ -63,6 +63,14 @@ if ! command -v curl >/dev/null 2>&1; then
     apt-get install -y -qq curl >/dev/null
 fi
 
+# A C compiler: ring (TLS, signatures) and mimalloc (the allocator) build C code with the cc crate.
+if ! command -v cc >/dev/null 2>&1; then
+    say "installing gcc"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq gcc libc6-dev >/dev/null
+fi
+
 # No protoc: the build uses protox (pure Rust). cargo-nextest runs the tests.
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     command -v cargo >/dev/null 2>&1 || die "cargo is missing: install the Rust toolchain (rustup) first"
