@@ -778,41 +778,55 @@ async fn projects_versions_consents_api_keys_and_grants_answer_a_page_at_a_time(
 #[tokio::test]
 async fn decisions_sent_at_once_are_each_recorded_and_answered() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
-    let tenant = new_tenant(&stack, "acme").await?;
-    put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
-    let project = new_project(&stack, &tenant).await?;
-    let (cookie_header, visitor_id) = widget_visitor(&stack, &project).await?;
+    // Two tenants, so that groups hold records of both and each tenant's part is written apart.
+    let mut visitors = Vec::new();
+    for slug in ["acme", "globex"] {
+        let tenant = new_tenant(&stack, slug).await?;
+        put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
+        let project = new_project(&stack, &tenant).await?;
+        let (cookie_header, visitor_id) = widget_visitor(&stack, &project).await?;
+        visitors.push((tenant, cookie_header, visitor_id));
+    }
 
     // Concurrent decisions are committed in groups; every one is answered with its own record.
     let mut decisions = tokio::task::JoinSet::new();
-    for index in 0..24 {
+    for index in 0..48 {
+        let (_, cookie_header, _) = &visitors[index % 2];
         let request = stack
             .http
             .post(format!("{}/widget/v1/consents", stack.public_url))
             .header("origin", SHOP)
-            .header("cookie", &cookie_header)
-            .json(&json!({"purpose": "chat_history", "granted": index % 2 == 0, "text_version": 1}));
+            .header("cookie", cookie_header)
+            .json(&json!({"purpose": "chat_history", "granted": index % 4 < 2, "text_version": 1}));
         decisions.spawn(async move {
             let answer = request.send().await?;
             anyhow::ensure!(answer.status() == 201, "a decision answered {}", answer.status());
-            Ok(text(&answer.json::<Value>().await?, "id"))
+            Ok((index % 2, text(&answer.json::<Value>().await?, "id")))
         });
     }
-    let mut answered = std::collections::HashSet::new();
+    let mut answered = [std::collections::HashSet::new(), std::collections::HashSet::new()];
     while let Some(decision) = decisions.join_next().await {
-        answered.insert(decision??);
+        let (visitor, id) = decision??;
+        answered[visitor].insert(id);
     }
-    assert_eq!(answered.len(), 24, "one record each");
 
-    let ledger = body(
-        public(&stack, Method::GET, &format!("/v1/consents?visitor_id={visitor_id}&limit=200"), &tenant.admin_token)
+    for ((tenant, _, visitor_id), answered) in visitors.iter().zip(answered) {
+        assert_eq!(answered.len(), 24, "one record each");
+        let ledger = body(
+            public(
+                &stack,
+                Method::GET,
+                &format!("/v1/consents?visitor_id={visitor_id}&limit=200"),
+                &tenant.admin_token,
+            )
             .send()
             .await?,
-    )
-    .await?;
-    let recorded: std::collections::HashSet<String> =
-        ledger["items"].as_array().into_iter().flatten().map(|record| text(record, "id")).collect();
-    assert_eq!(recorded, answered, "the ledger holds exactly the records answered");
+        )
+        .await?;
+        let recorded: std::collections::HashSet<String> =
+            ledger["items"].as_array().into_iter().flatten().map(|record| text(record, "id")).collect();
+        assert_eq!(recorded, answered, "each tenant's ledger holds exactly the records answered to its visitor");
+    }
     stack.stop().await
 }
 

@@ -1,24 +1,25 @@
 //! The consent ledger's writer: decisions that arrive together are committed together. A caller
-//! hands its validated record to a writer and waits for the commit; each writer takes every
-//! record queued at that moment, one statement and one commit per tenant. Under load a WAL flush
-//! then carries many records instead of one; alone, a record costs what a single insert would.
+//! hands its validated record to the writer and waits for the commit; the writer takes every
+//! record queued at that moment and writes them, one statement and one commit per tenant, the
+//! tenants' statements at once. While a group commits, the next one gathers, so under load a
+//! group holds what arrived during one commit and a WAL flush carries many records; alone, a
+//! record costs what a single insert would. One writer, not several: with four, a group held about
+//! four records and PostgreSQL spent twice the CPU per record (decisions.md #17).
 //! A caller is answered only once its record is committed, so a record is never acknowledged
 //! and then lost.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use causerie_core::Error;
 use sqlx::PgPool;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::store::privacy::{self as privacy_store, ConsentRow, NewConsent};
 
-/// Writers working at once: one commit may be flushing while others gather the next groups.
-const WRITERS: usize = 4;
-/// Records one writer takes at most.
+/// Records one group holds at most.
 const GROUP: usize = 64;
 /// Records waiting for a writer before callers wait to hand theirs over.
 const QUEUE_DEPTH: usize = 1024;
@@ -34,14 +35,11 @@ pub struct ConsentLedger {
 }
 
 impl ConsentLedger {
-    /// Starts the writers on `tasks`; they stop once every handle to the ledger is gone and the
+    /// Starts the writer on `tasks`; it stops once every handle to the ledger is gone and the
     /// queue is empty.
     pub fn start(pool: PgPool, tasks: &TaskTracker) -> Self {
         let (pending, queue) = mpsc::channel(QUEUE_DEPTH);
-        let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..WRITERS {
-            tasks.spawn(write_groups(pool.clone(), Arc::clone(&queue)));
-        }
+        tasks.spawn(write_groups(pool, queue));
         Self { pending }
     }
 
@@ -51,35 +49,33 @@ impl ConsentLedger {
         self.pending
             .send(Pending { consent, reply })
             .await
-            .map_err(|_| Error::unavailable("the consent ledger's writers have stopped"))?;
+            .map_err(|_| Error::unavailable("the consent ledger's writer has stopped"))?;
         committed.await.map_err(|_| Error::unavailable("a consent record was dropped before its commit"))?
     }
 }
 
-async fn write_groups(pool: PgPool, queue: Arc<Mutex<mpsc::Receiver<Pending>>>) {
-    loop {
-        let mut group = Vec::with_capacity(GROUP);
-        {
-            let mut queue = queue.lock().await;
-            if queue.recv_many(&mut group, GROUP).await == 0 {
-                return;
-            }
-        }
+async fn write_groups(pool: PgPool, mut queue: mpsc::Receiver<Pending>) {
+    let mut group = Vec::with_capacity(GROUP);
+    while queue.recv_many(&mut group, GROUP).await > 0 {
         let mut by_tenant: HashMap<Uuid, Vec<Pending>> = HashMap::new();
-        for pending in group {
+        for pending in group.drain(..) {
             by_tenant.entry(pending.consent.tenant_id).or_default().push(pending);
         }
+        // A task a tenant: a group spanning many tenants takes one commit's time, not one each.
+        // Should one panic, its callers' replies are dropped and they get an error.
+        let mut writes = JoinSet::new();
         for (tenant_id, pendings) in by_tenant {
-            write_tenant_group(&pool, tenant_id, pendings).await;
+            writes.spawn(write_tenant_group(pool.clone(), tenant_id, pendings));
         }
+        while writes.join_next().await.is_some() {}
     }
 }
 
 /// One statement for the tenant's records. Should it fail with several records in it, each is
 /// written alone, so that one record the database refuses does not fail the others.
-async fn write_tenant_group(pool: &PgPool, tenant_id: Uuid, pendings: Vec<Pending>) {
+async fn write_tenant_group(pool: PgPool, tenant_id: Uuid, pendings: Vec<Pending>) {
     let consents: Vec<&NewConsent> = pendings.iter().map(|pending| &pending.consent).collect();
-    match privacy_store::record_consents(pool, tenant_id, &consents).await {
+    match privacy_store::record_consents(&pool, tenant_id, &consents).await {
         Ok(rows) => {
             let mut rows: HashMap<Uuid, ConsentRow> = rows.into_iter().map(|row| (row.id, row)).collect();
             for pending in pendings {
@@ -97,7 +93,7 @@ async fn write_tenant_group(pool: &PgPool, tenant_id: Uuid, pendings: Vec<Pendin
         Err(error) => {
             tracing::warn!(%error, records = pendings.len(), "consent group refused; writing each record alone");
             for pending in pendings {
-                let answer = privacy_store::record_consents(pool, tenant_id, &[&pending.consent])
+                let answer = privacy_store::record_consents(&pool, tenant_id, &[&pending.consent])
                     .await
                     .and_then(|rows| rows.into_iter().next().ok_or_else(|| Error::internal("no record returned")));
                 let _ = pending.reply.send(answer);

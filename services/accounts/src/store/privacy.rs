@@ -278,7 +278,6 @@ pub async fn visitor_consents(
     .map_err(Error::unavailable)
 }
 
-/// The latest decision of a visitor for a purpose: one index lookup.
 /// The visitor's latest decision for a purpose, in one round trip (`latest_consent` sets the
 /// tenant itself).
 pub async fn latest_consent(

@@ -112,9 +112,8 @@ pub async fn by_email(transaction: &mut PgConnection, email: &str) -> Result<Opt
         .map_err(Error::unavailable)
 }
 
-/// A user, erased or not.
-/// A user of the tenant, in one round trip (`tenant_user` sets the tenant itself): the profile
-/// route's read.
+/// A user of the tenant, erased or not, in one round trip (`tenant_user` sets the tenant
+/// itself): the profile route's read.
 pub async fn in_tenant(pool: &PgPool, tenant_id: TenantId, id: Uuid) -> Result<Option<UserRow>, Error> {
     sqlx::query_as(concat!("select ", user_columns!(), " from tenant_user($1, $2)"))
         .bind(tenant_id.as_uuid())
