@@ -84,6 +84,47 @@ async fn a_forgotten_password_is_reset_through_the_mailed_link() -> anyhow::Resu
 }
 
 #[tokio::test]
+async fn reset_mails_are_limited_per_account_and_reset_requests_per_address() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    let ask = |email: &str| {
+        stack
+            .http
+            .post(format!("{}/v1/auth/password-reset", stack.public_url))
+            .json(&json!({"tenant": "acme", "email": email}))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(ask(&tenant.admin_email).await?.status(), 202, "the answer never says the account had its share");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while stack.mail.mails().len() < 3 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let owner = causerie_db::connect_owner(&stack.config, Service::Accounts).await?;
+    let links: i64 = sqlx::query_scalar(
+        "select count(*) from password_resets reset join users on users.id = reset.user_id
+          where lower(users.email) = lower($1)",
+    )
+    .bind(&tenant.admin_email)
+    .fetch_one(&owner)
+    .await?;
+    assert_eq!(links, 3, "three links an hour, however many requests");
+    assert_eq!(stack.mail.mails().len(), 3, "and three mails");
+
+    // Twenty requests an hour from one address, whatever the accounts asked for.
+    for number in 5..20 {
+        assert_eq!(ask(&format!("someone-{number}@acme.example")).await?.status(), 202);
+    }
+    let refused = ask("someone-else@acme.example").await?;
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = refused.headers().get("retry-after").context("no Retry-After")?.to_str()?.parse()?;
+    assert!((1..=3600).contains(&retry_after), "Retry-After {retry_after} is within the hour");
+    assert_eq!(body(refused).await?["code"], "rate_limited");
+    stack.stop().await
+}
+
+#[tokio::test]
 async fn a_refresh_token_rotates_and_its_reuse_revokes_the_family() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
     let tenant = new_tenant(&stack, "acme").await?;

@@ -1,6 +1,8 @@
 //! Failed sign-ins counted in Redis, per account and per source address, over a quarter of an
 //! hour from the first. Past the limit, sign-in answers `429` with `Retry-After` before any hash
 //! is computed, whatever the password, so a guesser learns nothing and costs nothing.
+//! Password-reset requests are counted the same way, over an hour, so that nobody can use the
+//! platform to flood an inbox with reset mails.
 //! Account keys hold a hash of the e-mail, never the address itself.
 
 use causerie_core::Error;
@@ -12,6 +14,12 @@ const ACCOUNT_LIMIT: i64 = 5;
 /// Failures allowed per source address, across accounts (password spraying).
 const ADDRESS_LIMIT: i64 = 50;
 const WINDOW_SECONDS: i64 = 15 * 60;
+/// Reset mails one account is sent per reset window at most. Past it a request is still answered
+/// `202`, so whether the account exists stays unknown, but nothing is sent.
+const RESET_MAILS_PER_ACCOUNT: i64 = 3;
+/// Reset requests per source address per reset window, across accounts: past it, `429`.
+const RESET_REQUESTS_PER_ADDRESS: i64 = 20;
+const RESET_WINDOW_SECONDS: i64 = 60 * 60;
 
 #[derive(Clone)]
 pub struct LoginGuard {
@@ -32,10 +40,8 @@ impl LoginGuard {
 
     /// The attempt on `account` (a tenant slug or `staff`, and an e-mail) from `address`.
     pub fn attempt(&self, realm: &str, email: &str, address: Option<&str>) -> Attempt {
-        let account = Sha256::digest(format!("{realm}\n{}", email.trim().to_lowercase()).as_bytes());
-        let account_hex: String = account.iter().map(|byte| format!("{byte:02x}")).collect();
         Attempt {
-            account_key: format!("{}:login-failures:account:{account_hex}", self.namespace),
+            account_key: format!("{}:login-failures:account:{}", self.namespace, account_digest(realm, email)),
             address_key: address.map(|address| format!("{}:login-failures:address:{address}", self.namespace)),
         }
     }
@@ -74,9 +80,41 @@ impl LoginGuard {
         pipeline.query_async::<()>(&mut redis).await.map_err(Error::unavailable)
     }
 
+    /// Counts a password-reset request for the account of `realm` and `email`, known or not, from
+    /// `address`: `429` past the address's limit, else whether the account may be sent a mail.
+    pub async fn reset_requested(&self, realm: &str, email: &str, address: Option<&str>) -> Result<bool, Error> {
+        let account_key = format!("{}:reset-requests:account:{}", self.namespace, account_digest(realm, email));
+        let mut pipeline = redis::pipe();
+        pipeline.incr(&account_key, 1).expire(&account_key, RESET_WINDOW_SECONDS).arg("NX").ignore();
+        if let Some(address) = address {
+            let address_key = format!("{}:reset-requests:address:{address}", self.namespace);
+            pipeline
+                .incr(&address_key, 1)
+                .expire(&address_key, RESET_WINDOW_SECONDS)
+                .arg("NX")
+                .ignore()
+                .ttl(&address_key);
+        }
+        let counts: Vec<i64> = pipeline.query_async(&mut self.redis.clone()).await.map_err(Error::unavailable)?;
+        if let [_, from_address, ttl] = counts[..]
+            && from_address > RESET_REQUESTS_PER_ADDRESS
+        {
+            let retry_after = if ttl > 0 { ttl } else { RESET_WINDOW_SECONDS };
+            return Err(Error::rate_limited(u64::try_from(retry_after).unwrap_or(1)));
+        }
+        Ok(counts.first().is_some_and(|mails| *mails <= RESET_MAILS_PER_ACCOUNT))
+    }
+
     /// A password reset lifts the account's lock.
     pub async fn clear_account(&self, attempt: &Attempt) -> Result<(), Error> {
         let mut redis = self.redis.clone();
         redis::cmd("DEL").arg(&attempt.account_key).query_async::<()>(&mut redis).await.map_err(Error::unavailable)
     }
+}
+
+/// An account's name in counter keys: a SHA-256 of its realm (a tenant slug or `staff`) and
+/// e-mail, so that Redis never holds the address.
+fn account_digest(realm: &str, email: &str) -> String {
+    let account = Sha256::digest(format!("{realm}\n{}", email.trim().to_lowercase()).as_bytes());
+    account.iter().map(|byte| format!("{byte:02x}")).collect()
 }

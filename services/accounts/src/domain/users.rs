@@ -511,8 +511,18 @@ pub async fn change_password(state: &AppState, actor: &Actor, current: String, n
 /// How long a password-reset link works.
 const RESET_LIFETIME: chrono::Duration = chrono::Duration::hours(1);
 
-/// Mails a reset link if the account exists. The answer is the same either way.
-pub async fn request_password_reset(state: &AppState, tenant_slug: &str, email: &str) -> Result<(), Error> {
+/// Mails a reset link if the account exists and has not had its share of them this hour. The
+/// answer is the same either way.
+pub async fn request_password_reset(
+    state: &AppState,
+    tenant_slug: &str,
+    email: &str,
+    source_address: Option<&str>,
+) -> Result<(), Error> {
+    // Counted before anything is looked up: the limits hold for accounts that do not exist too.
+    if !state.login_guard.reset_requested(tenant_slug.trim(), email, source_address).await? {
+        return Ok(());
+    }
     let Ok(email) = Email::parse("email", email) else { return Ok(()) };
     let Some(tenant) =
         crate::store::tenant_by_slug(&state.pool, tenant_slug.trim()).await?.filter(|tenant| tenant.status == "active")

@@ -283,8 +283,9 @@ impl AccountsService for AccountsApi {
     }
 
     async fn request_password_reset(&self, request: Request<pb::PasswordResetRequest>) -> Answer<pb::Empty> {
+        let address = source_address(&request);
         let request = request.into_inner();
-        users::request_password_reset(&self.state, &request.tenant, &request.email).await?;
+        users::request_password_reset(&self.state, &request.tenant, &request.email, address.as_deref()).await?;
         Ok(Response::new(pb::Empty {}))
     }
 

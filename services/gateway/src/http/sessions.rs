@@ -130,9 +130,11 @@ pub struct PasswordResetRequest {
     pub email: String,
 }
 
-/// Mails a single-use link valid one hour, if the account exists. Always `202`.
+/// Mails a single-use link valid one hour, if the account exists and has not been sent three in
+/// the last hour. `202` whatever the account; `429` past 20 requests an hour from one address.
 #[utoipa::path(post, path = "/v1/auth/password-reset", tag = "accounts", request_body = PasswordResetRequest,
-    responses((status = 202, description = "accepted, whether or not the account exists")))]
+    responses((status = 202, description = "accepted, whether or not the account exists"),
+              (status = 429, description = "rate_limited: too many reset requests from this address")))]
 async fn request_password_reset(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
