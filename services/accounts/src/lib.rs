@@ -58,6 +58,8 @@ pub(crate) struct AppState {
     /// `CONSENT_STATE_MAX_AGE`, the bound on how long a withdrawal can go unseen.
     consent_states: Arc<Copies<(TenantId, uuid::Uuid, String), domain::privacy::LatestConsent>>,
     consent_ledger: domain::consent_ledger::ConsentLedger,
+    /// The service's tasks, for work that goes on after its request is answered.
+    tasks: TaskTracker,
 }
 
 impl AppState {
@@ -109,6 +111,7 @@ async fn serve(
         widget_projects: Arc::new(Copies::new(WIDGET_PROJECT_MAX_AGE, WIDGET_PROJECT_CAPACITY)),
         consent_states: Arc::new(Copies::new(CONSENT_STATE_MAX_AGE, CONSENT_STATE_CAPACITY)),
         consent_ledger: domain::consent_ledger::ConsentLedger::start(pool.clone(), tasks),
+        tasks: tasks.clone(),
     };
     bootstrap_staff(config, &state).await.map_err(ServiceError::Setup)?;
     domain::legal::republish_versions(&state).await.map_err(ServiceError::Setup)?;
