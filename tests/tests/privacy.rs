@@ -269,6 +269,19 @@ async fn translation_needs_support_and_a_residency_that_allows_it_and_only_then_
     )
     .await?;
     assert_eq!(subprocessors["items"].as_array().map(Vec::len), Some(3));
+    // A page at a time, in id order.
+    let staff_page = |query: &str| {
+        stack.http.get(format!("{}/admin/v1/subprocessors?{query}", stack.admin_url)).bearer_auth(&staff_token).send()
+    };
+    let first = body(staff_page("limit=2").await?.error_for_status()?).await?;
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"].as_array().into_iter().flatten().map(|processor| text(processor, "id")).collect()
+    };
+    assert_eq!(ids(&first), ["acapela", "google-translate"]);
+    let cursor = text(&first, "next_cursor");
+    let second = body(staff_page(&format!("limit=2&cursor={cursor}")).await?.error_for_status()?).await?;
+    assert_eq!((ids(&second), second["next_cursor"].clone()), (vec!["ovh".to_owned()], Value::Null));
+    assert_eq!(staff_page("limit=201").await?.status(), 422);
     let without_safeguard = stack
         .http
         .put(format!("{}/admin/v1/subprocessors/deepl", stack.admin_url))

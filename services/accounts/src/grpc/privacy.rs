@@ -275,9 +275,14 @@ impl PrivacyService for PrivacyApi {
         request: Request<pb::ListSubprocessorsRequest>,
     ) -> Answer<pb::ListSubprocessorsResponse> {
         self.caller(&request, &[Audience::Staff])?;
-        let rows = crate::store::privacy::subprocessors(&self.state.pool).await?;
+        let request = request.into_inner();
+        let limit = crate::domain::page::limit(request.limit)?;
+        let after = Some(request.cursor.as_str()).filter(|cursor| !cursor.is_empty());
+        let rows = crate::store::privacy::subprocessors_page(&self.state.pool, after, limit + 1).await?;
+        let (rows, next_cursor) = crate::domain::page::cut(rows, limit, |row| row.id.clone());
         Ok(Response::new(pb::ListSubprocessorsResponse {
             subprocessors: rows.into_iter().map(pb::Subprocessor::from).collect(),
+            next_cursor: next_cursor.unwrap_or_default(),
         }))
     }
 

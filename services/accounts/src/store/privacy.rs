@@ -315,6 +315,19 @@ pub async fn subprocessors(pool: &PgPool) -> Result<Vec<SubprocessorRow>, Error>
     .map_err(Error::unavailable)
 }
 
+/// A page of the platform's sub-processors in id order, after the id `after`.
+pub async fn subprocessors_page(pool: &PgPool, after: Option<&str>, limit: i64) -> Result<Vec<SubprocessorRow>, Error> {
+    sqlx::query_as(
+        "select id, kind, name, country, outside_eu, safeguard, purpose from subprocessors
+          where $1::text is null or id > $1 order by id limit $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .map_err(Error::unavailable)
+}
+
 pub async fn upsert_subprocessor(pool: &PgPool, row: &SubprocessorRow, now: DateTime<Utc>) -> Result<(), Error> {
     sqlx::query(
         "insert into subprocessors (id, kind, name, country, outside_eu, safeguard, purpose, created_at, updated_at)

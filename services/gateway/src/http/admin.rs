@@ -267,22 +267,23 @@ pub struct SubprocessorList {
     pub next_cursor: Option<String>,
 }
 
-/// The platform's sub-processors; a tenant's policy says which apply to it.
-#[utoipa::path(get, path = "/admin/v1/subprocessors", tag = "admin",
-    responses((status = 200, body = SubprocessorList)), security(("bearer" = [])))]
+/// The platform's sub-processors, a page at a time in id order; a tenant's policy says which
+/// apply to it.
+#[utoipa::path(get, path = "/admin/v1/subprocessors", tag = "admin", params(PageQuery),
+    responses((status = 200, body = SubprocessorList), (status = 422, description = "invalid_request")),
+    security(("bearer" = [])))]
 async fn list_subprocessors(
     State(state): State<AppState>,
     staff: StaffContext,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<SubprocessorList>, Error> {
-    let rows = state
-        .privacy
-        .clone()
-        .list_subprocessors(staff.forward(pb::ListSubprocessorsRequest {})?)
-        .await
-        .map_err(from_status)?;
+    let message =
+        pb::ListSubprocessorsRequest { limit: page_limit(page.limit)?, cursor: page.cursor.unwrap_or_default() };
+    let page =
+        state.privacy.clone().list_subprocessors(staff.forward(message)?).await.map_err(from_status)?.into_inner();
     Ok(Json(SubprocessorList {
-        items: rows.into_inner().subprocessors.into_iter().map(SubprocessorResponse::from).collect(),
-        next_cursor: None,
+        items: page.subprocessors.into_iter().map(SubprocessorResponse::from).collect(),
+        next_cursor: next_cursor(page.next_cursor),
     }))
 }
 
