@@ -227,9 +227,19 @@ fn run_argon2(
             memory.resize(blocks, Block::new());
         }
         let working = memory.get_mut(..blocks).ok_or_else(|| Error::internal("argon2 memory"))?;
-        argon2.hash_password_into_with_memory(password, salt, out, working).map_err(Error::internal)
+        let hashed = argon2.hash_password_into_with_memory(password, salt, out, working).map_err(Error::internal);
+        // A stored hash of a higher cost is verified once and then redone at the service's
+        // parameters: the memory it took is not kept for every later hash.
+        if memory.len() > KEPT_BLOCKS {
+            memory.truncate(KEPT_BLOCKS);
+            memory.shrink_to_fit();
+        }
+        hashed
     })
 }
+
+/// Blocks of working memory a hashing thread keeps: the service's own cost (a block is 1 KiB).
+const KEPT_BLOCKS: usize = MEMORY_KIB as usize;
 
 pub fn hash_now(text: &str) -> Result<String, Error> {
     let mut salt = [0_u8; SALT_LEN];
@@ -354,5 +364,16 @@ mod tests {
         let weaker = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8 * 1024, 1, 1, None).unwrap());
         let old_hash = weaker.hash_password(b"correct horse battery").unwrap().to_string();
         assert_eq!(hashing.verify(&password, Some(&old_hash)).await.unwrap(), Verdict::Match { outdated: true });
+    }
+
+    #[test]
+    fn a_costlier_stored_hash_does_not_leave_its_memory_to_the_thread() {
+        let costlier = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(48 * 1024, 1, 1, None).unwrap());
+        let stored = costlier.hash_password(b"correct horse battery").unwrap().to_string();
+        assert_eq!(verify_now("correct horse battery", &stored).unwrap(), Verdict::Match { outdated: true });
+        let kept = WORKING_MEMORY.with_borrow(|memory| (memory.len(), memory.capacity()));
+        assert_eq!(kept, (KEPT_BLOCKS, KEPT_BLOCKS));
+        hash_now("correct horse battery").unwrap();
+        assert_eq!(WORKING_MEMORY.with_borrow(Vec::len), KEPT_BLOCKS, "the service's own hashes keep theirs");
     }
 }
