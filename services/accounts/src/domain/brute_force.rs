@@ -50,19 +50,12 @@ impl LoginGuard {
     /// cannot slip between a check and a count; `429` once either counter is past its limit,
     /// with the seconds until the window lapses.
     pub async fn begin(&self, attempt: &Attempt) -> Result<(), Error> {
-        let mut redis = self.redis.clone();
-        let mut pipeline = redis::pipe();
-        for key in std::iter::once(&attempt.account_key).chain(attempt.address_key.as_ref()) {
-            // The window starts at the first attempt and is not extended by later ones.
-            pipeline.incr(key, 1).expire(key, WINDOW_SECONDS).arg("NX").ignore().ttl(key);
-        }
-        let counts: Vec<i64> = pipeline.query_async(&mut redis).await.map_err(Error::unavailable)?;
-        for (pair, limit) in counts.chunks(2).zip([ACCOUNT_LIMIT, ADDRESS_LIMIT]) {
-            if let [attempts, ttl] = pair
-                && *attempts > limit
-            {
-                let retry_after = if *ttl > 0 { *ttl } else { WINDOW_SECONDS };
-                return Err(Error::rate_limited(u64::try_from(retry_after).unwrap_or(1)));
+        let keys: Vec<&str> =
+            std::iter::once(attempt.account_key.as_str()).chain(attempt.address_key.as_deref()).collect();
+        let counts = self.count(&keys, WINDOW_SECONDS).await?;
+        for ((attempts, seconds_left), limit) in counts.into_iter().zip([ACCOUNT_LIMIT, ADDRESS_LIMIT]) {
+            if attempts > limit {
+                return Err(rate_limited(seconds_left, WINDOW_SECONDS));
             }
         }
         Ok(())
@@ -84,25 +77,32 @@ impl LoginGuard {
     /// `address`: `429` past the address's limit, else whether the account may be sent a mail.
     pub async fn reset_requested(&self, realm: &str, email: &str, address: Option<&str>) -> Result<bool, Error> {
         let account_key = format!("{}:reset-requests:account:{}", self.namespace, account_digest(realm, email));
-        let mut pipeline = redis::pipe();
-        pipeline.incr(&account_key, 1).expire(&account_key, RESET_WINDOW_SECONDS).arg("NX").ignore();
-        if let Some(address) = address {
-            let address_key = format!("{}:reset-requests:address:{address}", self.namespace);
-            pipeline
-                .incr(&address_key, 1)
-                .expire(&address_key, RESET_WINDOW_SECONDS)
-                .arg("NX")
-                .ignore()
-                .ttl(&address_key);
-        }
-        let counts: Vec<i64> = pipeline.query_async(&mut self.redis.clone()).await.map_err(Error::unavailable)?;
-        if let [_, from_address, ttl] = counts[..]
+        let address_key = address.map(|address| format!("{}:reset-requests:address:{address}", self.namespace));
+        let keys: Vec<&str> = std::iter::once(account_key.as_str()).chain(address_key.as_deref()).collect();
+        let counts = self.count(&keys, RESET_WINDOW_SECONDS).await?;
+        if let Some(&(from_address, seconds_left)) = counts.get(1)
             && from_address > RESET_REQUESTS_PER_ADDRESS
         {
-            let retry_after = if ttl > 0 { ttl } else { RESET_WINDOW_SECONDS };
-            return Err(Error::rate_limited(u64::try_from(retry_after).unwrap_or(1)));
+            return Err(rate_limited(seconds_left, RESET_WINDOW_SECONDS));
         }
-        Ok(counts.first().is_some_and(|mails| *mails <= RESET_MAILS_PER_ACCOUNT))
+        Ok(counts.first().is_some_and(|&(mails, _)| mails <= RESET_MAILS_PER_ACCOUNT))
+    }
+
+    /// Adds one to each key's count and reads back each count with the seconds left in its window.
+    /// A window starts at its key's first count and is not extended by later ones.
+    async fn count(&self, keys: &[&str], window_seconds: i64) -> Result<Vec<(i64, i64)>, Error> {
+        let mut pipeline = redis::pipe();
+        for key in keys {
+            pipeline.incr(key, 1).expire(key, window_seconds).arg("NX").ignore().ttl(key);
+        }
+        let counts: Vec<i64> = pipeline.query_async(&mut self.redis.clone()).await.map_err(Error::unavailable)?;
+        Ok(counts
+            .chunks_exact(2)
+            .filter_map(|pair| match *pair {
+                [count, seconds_left] => Some((count, seconds_left)),
+                _ => None,
+            })
+            .collect())
     }
 
     /// A password reset lifts the account's lock.
@@ -110,6 +110,12 @@ impl LoginGuard {
         let mut redis = self.redis.clone();
         redis::cmd("DEL").arg(&attempt.account_key).query_async::<()>(&mut redis).await.map_err(Error::unavailable)
     }
+}
+
+/// `429` with the seconds left in the counter's window, or the whole window when Redis says none.
+fn rate_limited(seconds_left: i64, window_seconds: i64) -> Error {
+    let retry_after = if seconds_left > 0 { seconds_left } else { window_seconds };
+    Error::rate_limited(u64::try_from(retry_after).unwrap_or(1))
 }
 
 /// An account's name in counter keys: a SHA-256 of its realm (a tenant slug or `staff`) and
