@@ -21,7 +21,7 @@ use crate::store::privacy::{self as privacy_store, ConsentRow, NewConsent};
 
 /// Records one group holds at most.
 const GROUP: usize = 64;
-/// Records waiting for a writer before callers wait to hand theirs over.
+/// Records waiting for the writer before callers wait to hand theirs over.
 const QUEUE_DEPTH: usize = 1024;
 
 struct Pending {
