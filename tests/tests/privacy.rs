@@ -93,6 +93,16 @@ async fn widget_visitor(stack: &TestStack, project: &Value) -> anyhow::Result<(S
     Ok((cookie_header, text(&body(started).await?, "visitor_id")))
 }
 
+/// `POST /widget/v1/consents` as the widget sends it from a page of `origin`, with the visitor's
+/// cookies.
+fn widget_consent(stack: &TestStack, origin: &str, cookie_header: &str) -> reqwest::RequestBuilder {
+    stack
+        .http
+        .post(format!("{}/widget/v1/consents", stack.public_url))
+        .header("origin", origin)
+        .header("cookie", cookie_header)
+}
+
 #[tokio::test]
 async fn each_policy_rule_answers_its_code() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
@@ -400,11 +410,7 @@ async fn grant_withdraw_and_grant_again_leave_three_records_and_the_state_grante
     let project = new_project(&stack, &tenant).await?;
     let (cookie_header, visitor_id) = widget_visitor(&stack, &project).await?;
     let decide = |granted: bool, purpose: &'static str, text_version: i64| {
-        stack
-            .http
-            .post(format!("{}/widget/v1/consents", stack.public_url))
-            .header("origin", SHOP)
-            .header("cookie", &cookie_header)
+        widget_consent(&stack, SHOP, &cookie_header)
             // No proxy is trusted here: what a client claims to be is not recorded.
             .header("x-forwarded-for", "203.0.113.7")
             .json(&json!({"purpose": purpose, "granted": granted, "text_version": text_version}))
@@ -495,11 +501,7 @@ async fn another_tenants_project_policy_and_consent_records_answer_404_or_nothin
         cookie_value(cookie_named(&cookies, "cz_sid").context("no cz_sid")?)
     );
     let visitor_id = text(&body(started).await?, "visitor_id");
-    stack
-        .http
-        .post(format!("{}/widget/v1/consents", stack.public_url))
-        .header("origin", SHOP)
-        .header("cookie", &cookie_header)
+    widget_consent(&stack, SHOP, &cookie_header)
         .json(&json!({"purpose": "chat_history", "granted": true, "text_version": 1}))
         .send()
         .await?
@@ -652,14 +654,7 @@ async fn widget_errors_reach_the_page_and_consents_past_the_rate_limit_get_429()
     let project = new_project(&stack, &tenant).await?;
     let (cookie_header, _) = widget_visitor(&stack, &project).await?;
     let consent = |origin: &'static str, body: String| {
-        stack
-            .http
-            .post(format!("{}/widget/v1/consents", stack.public_url))
-            .header("origin", origin)
-            .header("cookie", &cookie_header)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
+        widget_consent(&stack, origin, &cookie_header).header("content-type", "application/json").body(body).send()
     };
     let allowed_origin = |response: &reqwest::Response| {
         response.headers().get("access-control-allow-origin").and_then(|value| value.to_str().ok()).map(str::to_owned)
@@ -748,11 +743,7 @@ async fn projects_versions_consents_api_keys_and_grants_answer_a_page_at_a_time(
     }
     let (cookie_header, visitor_id) = widget_visitor(&stack, &project).await?;
     for granted in [true, false, true] {
-        let recorded = stack
-            .http
-            .post(format!("{}/widget/v1/consents", stack.public_url))
-            .header("origin", SHOP)
-            .header("cookie", &cookie_header)
+        let recorded = widget_consent(&stack, SHOP, &cookie_header)
             .json(&json!({"purpose": "chat_history", "granted": granted, "text_version": 3}))
             .send()
             .await?;
@@ -805,11 +796,7 @@ async fn decisions_sent_at_once_are_each_recorded_and_answered() -> anyhow::Resu
     let mut decisions = tokio::task::JoinSet::new();
     for index in 0..48 {
         let (_, cookie_header, _) = &visitors[index % 2];
-        let request = stack
-            .http
-            .post(format!("{}/widget/v1/consents", stack.public_url))
-            .header("origin", SHOP)
-            .header("cookie", cookie_header)
+        let request = widget_consent(&stack, SHOP, cookie_header)
             .json(&json!({"purpose": "chat_history", "granted": index % 4 < 2, "text_version": 1}));
         decisions.spawn(async move {
             let answer = request.send().await?;
@@ -852,11 +839,7 @@ async fn behind_a_trusted_proxy_the_forwarded_client_address_is_recorded_truncat
     put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
     let project = new_project(&stack, &tenant).await?;
     let (cookie_header, visitor_id) = widget_visitor(&stack, &project).await?;
-    let recorded = stack
-        .http
-        .post(format!("{}/widget/v1/consents", stack.public_url))
-        .header("origin", SHOP)
-        .header("cookie", &cookie_header)
+    let recorded = widget_consent(&stack, SHOP, &cookie_header)
         // What the client wrote, then what the (trusted, local) proxy saw.
         .header("x-forwarded-for", "6.6.6.6, 203.0.113.7")
         .json(&json!({"purpose": "chat_history", "granted": true, "text_version": 1}))
