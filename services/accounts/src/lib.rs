@@ -110,7 +110,7 @@ async fn serve(
         public_url: config.public_url.trim_end_matches('/').to_owned(),
         widget_projects: Arc::new(Copies::new(WIDGET_PROJECT_MAX_AGE, WIDGET_PROJECT_CAPACITY)),
         consent_states: Arc::new(Copies::new(CONSENT_STATE_MAX_AGE, CONSENT_STATE_CAPACITY)),
-        consent_ledger: domain::consent_ledger::ConsentLedger::start(pool.clone(), tasks),
+        consent_ledger: domain::consent_ledger::ConsentLedger::start(&pool, tasks).map_err(ServiceError::Setup)?,
         tasks: tasks.clone(),
     };
     bootstrap_staff(config, &state).await.map_err(ServiceError::Setup)?;

@@ -11,7 +11,10 @@
 use std::collections::HashMap;
 
 use causerie_core::Error;
+use std::time::Duration;
+
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
@@ -21,6 +24,8 @@ use crate::store::privacy::{self as privacy_store, ConsentRow, NewConsent};
 
 /// Records one group holds at most.
 const GROUP: usize = 64;
+/// The writer's own connections: a group's tenants are written at once, each on one.
+const WRITER_CONNECTIONS: u32 = 8;
 /// Records waiting for the writer before callers wait to hand theirs over.
 const QUEUE_DEPTH: usize = 1024;
 
@@ -35,12 +40,35 @@ pub struct ConsentLedger {
 }
 
 impl ConsentLedger {
-    /// Starts the writer on `tasks`; it stops once every handle to the ledger is gone and the
-    /// queue is empty.
-    pub fn start(pool: PgPool, tasks: &TaskTracker) -> Self {
+    /// Starts the writer on a thread of its own, with its own connections to `pool`'s database,
+    /// so that a commit is answered as soon as PostgreSQL has made it: on the request workers the
+    /// writer waited its turn behind every ready request before it saw its commit, and each
+    /// record waited that long twice (decisions.md #17). It stops once every handle to the ledger
+    /// is gone and the queue is empty; `tasks` waits for it.
+    pub fn start(pool: &PgPool, tasks: &TaskTracker) -> Result<Self, Error> {
         let (pending, queue) = mpsc::channel(QUEUE_DEPTH);
-        tasks.spawn(write_groups(pool, queue));
-        Self { pending }
+        let options = (*pool.connect_options()).clone();
+        let (stopped, writer_stopped) = oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::internal)?;
+        std::thread::Builder::new()
+            .name("consent-ledger".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    // Created here, so that its connections are driven by this thread.
+                    let pool = PgPoolOptions::new()
+                        .max_connections(WRITER_CONNECTIONS)
+                        .acquire_timeout(Duration::from_secs(5))
+                        .connect_lazy_with(options);
+                    write_groups(pool.clone(), queue).await;
+                    pool.close().await;
+                });
+                let _ = stopped.send(());
+            })
+            .map_err(Error::internal)?;
+        tasks.spawn(async move {
+            let _ = writer_stopped.await;
+        });
+        Ok(Self { pending })
     }
 
     /// Records `consent` and answers it once committed.
