@@ -801,13 +801,14 @@ async fn decisions_sent_at_once_are_each_recorded_and_answered() -> anyhow::Resu
         decisions.spawn(async move {
             let answer = request.send().await?;
             anyhow::ensure!(answer.status() == 201, "a decision answered {}", answer.status());
-            Ok((index % 2, text(&answer.json::<Value>().await?, "id")))
+            let record = answer.json::<Value>().await?;
+            Ok((index % 2, (text(&record, "id"), text(&record, "recorded_at"))))
         });
     }
     let mut answered = [std::collections::HashSet::new(), std::collections::HashSet::new()];
     while let Some(decision) = decisions.join_next().await {
-        let (visitor, id) = decision??;
-        answered[visitor].insert(id);
+        let (visitor, record) = decision??;
+        answered[visitor].insert(record);
     }
 
     for ((tenant, _, visitor_id), answered) in visitors.iter().zip(answered) {
@@ -823,9 +824,16 @@ async fn decisions_sent_at_once_are_each_recorded_and_answered() -> anyhow::Resu
             .await?,
         )
         .await?;
-        let recorded: std::collections::HashSet<String> =
-            ledger["items"].as_array().into_iter().flatten().map(|record| text(record, "id")).collect();
-        assert_eq!(recorded, answered, "each tenant's ledger holds exactly the records answered to its visitor");
+        let recorded: std::collections::HashSet<(String, String)> = ledger["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|record| (text(record, "id"), text(record, "recorded_at")))
+            .collect();
+        assert_eq!(
+            recorded, answered,
+            "each tenant's ledger holds exactly the records answered to its visitor, at the time answered"
+        );
     }
     stack.stop().await
 }

@@ -12,6 +12,7 @@ use causerie_bus::message::{PolicyUpdated, ProjectChanged, TenantUpdated};
 use causerie_bus::{Envelope, Message};
 use causerie_core::policy::{PolicyDocument, PrivacyPolicy};
 use causerie_core::{Error, ErrorCode, FieldError, TenantId};
+use chrono::SubsecRound;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -443,7 +444,7 @@ pub async fn record_consent(
             text_version: decision.text_version,
             source,
             client_network: decision.client_address.and_then(truncate_address),
-            now: state.clock.now(),
+            now: state.clock.now().trunc_subsecs(6),
         })
         .await?;
     state.consent_states.remove(&(TenantId::from(widget.tenant.id), visitor_id, decision.purpose.to_owned()));

@@ -225,33 +225,44 @@ pub struct NewConsent {
     pub text_version: i32,
     pub source: &'static str,
     pub client_network: Option<String>,
+    /// To the microsecond, what PostgreSQL keeps: the caller is answered with this time.
     pub now: DateTime<Utc>,
 }
 
-/// Records decisions of one tenant and commits them together, in one round trip
-/// (`record_consents` sets the tenant itself).
-pub async fn record_consents(
-    pool: &PgPool,
-    tenant_id: Uuid,
-    consents: &[&NewConsent],
-) -> Result<Vec<ConsentRow>, Error> {
-    sqlx::query_as(
-        "select id, visitor_id, project_id, purpose, granted, text_version, source, client_network, recorded_at
-           from record_consents($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(tenant_id)
-    .bind(consents.iter().map(|consent| consent.id).collect::<Vec<_>>())
-    .bind(consents.iter().map(|consent| consent.visitor_id).collect::<Vec<_>>())
-    .bind(consents.iter().map(|consent| consent.project_id).collect::<Vec<_>>())
-    .bind(consents.iter().map(|consent| consent.purpose.as_str()).collect::<Vec<_>>())
-    .bind(consents.iter().map(|consent| consent.granted).collect::<Vec<_>>())
-    .bind(consents.iter().map(|consent| consent.text_version).collect::<Vec<_>>())
-    .bind(consents.iter().map(|consent| consent.source).collect::<Vec<_>>())
-    .bind(consents.iter().map(|consent| consent.client_network.as_deref()).collect::<Vec<_>>())
-    .bind(consents.iter().map(|consent| consent.now).collect::<Vec<_>>())
-    .fetch_all(pool)
-    .await
-    .map_err(Error::unavailable)
+impl NewConsent {
+    /// The record as committed: what was written, since the statement returns nothing.
+    pub fn committed(&self) -> ConsentRow {
+        ConsentRow {
+            id: self.id,
+            visitor_id: self.visitor_id,
+            project_id: self.project_id,
+            purpose: self.purpose.clone(),
+            granted: self.granted,
+            text_version: self.text_version,
+            source: self.source.to_owned(),
+            client_network: self.client_network.clone(),
+            recorded_at: self.now,
+        }
+    }
+}
+
+/// Records decisions, of any tenants, and commits them together in one round trip
+/// (`record_consent_group` sets each tenant itself).
+pub async fn record_consent_group(connection: &mut PgConnection, consents: &[&NewConsent]) -> Result<(), sqlx::Error> {
+    sqlx::query("select record_consent_group($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .bind(consents.iter().map(|consent| consent.tenant_id).collect::<Vec<_>>())
+        .bind(consents.iter().map(|consent| consent.id).collect::<Vec<_>>())
+        .bind(consents.iter().map(|consent| consent.visitor_id).collect::<Vec<_>>())
+        .bind(consents.iter().map(|consent| consent.project_id).collect::<Vec<_>>())
+        .bind(consents.iter().map(|consent| consent.purpose.as_str()).collect::<Vec<_>>())
+        .bind(consents.iter().map(|consent| consent.granted).collect::<Vec<_>>())
+        .bind(consents.iter().map(|consent| consent.text_version).collect::<Vec<_>>())
+        .bind(consents.iter().map(|consent| consent.source).collect::<Vec<_>>())
+        .bind(consents.iter().map(|consent| consent.client_network.as_deref()).collect::<Vec<_>>())
+        .bind(consents.iter().map(|consent| consent.now).collect::<Vec<_>>())
+        .execute(connection)
+        .await
+        .map(|_| ())
 }
 
 /// A visitor's records, newest first: those older than `before` (a record's time and id), at most
