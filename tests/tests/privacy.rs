@@ -839,6 +839,51 @@ async fn decisions_sent_at_once_are_each_recorded_and_answered() -> anyhow::Resu
 }
 
 #[tokio::test]
+async fn the_consent_ledger_opens_a_new_connection_when_its_own_is_cut() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
+    let project = new_project(&stack, &tenant).await?;
+    let (cookie_header, visitor_id) = widget_visitor(&stack, &project).await?;
+    let decide = || {
+        widget_consent(&stack, SHOP, &cookie_header)
+            .json(&json!({"purpose": "chat_history", "granted": true, "text_version": 1}))
+            .send()
+    };
+    anyhow::ensure!(decide().await?.status() == 201, "the first decision was not recorded");
+
+    // What a restart of PostgreSQL or a dropped link does to the writer's connection.
+    let owner = causerie_db::connect_owner(&stack.config, causerie_runtime::Service::Accounts).await?;
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and datname = $2",
+    )
+    .bind(causerie_accounts::CONSENT_LEDGER_APPLICATION_NAME)
+    .bind(stack.config.database_name(causerie_runtime::Service::Accounts))
+    .fetch_all(&owner)
+    .await?;
+    assert_eq!(cut, [true], "the writer had one connection, now cut");
+
+    // The decision that meets the cut connection may fail with 503; the writer then opens another.
+    let mut answers = Vec::new();
+    while answers.len() < 3 && answers.last() != Some(&201) {
+        answers.push(decide().await?.status().as_u16());
+    }
+    assert_eq!(answers.last(), Some(&201), "decisions after the cut answered {answers:?}");
+    assert!(answers.iter().all(|status| *status == 201 || *status == 503), "answers {answers:?}");
+
+    let ledger = body(
+        public(&stack, Method::GET, &format!("/v1/consents?visitor_id={visitor_id}"), &tenant.admin_token)
+            .send()
+            .await?,
+    )
+    .await?;
+    let recorded = ledger["items"].as_array().map_or(0, Vec::len);
+    assert_eq!(recorded, 2, "the ledger holds the two decisions answered 201, and only them");
+    owner.close().await;
+    stack.stop().await
+}
+
+#[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_client_address_is_recorded_truncated() -> anyhow::Result<()> {
     let mut config = causerie_testkit::test_config()?;
     config.trusted_proxies = vec!["127.0.0.1/32".parse()?];

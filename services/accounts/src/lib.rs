@@ -8,6 +8,7 @@ mod keys;
 mod store;
 
 /// Second-factor codes, for tools and tests that play the authenticator app.
+pub use domain::consent_ledger::WRITER_APPLICATION_NAME as CONSENT_LEDGER_APPLICATION_NAME;
 pub use domain::totp;
 
 /// Hashes `password` once at the service's parameters on the calling thread: for tools that

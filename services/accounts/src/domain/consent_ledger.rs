@@ -24,6 +24,10 @@ const GROUP: usize = 64;
 const QUEUE_DEPTH: usize = 1024;
 /// How long the writer waits for PostgreSQL to accept a new connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How the writer's connection shows in `pg_stat_activity`.
+pub const WRITER_APPLICATION_NAME: &str = "causerie-consent-ledger";
+/// How long the writer waits for a group's statement.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Pending {
     consent: NewConsent,
@@ -43,7 +47,8 @@ impl ConsentLedger {
     /// is gone and the queue is empty; `tasks` waits for it.
     pub fn start(pool: &PgPool, tasks: &TaskTracker) -> Result<Self, Error> {
         let (pending, queue) = mpsc::channel(QUEUE_DEPTH);
-        let writer = Writer { options: (*pool.connect_options()).clone(), connection: None };
+        let options = (*pool.connect_options()).clone().application_name(WRITER_APPLICATION_NAME);
+        let writer = Writer { options, connection: None };
         let (stopped, writer_stopped) = oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::internal)?;
         std::thread::Builder::new()
@@ -71,8 +76,8 @@ impl ConsentLedger {
 }
 
 /// The writer owns one connection, not a pool: a pool checks a connection with a round trip to
-/// PostgreSQL each time it lends it and each time it gets it back, which doubled the round trips
-/// of a group.
+/// PostgreSQL each time it lends it and each time it gets it back, three round trips for a group's
+/// one statement.
 struct Writer {
     options: PgConnectOptions,
     connection: Option<PgConnection>,
@@ -89,8 +94,8 @@ impl Writer {
         }
     }
 
-    /// One statement for the group. Should it fail with several records in it, each is written
-    /// alone, so that one record the database refuses does not fail the others.
+    /// One statement for the group. Should the database refuse it with several records in it,
+    /// each is written alone, so that one record the database refuses does not fail the others.
     async fn write_group(&mut self, group: Vec<Pending>) {
         let consents: Vec<&NewConsent> = group.iter().map(|pending| &pending.consent).collect();
         match self.write(&consents).await {
@@ -103,6 +108,13 @@ impl Writer {
             Err(error) if group.len() == 1 => {
                 if let Some(pending) = group.into_iter().next() {
                     let _ = pending.reply.send(Err(error));
+                }
+            }
+            // No connection, or it broke: the records would fail alone just the same.
+            Err(error) if self.connection.is_none() => {
+                tracing::warn!(%error, records = group.len(), "consent group not written");
+                for pending in group {
+                    let _ = pending.reply.send(Err(Error::unavailable("the consent ledger cannot reach PostgreSQL")));
                 }
             }
             Err(error) => {
@@ -128,7 +140,16 @@ impl Writer {
                 self.connection.insert(connected)
             }
         };
-        privacy_store::record_consent_group(connection, consents).await.map_err(|error| {
+        // A connection that stopped answering would hold every later decision: it is given up after
+        // WRITE_TIMEOUT. Its group may yet have been committed; a caller who asks again adds a
+        // second record of the same decision, which the ledger allows.
+        let Ok(written) =
+            tokio::time::timeout(WRITE_TIMEOUT, privacy_store::record_consent_group(connection, consents)).await
+        else {
+            self.connection = None;
+            return Err(Error::unavailable("PostgreSQL did not answer a consent group in time"));
+        };
+        written.map_err(|error| {
             // Unless the database refused the records, the connection may be broken: the next
             // write opens another.
             if !matches!(error, sqlx::Error::Database(_)) {
