@@ -884,6 +884,60 @@ async fn the_consent_ledger_opens_a_new_connection_when_its_own_is_cut() -> anyh
 }
 
 #[tokio::test]
+async fn the_rpcs_of_callers_without_a_token_answer_only_a_service_token() -> anyhow::Result<()> {
+    use causerie_proto::accounts::v1 as pb;
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    let project = new_project(&stack, &tenant).await?;
+    let public_id = text(&project, "public_id");
+    let channel =
+        tonic::transport::Endpoint::from_shared(stack.config.service_url(causerie_runtime::Service::Accounts))?
+            .connect()
+            .await?;
+    let mut accounts = pb::accounts_service_client::AccountsServiceClient::new(channel.clone());
+    let mut privacy = pb::privacy_service_client::PrivacyServiceClient::new(channel);
+    let resolve = || pb::ResolveWidgetProjectRequest { public_id: public_id.clone() };
+    let code =
+        |answer: Result<tonic::Response<pb::WidgetProject>, tonic::Status>| answer.err().map(|status| status.code());
+
+    // Anything else on the network: no token, or a tenant's token.
+    assert_eq!(code(privacy.resolve_widget_project(resolve()).await), Some(tonic::Code::Unauthenticated));
+    let as_tenant = privacy.resolve_widget_project(as_caller(resolve(), &tenant.admin_token)?).await;
+    assert_eq!(code(as_tenant), Some(tonic::Code::Unauthenticated), "a tenant's token is not a service's");
+    let login = pb::LoginRequest {
+        tenant: "acme".to_owned(),
+        email: "ada@acme.example".to_owned(),
+        password: ADMIN_PASSWORD.to_owned(),
+    };
+    let signed_in = accounts.login(login).await.map(|_| ()).map_err(|status| status.code());
+    assert_eq!(
+        signed_in,
+        Err(tonic::Code::Unauthenticated),
+        "sign-in, even with the password, is for the gateway only"
+    );
+
+    // A token is given for the services' secret only, and to services of the platform only.
+    let ask = |service: &str, secret: &str| pb::IssueServiceTokenRequest {
+        service: service.to_owned(),
+        secret: secret.to_owned(),
+    };
+    for (service, secret) in [("gateway", "a guess"), ("intruder", stack.config.service_secret.as_str())] {
+        let refused =
+            accounts.issue_service_token(ask(service, secret)).await.map(|_| ()).map_err(|status| status.code());
+        assert_eq!(refused, Err(tonic::Code::Unauthenticated), "{service} with {secret:?}");
+    }
+    let issued = accounts.issue_service_token(ask("gateway", &stack.config.service_secret)).await?.into_inner();
+    assert!(issued.expires_in > 0 && issued.refresh_token.is_empty());
+    let resolved = privacy.resolve_widget_project(as_caller(resolve(), &issued.access_token)?).await?.into_inner();
+    assert_eq!(resolved.tenant_id, tenant.id);
+
+    // The gateway shows its own: the widget answers.
+    let session = widget_session(&stack, &public_id, None).await?;
+    assert_eq!(session.status(), 201);
+    stack.stop().await
+}
+
+#[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_client_address_is_recorded_truncated() -> anyhow::Result<()> {
     let mut config = causerie_testkit::test_config()?;
     config.trusted_proxies = vec!["127.0.0.1/32".parse()?];

@@ -96,6 +96,8 @@ pub struct Config {
     pub database_url: String,
     /// Password of the per-service application roles the services connect as.
     pub database_app_password: String,
+    /// Shared by the services only: what a service shows accounts to be given a service token.
+    pub service_secret: String,
     pub redis_url: String,
     pub amqp_url: String,
     /// `smtp://host:port` (plain), `smtp://host:port?tls=required` (STARTTLS) or `smtps://` (TLS),
@@ -182,6 +184,7 @@ impl Config {
             service_urls,
             database_url: text("CAUSERIE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
             database_app_password: text("CAUSERIE_DATABASE_APP_PASSWORD", "causerie-dev"),
+            service_secret: text("CAUSERIE_SERVICE_SECRET", "causerie-dev-service-secret"),
             redis_url: text("CAUSERIE_REDIS_URL", "redis://127.0.0.1:6379"),
             amqp_url: text("CAUSERIE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             smtp_url: text("CAUSERIE_SMTP_URL", "smtp://127.0.0.1:1025"),

@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use causerie_auth::{Audience, Caller, Verifier};
-use causerie_core::{Clock, Error};
+use causerie_auth::{Audience, Caller};
+use causerie_core::Error;
 use causerie_proto::accounts::v1 as pb;
-use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
-use tonic::transport::Channel;
+
+use crate::state::AppState;
 
 /// Exchanged tokens are renewed this long before they expire.
 const RENEW_BEFORE: chrono::Duration = chrono::Duration::minutes(1);
@@ -32,24 +32,19 @@ pub struct ApiKeyExchange {
 
 impl ApiKeyExchange {
     /// The token and caller for `key`, from the cache or from accounts.
-    pub async fn exchange(
-        &self,
-        key: &str,
-        accounts: &AccountsServiceClient<Channel>,
-        verifier: &Verifier,
-        clock: &Clock,
-    ) -> Result<(String, Caller), Error> {
-        let now = clock.now();
+    pub async fn exchange(&self, key: &str, state: &AppState) -> Result<(String, Caller), Error> {
+        let now = state.clock.now();
         if let Some(exchanged) = self.exchanged.lock().ok().and_then(|cache| cache.get(key).cloned())
             && exchanged.caller.expires_at() - RENEW_BEFORE > now
         {
             return Ok((exchanged.token, exchanged.caller));
         }
-        let request = crate::http::forwarded(pb::AuthenticateApiKeyRequest { key: key.to_owned() }, None, None)?;
+        let request =
+            crate::http::for_service(state, pb::AuthenticateApiKeyRequest { key: key.to_owned() }, None).await?;
         let response =
-            accounts.clone().authenticate_api_key(request).await.map_err(|status| Error::from_status(&status))?;
+            state.accounts.clone().authenticate_api_key(request).await.map_err(|status| Error::from_status(&status))?;
         let token = response.into_inner().access_token;
-        let caller = verifier.verify(&token, Audience::Tenant)?;
+        let caller = state.verifier.verify(&token, Audience::Tenant)?;
         if let Ok(mut cache) = self.exchanged.lock() {
             if cache.len() >= CACHE_CAPACITY {
                 cache.clear();

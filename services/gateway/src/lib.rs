@@ -11,7 +11,7 @@ mod widget_projects;
 
 use std::sync::Arc;
 
-use causerie_auth::Verifier;
+use causerie_auth::{ServiceToken, Verifier};
 use causerie_bus::{Bus, Topology};
 use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
 use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
@@ -68,9 +68,19 @@ async fn serve(
     // The gateway only listens on the bus: accounts tells it when a cached widget project changes.
     let bus = Bus::start(&config.amqp_url, "gateway", Topology::for_config(config), tasks, shutdown.clone());
     let privacy = PrivacyServiceClient::new(accounts_channel.clone());
+    let accounts = AccountsServiceClient::new(accounts_channel.clone());
+    let service_token =
+        ServiceToken::new(accounts.clone(), Service::Gateway.name(), config.service_secret.clone(), clock.clone());
     let state = AppState::new(state::Shared {
-        accounts: AccountsServiceClient::new(accounts_channel.clone()),
-        widget_projects: widget_projects::WidgetProjects::start(privacy.clone(), bus, tasks, shutdown.clone()),
+        accounts,
+        widget_projects: widget_projects::WidgetProjects::start(
+            privacy.clone(),
+            service_token.clone(),
+            bus,
+            tasks,
+            shutdown.clone(),
+        ),
+        service_token,
         privacy,
         accounts_health: tonic_health::pb::health_client::HealthClient::new(accounts_channel),
         verifier,

@@ -32,6 +32,8 @@ pub struct Shared {
     pub accounts: AccountsServiceClient<Channel>,
     pub privacy: PrivacyServiceClient<Channel>,
     pub widget_projects: crate::widget_projects::WidgetProjects,
+    /// Shown on the calls made for callers who have no token of their own (`http::for_service`).
+    pub service_token: causerie_auth::ServiceToken,
     pub accounts_health: tonic_health::pb::health_client::HealthClient<Channel>,
     pub verifier: Arc<Verifier>,
     pub wake_key_refresh: Arc<tokio::sync::Notify>,

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use causerie_auth::ServiceToken;
 use causerie_bus::Bus;
 use causerie_core::{Error, TenantId};
 use causerie_policy::copies::{Copies, WIDGET_PROJECT_CHANGES};
@@ -30,12 +31,14 @@ pub struct ResolvedProject {
 #[derive(Clone)]
 pub struct WidgetProjects {
     privacy: PrivacyServiceClient<Channel>,
+    service_token: ServiceToken,
     copies: Arc<Copies<String, Arc<ResolvedProject>>>,
 }
 
 impl WidgetProjects {
     pub fn start(
         privacy: PrivacyServiceClient<Channel>,
+        service_token: ServiceToken,
         bus: Bus,
         tasks: &TaskTracker,
         shutdown: CancellationToken,
@@ -47,7 +50,7 @@ impl WidgetProjects {
             |_, resolved: &Arc<ResolvedProject>| resolved.tenant_id,
             shutdown,
         ));
-        Self { privacy, copies }
+        Self { privacy, service_token, copies }
     }
 
     /// The project embedded as `public_id`; unknown ids answer accounts' `404` and are not kept.
@@ -60,7 +63,12 @@ impl WidgetProjects {
             return Ok(resolved);
         }
         let since = self.copies.generation();
-        let request = forwarded(pb::ResolveWidgetProjectRequest { public_id: public_id.to_owned() }, None, None)?;
+        let service_token = self.service_token.get().await?;
+        let request = forwarded(
+            pb::ResolveWidgetProjectRequest { public_id: public_id.to_owned() },
+            Some(&*service_token),
+            None,
+        )?;
         let project = self
             .privacy
             .clone()

@@ -14,6 +14,7 @@ pub mod password;
 pub mod privacy;
 pub mod register;
 pub mod secret;
+pub mod service_tokens;
 pub mod sign_in;
 pub mod support;
 pub mod tenancy;

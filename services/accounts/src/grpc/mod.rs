@@ -16,7 +16,7 @@ pub use privacy::PrivacyApi;
 
 use crate::AppState;
 use crate::domain::actor::Actor;
-use crate::domain::{api_keys, audit, legal, sign_in, support, tenancy, users};
+use crate::domain::{api_keys, audit, legal, service_tokens, sign_in, support, tenancy, users};
 use crate::store::TenantRow;
 use crate::store::api_keys::ApiKeyRow;
 use crate::store::audit::AuditRow;
@@ -53,6 +53,12 @@ impl AccountsApi {
     fn caller<T>(&self, request: &Request<T>, audience: Audience) -> Result<Caller, Status> {
         verify_metadata(&self.state.keys.verifier, request.metadata(), &[audience])
             .map_err(|error| Status::from(Error::from(error)))
+    }
+
+    /// The RPCs whose callers have no token of their own (sign-in, reset, API keys) are for the
+    /// services, the gateway first, and need a service token.
+    fn require_service<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        self.caller(request, Audience::Service).map(|_| ())
     }
 
     fn actor<T>(&self, request: &Request<T>) -> Result<Actor, Status> {
@@ -180,6 +186,7 @@ fn list_values(list: Option<pb::StringList>) -> Option<Vec<String>> {
 #[tonic::async_trait]
 impl AccountsService for AccountsApi {
     async fn staff_login(&self, request: Request<pb::StaffLoginRequest>) -> Answer<pb::TokenResponse> {
+        self.require_service(&request)?;
         let address = source_address(&request);
         let request = request.into_inner();
         let state = self.state.clone();
@@ -198,6 +205,7 @@ impl AccountsService for AccountsApi {
     }
 
     async fn login(&self, request: Request<pb::LoginRequest>) -> Answer<pb::TokenResponse> {
+        self.require_service(&request)?;
         let address = source_address(&request);
         let request = request.into_inner();
         let state = self.state.clone();
@@ -266,6 +274,12 @@ impl AccountsService for AccountsApi {
         Ok(Response::new(users::me(&self.state, &actor).await?.into()))
     }
 
+    async fn issue_service_token(&self, request: Request<pb::IssueServiceTokenRequest>) -> Answer<pb::TokenResponse> {
+        let request = request.into_inner();
+        let tokens = service_tokens::issue(&self.state, &request.service, &request.secret)?;
+        Ok(Response::new(tokens.into()))
+    }
+
     async fn get_jwks(&self, _request: Request<pb::GetJwksRequest>) -> Answer<pb::GetJwksResponse> {
         let jwks = self.state.keys.current().jwks(self.state.clock.now());
         let jwks_json = serde_json::to_string(&jwks).map_err(Error::internal)?;
@@ -273,16 +287,19 @@ impl AccountsService for AccountsApi {
     }
 
     async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Answer<pb::TokenResponse> {
+        self.require_service(&request)?;
         let tokens = sign_in::refresh(&self.state, &request.into_inner().refresh_token).await?;
         Ok(Response::new(tokens.into()))
     }
 
     async fn logout(&self, request: Request<pb::LogoutRequest>) -> Answer<pb::Empty> {
+        self.require_service(&request)?;
         sign_in::logout(&self.state, &request.into_inner().refresh_token).await?;
         Ok(Response::new(pb::Empty {}))
     }
 
     async fn request_password_reset(&self, request: Request<pb::PasswordResetRequest>) -> Answer<pb::Empty> {
+        self.require_service(&request)?;
         let address = source_address(&request);
         let request = request.into_inner();
         users::request_password_reset(&self.state, &request.tenant, &request.email, address.as_deref()).await?;
@@ -290,6 +307,7 @@ impl AccountsService for AccountsApi {
     }
 
     async fn confirm_password_reset(&self, request: Request<pb::ConfirmPasswordResetRequest>) -> Answer<pb::Empty> {
+        self.require_service(&request)?;
         let request = request.into_inner();
         users::confirm_password_reset(&self.state, &request.token, request.new_password).await?;
         Ok(Response::new(pb::Empty {}))
@@ -319,6 +337,7 @@ impl AccountsService for AccountsApi {
     }
 
     async fn confirm_email_change(&self, request: Request<pb::ConfirmEmailChangeRequest>) -> Answer<pb::Empty> {
+        self.require_service(&request)?;
         users::confirm_email_change(&self.state, &request.into_inner().token).await?;
         Ok(Response::new(pb::Empty {}))
     }
@@ -440,6 +459,7 @@ impl AccountsService for AccountsApi {
     }
 
     async fn authenticate_api_key(&self, request: Request<pb::AuthenticateApiKeyRequest>) -> Answer<pb::TokenResponse> {
+        self.require_service(&request)?;
         let tokens = api_keys::authenticate(&self.state, &request.into_inner().key).await?;
         Ok(Response::new(tokens.into()))
     }

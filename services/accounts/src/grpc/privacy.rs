@@ -179,6 +179,7 @@ impl PrivacyService for PrivacyApi {
         &self,
         request: Request<pb::ResolveWidgetProjectRequest>,
     ) -> Answer<pb::WidgetProject> {
+        self.caller(&request, &[Audience::Service])?;
         let widget = privacy::current_widget_project(&self.state, &request.into_inner().public_id).await?;
         Ok(Response::new(pb::WidgetProject {
             tenant_id: widget.tenant.id.to_string(),
@@ -199,11 +200,13 @@ impl PrivacyService for PrivacyApi {
         &self,
         request: Request<pb::ResolveWidgetProjectRequest>,
     ) -> Answer<pb::PolicyDocument> {
+        self.caller(&request, &[Audience::Service])?;
         let widget = privacy::current_widget_project(&self.state, &request.into_inner().public_id).await?;
         Ok(Response::new(policy_document(&widget.policy)?))
     }
 
     async fn record_visitor_consent(&self, request: Request<pb::RecordConsentRequest>) -> Answer<pb::ConsentRecord> {
+        self.caller(&request, &[Audience::Service])?;
         let request = request.into_inner();
         let decision = privacy::ConsentDecision {
             visitor_id: &request.visitor_id,
@@ -221,6 +224,7 @@ impl PrivacyService for PrivacyApi {
         &self,
         request: Request<pb::ListVisitorConsentsRequest>,
     ) -> Answer<pb::ListConsentsResponse> {
+        self.caller(&request, &[Audience::Service])?;
         let request = request.into_inner();
         let records = privacy::visitor_consents(&self.state, &request.public_id, &request.visitor_id).await?;
         Ok(Response::new(consent_list(records)))

@@ -11,7 +11,7 @@ use causerie_proto::time::{from_timestamp, to_timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, ClientAddress, PageQuery, StaffContext, forwarded, next_cursor, page_limit};
+use super::extract::{ApiJson, ApiQuery, ClientAddress, PageQuery, StaffContext, for_service, next_cursor, page_limit};
 use super::sessions::TokenResponse;
 use super::users::{UserPage, user_page};
 use crate::state::AppState;
@@ -52,7 +52,7 @@ async fn staff_login(
     ApiJson(body): ApiJson<StaffLoginRequest>,
 ) -> Result<Json<TokenResponse>, Error> {
     let message = pb::StaffLoginRequest { email: body.email, password: body.password, totp_code: body.totp_code };
-    let request = forwarded(message, None, client)?;
+    let request = for_service(&state, message, client).await?;
     let token = state.accounts.clone().staff_login(request).await.map_err(from_status)?;
     Ok(Json(token.into_inner().into()))
 }

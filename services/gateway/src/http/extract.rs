@@ -218,7 +218,7 @@ impl FromRequestParts<AppState> for TenantContext {
         let bearer = bearer_token(&parts.headers)?.to_owned();
         let (token, caller) = if bearer.starts_with(API_KEY_PREFIX) {
             let key = bearer;
-            let exchanged = state.api_keys.exchange(&key, &state.accounts, &state.verifier, &state.clock).await;
+            let exchanged = state.api_keys.exchange(&key, state).await;
             if exchanged.is_err() {
                 state.api_keys.forget(&key);
             }
@@ -267,6 +267,17 @@ impl FromRequestParts<AppState> for StaffContext {
             ClientAddress::from_request_parts(parts, state).await.unwrap_or(ClientAddress(None));
         Ok(Self { token, client })
     }
+}
+
+/// `message` for an RPC whose caller has no token of its own (a visitor, someone signing in): it
+/// carries the gateway's service token instead, which accounts requires on those RPCs.
+pub async fn for_service<T>(
+    state: &crate::state::AppState,
+    message: T,
+    client: Option<IpAddr>,
+) -> Result<tonic::Request<T>, Error> {
+    let service_token = state.service_token.get().await?;
+    forwarded(message, Some(&service_token), client)
 }
 
 /// A gRPC request that carries the caller's token, the client's address and the current trace

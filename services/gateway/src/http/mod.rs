@@ -14,7 +14,7 @@ mod sessions;
 mod users;
 mod widget;
 
-pub use extract::forwarded;
+pub use extract::{for_service, forwarded};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

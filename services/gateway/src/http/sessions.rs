@@ -11,7 +11,7 @@ use causerie_proto::accounts::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ClientAddress, TenantContext, forwarded};
+use super::extract::{ApiJson, ClientAddress, TenantContext, for_service, forwarded};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -85,8 +85,12 @@ async fn login(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>, Error> {
-    let request =
-        forwarded(pb::LoginRequest { tenant: body.tenant, email: body.email, password: body.password }, None, client)?;
+    let request = for_service(
+        &state,
+        pb::LoginRequest { tenant: body.tenant, email: body.email, password: body.password },
+        client,
+    )
+    .await?;
     let token = state.accounts.clone().login(request).await.map_err(from_status)?;
     Ok(Json(TokenResponse::for_user(token.into_inner())))
 }
@@ -105,7 +109,7 @@ async fn refresh(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, Error> {
-    let request = forwarded(pb::RefreshRequest { refresh_token: body.refresh_token }, None, client)?;
+    let request = for_service(&state, pb::RefreshRequest { refresh_token: body.refresh_token }, client).await?;
     let token = state.accounts.clone().refresh(request).await.map_err(from_status)?;
     Ok(Json(TokenResponse::for_user(token.into_inner())))
 }
@@ -118,7 +122,7 @@ async fn logout(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<StatusCode, Error> {
-    let request = forwarded(pb::LogoutRequest { refresh_token: body.refresh_token }, None, client)?;
+    let request = for_service(&state, pb::LogoutRequest { refresh_token: body.refresh_token }, client).await?;
     state.accounts.clone().logout(request).await.map_err(from_status)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -140,7 +144,8 @@ async fn request_password_reset(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<PasswordResetRequest>,
 ) -> Result<StatusCode, Error> {
-    let request = forwarded(pb::PasswordResetRequest { tenant: body.tenant, email: body.email }, None, client)?;
+    let request =
+        for_service(&state, pb::PasswordResetRequest { tenant: body.tenant, email: body.email }, client).await?;
     state.accounts.clone().request_password_reset(request).await.map_err(from_status)?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -162,7 +167,12 @@ async fn confirm_password_reset(
     ApiJson(body): ApiJson<ConfirmPasswordResetRequest>,
 ) -> Result<StatusCode, Error> {
     let message = pb::ConfirmPasswordResetRequest { token: body.token, new_password: body.new_password };
-    state.accounts.clone().confirm_password_reset(forwarded(message, None, client)?).await.map_err(from_status)?;
+    state
+        .accounts
+        .clone()
+        .confirm_password_reset(for_service(&state, message, client).await?)
+        .await
+        .map_err(from_status)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -320,7 +330,7 @@ async fn confirm_email_change(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<ConfirmEmailRequest>,
 ) -> Result<StatusCode, Error> {
-    let request = forwarded(pb::ConfirmEmailChangeRequest { token: body.token }, None, client)?;
+    let request = for_service(&state, pb::ConfirmEmailChangeRequest { token: body.token }, client).await?;
     state.accounts.clone().confirm_email_change(request).await.map_err(from_status)?;
     Ok(StatusCode::NO_CONTENT)
 }

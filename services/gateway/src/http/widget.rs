@@ -21,7 +21,7 @@ use causerie_proto::accounts::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, ClientAddress, forwarded};
+use super::extract::{ApiJson, ApiQuery, ClientAddress, for_service};
 use super::privacy::{ConsentRecordResponse, policy_of};
 use super::sessions::from_status;
 use crate::state::AppState;
@@ -394,8 +394,12 @@ async fn record_consent(
         source: "widget".to_owned(),
         client_address: client.map(|address| address.to_string()),
     };
-    let record =
-        state.privacy.clone().record_visitor_consent(forwarded(message, None, None)?).await.map_err(from_status)?;
+    let record = state
+        .privacy
+        .clone()
+        .record_visitor_consent(for_service(&state, message, None).await?)
+        .await
+        .map_err(from_status)?;
     let record = ConsentRecordResponse::from(record.into_inner());
     Ok((StatusCode::CREATED, AppendHeaders(cors(&headers)), Json(record)).into_response())
 }
@@ -423,8 +427,12 @@ async fn current_consents(State(state): State<AppState>, headers: HeaderMap) -> 
     let resolved = resolve_allowed(&state, &headers, &public_id).await?;
     let visitor_id = visitor(&headers, &resolved)?.to_string();
     let message = pb::ListVisitorConsentsRequest { public_id, visitor_id: visitor_id.clone() };
-    let records =
-        state.privacy.clone().list_visitor_consents(forwarded(message, None, None)?).await.map_err(from_status)?;
+    let records = state
+        .privacy
+        .clone()
+        .list_visitor_consents(for_service(&state, message, None).await?)
+        .await
+        .map_err(from_status)?;
     let mut items: Vec<CurrentConsent> = Vec::new();
     // Newest first: the first record of each purpose is its current state.
     for record in records.into_inner().records {

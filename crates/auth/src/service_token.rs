@@ -1,0 +1,78 @@
+//! The token a service shows on the calls it makes for callers who have no token of their own (a
+//! visitor's widget, someone signing in): asked of accounts with the secret the services share,
+//! kept, and asked for again once half its lifetime has passed (DESIGN.md, identity between
+//! services).
+
+use std::sync::{Arc, RwLock};
+
+use causerie_core::{Clock, Error};
+use causerie_proto::accounts::v1::IssueServiceTokenRequest;
+use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
+use chrono::{DateTime, Utc};
+use tonic::transport::Channel;
+
+#[derive(Clone)]
+pub struct ServiceToken {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    accounts: AccountsServiceClient<Channel>,
+    service: &'static str,
+    secret: String,
+    clock: Clock,
+    current: RwLock<Option<Held>>,
+    /// One request to accounts at a time: callers that find the token stale wait for it.
+    renewing: tokio::sync::Mutex<()>,
+}
+
+struct Held {
+    token: Arc<str>,
+    renew_after: DateTime<Utc>,
+}
+
+impl ServiceToken {
+    /// Nothing is asked of accounts until the first call needs a token.
+    pub fn new(accounts: AccountsServiceClient<Channel>, service: &'static str, secret: String, clock: Clock) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                accounts,
+                service,
+                secret,
+                clock,
+                current: RwLock::new(None),
+                renewing: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The token to show, renewed first when half its lifetime has passed.
+    pub async fn get(&self) -> Result<Arc<str>, Error> {
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        let _renewing = self.inner.renewing.lock().await;
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        let request =
+            IssueServiceTokenRequest { service: self.inner.service.to_owned(), secret: self.inner.secret.clone() };
+        let issued = self.inner.accounts.clone().issue_service_token(request).await.map_err(|status| {
+            tracing::error!(%status, "accounts did not give this service a service token");
+            Error::unavailable(format!("no service token: {}", status.message()))
+        })?;
+        let issued = issued.into_inner();
+        let token: Arc<str> = Arc::from(issued.access_token);
+        let renew_after = self.inner.clock.now() + chrono::Duration::seconds(issued.expires_in / 2);
+        if let Ok(mut current) = self.inner.current.write() {
+            *current = Some(Held { token: Arc::clone(&token), renew_after });
+        }
+        Ok(token)
+    }
+
+    fn fresh(&self) -> Option<Arc<str>> {
+        let current = self.inner.current.read().ok()?;
+        let held = current.as_ref()?;
+        (self.inner.clock.now() < held.renew_after).then(|| Arc::clone(&held.token))
+    }
+}
