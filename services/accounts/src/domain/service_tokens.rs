@@ -4,13 +4,13 @@
 //! reach accounts only through a service that shows one, so the RPCs that serve them are closed
 //! to anything else on the network.
 
-use causerie_auth::{Audience, TokenRequest};
+use causerie_auth::Audience;
 use causerie_core::Error;
 use causerie_runtime::Service;
 use sha2::{Digest, Sha256};
 
-use super::sign_in::{IssuedTokens, access_token};
-use crate::{ACCESS_TOKEN_LIFETIME, AppState};
+use super::sign_in::{IssuedTokens, access_token_alone};
+use crate::AppState;
 
 /// The digest the secret is kept as, so that comparing it takes the same time wherever a wrong
 /// secret differs.
@@ -28,22 +28,5 @@ pub fn issue(state: &AppState, service: &str, secret: &str) -> Result<IssuedToke
     if difference != 0 {
         return Err(Error::unauthenticated("wrong service secret"));
     }
-    let access_token = access_token(
-        state,
-        TokenRequest {
-            audience: Audience::Service,
-            subject: service.name().to_owned(),
-            tenant_id: None,
-            role: None,
-            project_ids: Vec::new(),
-            scopes: Vec::new(),
-            legal_notice_version: None,
-        },
-    )?;
-    Ok(IssuedTokens {
-        access_token,
-        expires_in: ACCESS_TOKEN_LIFETIME.num_seconds(),
-        refresh_token: None,
-        legal_notice_pending: false,
-    })
+    access_token_alone(state, Audience::Service, service.name().to_owned())
 }

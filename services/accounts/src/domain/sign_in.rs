@@ -69,11 +69,17 @@ pub async fn staff_login(
         store::set_staff_password_hash(&state.pool, staff.id, &hash, state.clock.now()).await?;
     }
     tracing::info!(staff.id = %staff.id, "staff signed in");
+    access_token_alone(state, Audience::Staff, StaffId::from(staff.id).to_string())
+}
+
+/// An access token of `audience` for `subject`, outside any tenant, and no refresh token: what
+/// staff and services are given.
+pub fn access_token_alone(state: &AppState, audience: Audience, subject: String) -> Result<IssuedTokens, Error> {
     let access_token = access_token(
         state,
         TokenRequest {
-            audience: Audience::Staff,
-            subject: StaffId::from(staff.id).to_string(),
+            audience,
+            subject,
             tenant_id: None,
             role: None,
             project_ids: Vec::new(),
