@@ -26,6 +26,9 @@ export CAUSERIE_BOOTSTRAP_STAFF_PASSWORD="${CAUSERIE_BOOTSTRAP_STAFF_PASSWORD:-l
 export CAUSERIE_PUBLIC_ADDR="${CAUSERIE_PUBLIC_ADDR:-127.0.0.1:8080}"
 export CAUSERIE_ADMIN_ADDR="${CAUSERIE_ADMIN_ADDR:-127.0.0.1:8081}"
 export CAUSERIE_LOG="${CAUSERIE_LOG:-info}"
+# The services' shared secret has no default outside the test mode: a fresh one per start, unless given.
+CAUSERIE_SERVICE_SECRET="${CAUSERIE_SERVICE_SECRET:-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')}"
+export CAUSERIE_SERVICE_SECRET
 
 # CAUSERIE_BIN=/path/to/causerie uses that binary (e.g. target/release/causerie) and skips the build.
 if [[ -n "${CAUSERIE_BIN:-}" ]]; then

@@ -11,6 +11,12 @@ use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient
 use chrono::{DateTime, Utc};
 use tonic::transport::Channel;
 
+/// How long a request for a token may take before the call that needed it fails.
+const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Bounds on how long a token is kept, whatever lifetime accounts gives it.
+const MIN_KEPT_SECONDS: i64 = 10;
+const MAX_KEPT_SECONDS: i64 = 3600;
+
 #[derive(Clone)]
 pub struct ServiceToken {
     inner: Arc<Inner>,
@@ -55,15 +61,20 @@ impl ServiceToken {
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
-        let request =
-            IssueServiceTokenRequest { service: self.inner.service.to_owned(), secret: self.inner.secret.clone() };
+        let mut request = tonic::Request::new(IssueServiceTokenRequest {
+            service: self.inner.service.to_owned(),
+            secret: self.inner.secret.clone(),
+        });
+        request.set_timeout(ASK_TIMEOUT);
         let issued = self.inner.accounts.clone().issue_service_token(request).await.map_err(|status| {
             tracing::error!(%status, "accounts did not give this service a service token");
             Error::unavailable(format!("no service token: {}", status.message()))
         })?;
         let issued = issued.into_inner();
         let token: Arc<str> = Arc::from(issued.access_token);
-        let renew_after = self.inner.clock.now() + chrono::Duration::seconds(issued.expires_in / 2);
+        // Whatever accounts says of its lifetime, the token is asked for again within these bounds.
+        let kept_for = (issued.expires_in / 2).clamp(MIN_KEPT_SECONDS, MAX_KEPT_SECONDS);
+        let renew_after = self.inner.clock.now() + chrono::Duration::seconds(kept_for);
         if let Ok(mut current) = self.inner.current.write() {
             *current = Some(Held { token: Arc::clone(&token), renew_after });
         }

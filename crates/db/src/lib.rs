@@ -36,6 +36,8 @@ pub enum ServiceError {
     Redis(#[from] causerie_runtime::RedisError),
     #[error("{0}")]
     Setup(causerie_core::Error),
+    #[error("configuration: {0}")]
+    Config(#[from] causerie_runtime::ConfigError),
     #[error("serving: {0}")]
     Serve(#[from] std::io::Error),
 }

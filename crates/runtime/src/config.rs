@@ -97,7 +97,8 @@ pub struct Config {
     /// Password of the per-service application roles the services connect as.
     pub database_app_password: String,
     /// Shared by the services only: what a service shows accounts to be given a service token.
-    pub service_secret: String,
+    /// Read through `service_secret()`, which the services that need it call at start.
+    service_secret: Option<String>,
     pub redis_url: String,
     pub amqp_url: String,
     /// `smtp://host:port` (plain), `smtp://host:port?tls=required` (STARTTLS) or `smtps://` (TLS),
@@ -135,7 +136,22 @@ impl fmt::Debug for Config {
     }
 }
 
+/// The shortest service secret accepted.
+const MIN_SERVICE_SECRET_LEN: usize = 16;
+
 impl Config {
+    /// `CAUSERIE_SERVICE_SECRET`, required by the services that ask for service tokens or give them.
+    pub fn service_secret(&self) -> Result<&str, ConfigError> {
+        match &self.service_secret {
+            Some(secret) if secret.len() >= MIN_SERVICE_SECRET_LEN => Ok(secret),
+            Some(_) => Err(ConfigError::new(
+                "CAUSERIE_SERVICE_SECRET",
+                format!("at least {MIN_SERVICE_SECRET_LEN} characters"),
+            )),
+            None => Err(ConfigError::new("CAUSERIE_SERVICE_SECRET", "required: the secret the services share")),
+        }
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -184,7 +200,11 @@ impl Config {
             service_urls,
             database_url: text("CAUSERIE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
             database_app_password: text("CAUSERIE_DATABASE_APP_PASSWORD", "causerie-dev"),
-            service_secret: text("CAUSERIE_SERVICE_SECRET", "causerie-dev-service-secret"),
+            // No default outside the test mode: a secret everyone can read in this file would let
+            // anything on the network ask for a service token.
+            service_secret: lookup("CAUSERIE_SERVICE_SECRET")
+                .filter(|secret| !secret.is_empty())
+                .or_else(|| test_mode.then(|| "causerie-test-mode-service-secret".to_owned())),
             redis_url: text("CAUSERIE_REDIS_URL", "redis://127.0.0.1:6379"),
             amqp_url: text("CAUSERIE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             smtp_url: text("CAUSERIE_SMTP_URL", "smtp://127.0.0.1:1025"),
@@ -301,6 +321,16 @@ mod tests {
         assert!(error.to_string().starts_with("CAUSERIE_TRUSTED_PROXIES"));
         let config = config_from(&[("CAUSERIE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1 ,fd00::/8")]).unwrap();
         assert_eq!(config.trusted_proxies.len(), 3);
+    }
+
+    #[test]
+    fn the_service_secret_has_no_default_outside_the_test_mode() {
+        let error = config_from(&[]).unwrap().service_secret().err().unwrap();
+        assert!(error.to_string().starts_with("CAUSERIE_SERVICE_SECRET"));
+        assert!(config_from(&[("CAUSERIE_SERVICE_SECRET", "short")]).unwrap().service_secret().is_err());
+        let config = config_from(&[("CAUSERIE_SERVICE_SECRET", "a long enough shared secret")]).unwrap();
+        assert_eq!(config.service_secret().unwrap(), "a long enough shared secret");
+        assert!(config_from(&[("CAUSERIE_TEST_MODE", "1")]).unwrap().service_secret().is_ok());
     }
 
     #[test]

@@ -7,8 +7,9 @@ mod grpc;
 mod keys;
 mod store;
 
-/// Second-factor codes, for tools and tests that play the authenticator app.
+/// How the consent ledger's connection shows in `pg_stat_activity`.
 pub use domain::consent_ledger::WRITER_APPLICATION_NAME as CONSENT_LEDGER_APPLICATION_NAME;
+/// Second-factor codes, for tools and tests that play the authenticator app.
 pub use domain::totp;
 
 /// Hashes `password` once at the service's parameters on the calling thread: for tools that
@@ -114,7 +115,7 @@ async fn serve(
         widget_projects: Arc::new(Copies::new(WIDGET_PROJECT_MAX_AGE, WIDGET_PROJECT_CAPACITY)),
         consent_states: Arc::new(Copies::new(CONSENT_STATE_MAX_AGE, CONSENT_STATE_CAPACITY)),
         consent_ledger: domain::consent_ledger::ConsentLedger::start(&pool, tasks).map_err(ServiceError::Setup)?,
-        service_secret_digest: domain::service_tokens::secret_digest(&config.service_secret),
+        service_secret_digest: domain::service_tokens::secret_digest(config.service_secret()?),
         tasks: tasks.clone(),
     };
     bootstrap_staff(config, &state).await.map_err(ServiceError::Setup)?;

@@ -29,6 +29,8 @@ pub enum StartError {
     Redis(#[from] causerie_runtime::RedisError),
     #[error("accounts URL: {0}")]
     AccountsUrl(#[from] tonic::transport::Error),
+    #[error("configuration: {0}")]
+    Config(#[from] causerie_runtime::ConfigError),
     #[error("serving: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -69,8 +71,12 @@ async fn serve(
     let bus = Bus::start(&config.amqp_url, "gateway", Topology::for_config(config), tasks, shutdown.clone());
     let privacy = PrivacyServiceClient::new(accounts_channel.clone());
     let accounts = AccountsServiceClient::new(accounts_channel.clone());
-    let service_token =
-        ServiceToken::new(accounts.clone(), Service::Gateway.name(), config.service_secret.clone(), clock.clone());
+    let service_token = ServiceToken::new(
+        accounts.clone(),
+        Service::Gateway.name(),
+        config.service_secret()?.to_owned(),
+        clock.clone(),
+    );
     let state = AppState::new(state::Shared {
         accounts,
         widget_projects: widget_projects::WidgetProjects::start(

@@ -87,7 +87,7 @@ impl Writer {
     async fn write_groups(mut self, mut queue: mpsc::Receiver<Pending>) {
         let mut group = Vec::with_capacity(GROUP);
         while queue.recv_many(&mut group, GROUP).await > 0 {
-            self.write_group(std::mem::take(&mut group)).await;
+            self.write_group(std::mem::replace(&mut group, Vec::with_capacity(GROUP))).await;
         }
         if let Some(connection) = self.connection.take() {
             let _ = connection.close().await;
@@ -120,7 +120,13 @@ impl Writer {
             Err(error) => {
                 tracing::warn!(%error, records = group.len(), "consent group refused; writing each record alone");
                 for pending in group {
-                    let answer = self.write(&[&pending.consent]).await.map(|()| pending.consent.committed());
+                    // Once the connection is lost, the rest would each wait for a connection of
+                    // their own in turn: they are answered at once.
+                    let answer = if self.connection.is_some() {
+                        self.write(&[&pending.consent]).await.map(|()| pending.consent.committed())
+                    } else {
+                        Err(Error::unavailable("the consent ledger cannot reach PostgreSQL"))
+                    };
                     let _ = pending.reply.send(answer);
                 }
             }
@@ -150,12 +156,22 @@ impl Writer {
             return Err(Error::unavailable("PostgreSQL did not answer a consent group in time"));
         };
         written.map_err(|error| {
-            // Unless the database refused the records, the connection may be broken: the next
-            // write opens another.
-            if !matches!(error, sqlx::Error::Database(_)) {
+            if !refused_on_a_live_connection(&error) {
                 self.connection = None;
             }
             Error::unavailable(error)
         })
+    }
+}
+
+/// Whether `error` is the database refusing the records on a connection that can go on. A
+/// terminated session (a restart, a fail-over, an administrator) also arrives as a database error,
+/// of class 08 (connection exception) or 57P (operator intervention), and its connection is dead.
+fn refused_on_a_live_connection(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(refusal) => {
+            !refusal.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
+        }
+        _ => false,
     }
 }

@@ -1,6 +1,7 @@
-//! The accounts gRPC API: wire messages in, domain calls, wire messages out. Sign-in, refresh,
-//! logout, password reset, e-mail confirmation, API-key exchange and the key set are open; every
-//! other call verifies the caller's forwarded token first.
+//! The accounts gRPC API: wire messages in, domain calls, wire messages out. The key set and the
+//! service token are open; sign-in, refresh, logout, password reset, e-mail confirmation and the
+//! API-key exchange, whose callers have no token of their own, need a service token (the gateway
+//! makes them); every other call verifies the caller's forwarded token first.
 
 use causerie_auth::transport::verify_metadata;
 use causerie_auth::{Audience, Caller};

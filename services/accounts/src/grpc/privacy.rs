@@ -1,6 +1,6 @@
 //! The privacy gRPC API: projects, the privacy policy, the consent ledger, the processing
-//! register and the sub-processors. Widget calls carry no token (visitors have none); the rest
-//! verify the caller's forwarded token.
+//! register and the sub-processors. Widget calls carry a service token (visitors have none of
+//! their own; the gateway makes them); the rest verify the caller's forwarded token.
 
 use causerie_auth::transport::verify_metadata;
 use causerie_auth::{Audience, Caller};
