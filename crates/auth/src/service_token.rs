@@ -61,12 +61,12 @@ impl ServiceToken {
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
-        let mut request = tonic::Request::new(IssueServiceTokenRequest {
-            service: self.inner.service.to_owned(),
-            secret: self.inner.secret.clone(),
-        });
-        request.set_timeout(ASK_TIMEOUT);
-        let issued = self.inner.accounts.clone().issue_service_token(request).await.map_err(|status| {
+        let request =
+            IssueServiceTokenRequest { service: self.inner.service.to_owned(), secret: self.inner.secret.clone() };
+        let asked = tokio::time::timeout(ASK_TIMEOUT, self.inner.accounts.clone().issue_service_token(request))
+            .await
+            .map_err(|_| Error::unavailable("accounts did not give a service token in time"))?;
+        let issued = asked.map_err(|status| {
             tracing::error!(%status, "accounts did not give this service a service token");
             Error::unavailable(format!("no service token: {}", status.message()))
         })?;
