@@ -61,7 +61,7 @@ pub(crate) struct AppState {
     consent_states: Arc<Copies<(TenantId, uuid::Uuid, String), domain::privacy::LatestConsent>>,
     consent_ledger: domain::consent_ledger::ConsentLedger,
     /// SHA-256 of `CAUSERIE_SERVICE_SECRET` (`domain::service_tokens`).
-    service_secret_digest: [u8; 32],
+    service_secret_digest: Vec<u8>,
     /// The service's tasks, for work that goes on after its request is answered.
     tasks: TaskTracker,
 }
@@ -115,7 +115,7 @@ async fn serve(
         widget_projects: Arc::new(Copies::new(WIDGET_PROJECT_MAX_AGE, WIDGET_PROJECT_CAPACITY)),
         consent_states: Arc::new(Copies::new(CONSENT_STATE_MAX_AGE, CONSENT_STATE_CAPACITY)),
         consent_ledger: domain::consent_ledger::ConsentLedger::start(&pool, tasks).map_err(ServiceError::Setup)?,
-        service_secret_digest: domain::service_tokens::secret_digest(config.service_secret()?),
+        service_secret_digest: domain::secret::hash(config.service_secret()?),
         tasks: tasks.clone(),
     };
     bootstrap_staff(config, &state).await.map_err(ServiceError::Setup)?;

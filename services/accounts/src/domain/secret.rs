@@ -21,6 +21,12 @@ pub fn hash(text: &str) -> Vec<u8> {
     Sha256::digest(text.as_bytes()).to_vec()
 }
 
+/// Whether `left` and `right` hold the same bytes. Every byte is compared, whatever the first
+/// difference: no timing tells how much matched.
+pub fn same(left: &[u8], right: &[u8]) -> bool {
+    left.len() == right.len() && left.iter().zip(right).fold(0_u8, |acc, (left, right)| acc | (left ^ right)) == 0
+}
+
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
     let mut bytes = [0_u8; N];
     getrandom::fill(&mut bytes).map_err(|error| Error::internal(error.to_string()))?;
