@@ -93,6 +93,16 @@ async fn widget_visitor(stack: &TestStack, project: &Value) -> anyhow::Result<(S
     Ok((cookie_header, text(&body(started).await?, "visitor_id")))
 }
 
+/// A new tenant with the default policy, a project embedded on `SHOP`, and a visitor who started
+/// a widget session on it: the tenant, the visitor's cookie header and visitor id.
+async fn tenant_with_visitor(stack: &TestStack, slug: &str) -> anyhow::Result<(Tenant, String, String)> {
+    let tenant = new_tenant(stack, slug).await?;
+    put_policy(stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
+    let project = new_project(stack, &tenant).await?;
+    let (cookie_header, visitor_id) = widget_visitor(stack, &project).await?;
+    Ok((tenant, cookie_header, visitor_id))
+}
+
 /// `POST /widget/v1/consents` as the widget sends it from a page of `origin`, with the visitor's
 /// cookies.
 fn widget_consent(stack: &TestStack, origin: &str, cookie_header: &str) -> reqwest::RequestBuilder {
@@ -405,10 +415,7 @@ async fn a_widget_call_from_an_origin_not_allowed_is_refused() -> anyhow::Result
 #[tokio::test]
 async fn grant_withdraw_and_grant_again_leave_three_records_and_the_state_granted() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
-    let tenant = new_tenant(&stack, "acme").await?;
-    put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
-    let project = new_project(&stack, &tenant).await?;
-    let (cookie_header, visitor_id) = widget_visitor(&stack, &project).await?;
+    let (tenant, cookie_header, visitor_id) = tenant_with_visitor(&stack, "acme").await?;
     let decide = |granted: bool, purpose: &'static str, text_version: i64| {
         widget_consent(&stack, SHOP, &cookie_header)
             // No proxy is trusted here: what a client claims to be is not recorded.
@@ -785,10 +792,7 @@ async fn decisions_sent_at_once_are_each_recorded_and_answered() -> anyhow::Resu
     // Two tenants, so that groups hold records of both and each tenant's part is written apart.
     let mut visitors = Vec::new();
     for slug in ["acme", "globex"] {
-        let tenant = new_tenant(&stack, slug).await?;
-        put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
-        let project = new_project(&stack, &tenant).await?;
-        let (cookie_header, visitor_id) = widget_visitor(&stack, &project).await?;
+        let (tenant, cookie_header, visitor_id) = tenant_with_visitor(&stack, slug).await?;
         visitors.push((tenant, cookie_header, visitor_id));
     }
 
@@ -841,10 +845,7 @@ async fn decisions_sent_at_once_are_each_recorded_and_answered() -> anyhow::Resu
 #[tokio::test]
 async fn the_consent_ledger_opens_a_new_connection_when_its_own_is_cut() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
-    let tenant = new_tenant(&stack, "acme").await?;
-    put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
-    let project = new_project(&stack, &tenant).await?;
-    let (cookie_header, visitor_id) = widget_visitor(&stack, &project).await?;
+    let (tenant, cookie_header, visitor_id) = tenant_with_visitor(&stack, "acme").await?;
     let decide = || {
         widget_consent(&stack, SHOP, &cookie_header)
             .json(&json!({"purpose": "chat_history", "granted": true, "text_version": 1}))
@@ -962,10 +963,7 @@ async fn behind_a_trusted_proxy_the_forwarded_client_address_is_recorded_truncat
     let mut config = causerie_testkit::test_config()?;
     config.trusted_proxies = vec!["127.0.0.1/32".parse()?];
     let stack = TestStack::start_with(config).await?;
-    let tenant = new_tenant(&stack, "acme").await?;
-    put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
-    let project = new_project(&stack, &tenant).await?;
-    let (cookie_header, visitor_id) = widget_visitor(&stack, &project).await?;
+    let (tenant, cookie_header, visitor_id) = tenant_with_visitor(&stack, "acme").await?;
     let recorded = widget_consent(&stack, SHOP, &cookie_header)
         // What the client wrote, then what the (trusted, local) proxy saw.
         .header("x-forwarded-for", "6.6.6.6, 203.0.113.7")
