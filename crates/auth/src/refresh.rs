@@ -7,7 +7,6 @@ use std::time::Duration;
 use causerie_proto::accounts::v1::GetJwksRequest;
 use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
 use jsonwebtoken::jwk::JwkSet;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::Verifier;
@@ -32,14 +31,9 @@ async fn fetch(client: &mut AccountsServiceClient<tonic::transport::Channel>) ->
     Ok(serde_json::from_str(&response.jwks_json)?)
 }
 
-/// Refreshes `verifier` from the accounts service at `accounts_url` until `shutdown` fires.
-/// `wake` asks for a fetch now.
-pub async fn refresh_keys_from_accounts(
-    accounts_url: String,
-    verifier: Arc<Verifier>,
-    wake: Arc<Notify>,
-    shutdown: CancellationToken,
-) {
+/// Refreshes `verifier` from the accounts service at `accounts_url` until `shutdown` fires, and
+/// at once whenever the verifier meets a key it does not know.
+pub async fn refresh_keys_from_accounts(accounts_url: String, verifier: Arc<Verifier>, shutdown: CancellationToken) {
     let channel = match tonic::transport::Endpoint::from_shared(accounts_url) {
         Ok(endpoint) => endpoint.connect_lazy(),
         Err(error) => {
@@ -62,7 +56,7 @@ pub async fn refresh_keys_from_accounts(
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep(wait) => {}
-            () = wake.notified() => tokio::time::sleep(RETRY_EVERY).await,
+            () = verifier.key_refresh_wanted() => tokio::time::sleep(RETRY_EVERY).await,
         }
     }
 }

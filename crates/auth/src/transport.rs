@@ -83,19 +83,11 @@ pub fn with_bearer<T>(mut request: tonic::Request<T>, token: &str) -> Result<ton
 /// The verifier as seen from an axum state.
 pub trait HasVerifier {
     fn verifier(&self) -> &Verifier;
-
-    /// Called when a token names a key the verifier does not know: the key set may have rotated.
-    fn on_unknown_key(&self) {}
 }
 
 fn verify_parts<S: HasVerifier>(parts: &http::request::Parts, state: &S, audience: Audience) -> Result<Caller, Error> {
     let token = bearer_token(&parts.headers)?;
-    state.verifier().verify(token, audience).map_err(|error| {
-        if error == AuthError::UnknownKey {
-            state.on_unknown_key();
-        }
-        Error::from(error)
-    })
+    state.verifier().verify(token, audience).map_err(Error::from)
 }
 
 /// A tenant user, verified from the bearer token. Any other token answers 401.

@@ -4,11 +4,12 @@
 //! a hot path pays one signature check per token, not per request.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use causerie_core::Clock;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use tokio::sync::Notify;
 
 use crate::{Audience, Caller, Claims, ISSUER, TOKEN_TYPE_ACCESS};
 
@@ -50,15 +51,31 @@ struct CachedCaller {
     key_id: String,
 }
 
+/// One published key set, never changed once built: a refresh swaps in a new one.
+struct KeySet {
+    keys: HashMap<String, DecodingKey>,
+}
+
+/// Each lock is taken alone and released before another is taken: the key set's lock only long
+/// enough to clone or swap its `Arc`, the cache's only for one lookup or insert. A thread that
+/// held one while waiting for the other could meet a key refresh waiting the other way round,
+/// and every tokio worker verifying a token would then wait for ever.
 pub struct Verifier {
-    keys: RwLock<HashMap<String, DecodingKey>>,
+    keys: RwLock<Arc<KeySet>>,
     verified: Mutex<HashMap<String, CachedCaller>>,
     clock: Clock,
+    /// Woken when a token names a key not loaded: the keys may have rotated since the last fetch.
+    key_refresh_wanted: Notify,
 }
 
 impl Verifier {
     pub fn new(jwks: &JwkSet, clock: Clock) -> Self {
-        let verifier = Self { keys: RwLock::new(HashMap::new()), verified: Mutex::new(HashMap::new()), clock };
+        let verifier = Self {
+            keys: RwLock::new(Arc::new(KeySet { keys: HashMap::new() })),
+            verified: Mutex::new(HashMap::new()),
+            clock,
+            key_refresh_wanted: Notify::new(),
+        };
         verifier.replace_keys(jwks);
         verifier
     }
@@ -74,14 +91,33 @@ impl Verifier {
                 DecodingKey::from_jwk(jwk).ok().map(|key| (key_id, key))
             })
             .collect();
-        if let Ok(mut current) = self.keys.write() {
-            *current = keys;
+        let key_set = Arc::new(KeySet { keys });
+        match self.keys.write() {
+            Ok(mut current) => *current = key_set,
+            Err(poisoned) => *poisoned.into_inner() = key_set,
+        }
+    }
+
+    fn current_keys(&self) -> Arc<KeySet> {
+        match self.keys.read() {
+            Ok(current) => Arc::clone(&current),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
     }
 
     /// Whether any key is loaded: until then every token would be refused.
     pub fn has_keys(&self) -> bool {
-        self.keys.read().map(|keys| !keys.is_empty()).unwrap_or(false)
+        !self.current_keys().keys.is_empty()
+    }
+
+    /// Resolves when a token named an unknown key since the last call: the key refresh waits on it.
+    pub async fn key_refresh_wanted(&self) {
+        self.key_refresh_wanted.notified().await;
+    }
+
+    /// Asks the key refresh to fetch the key set now, as after a rotation.
+    pub fn want_key_refresh(&self) {
+        self.key_refresh_wanted.notify_one();
     }
 
     /// The readiness check of a service that verifies tokens: not ready before its first key set.
@@ -97,10 +133,19 @@ impl Verifier {
         }
     }
 
-    /// Verifies `token` for `audience`.
+    /// Verifies `token` for `audience`. A token naming a key not loaded wakes the key refresh.
     pub fn verify(&self, token: &str, audience: Audience) -> Result<Caller, AuthError> {
+        let outcome = self.verify_with_current_keys(token, audience);
+        if outcome.as_ref().is_err_and(|error| *error == AuthError::UnknownKey) {
+            self.want_key_refresh();
+        }
+        outcome
+    }
+
+    fn verify_with_current_keys(&self, token: &str, audience: Audience) -> Result<Caller, AuthError> {
         let now = self.clock.now().timestamp();
-        if let Some(caller) = self.cached(token, now)? {
+        let key_set = self.current_keys();
+        if let Some(caller) = self.cached(token, &key_set, now)? {
             return if caller.audience() == audience { Ok(caller) } else { Err(AuthError::WrongAudience) };
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
@@ -108,25 +153,20 @@ impl Verifier {
             return Err(AuthError::WrongAlgorithm);
         }
         let key_id = header.kid.ok_or(AuthError::UnknownKey)?;
-        // The keys stay read-locked until the token is cached, so a key withdrawn meanwhile
-        // cannot leave behind a cached token it verified.
-        let keys = self.keys.read().map_err(|_| AuthError::UnknownKey)?;
-        let claims = {
-            let key = keys.get(&key_id).ok_or(AuthError::UnknownKey)?;
-            let mut validation = Validation::new(Algorithm::EdDSA);
-            // Time is checked below against our clock, which the test mode can move.
-            validation.validate_exp = false;
-            validation.validate_nbf = false;
-            validation.validate_aud = false;
-            validation.required_spec_claims.clear();
-            jsonwebtoken::decode::<Claims>(token, key, &validation)
-                .map_err(|error| match error.kind() {
-                    jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
-                    jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => AuthError::WrongAlgorithm,
-                    _ => AuthError::Malformed,
-                })?
-                .claims
-        };
+        let key = key_set.keys.get(&key_id).ok_or(AuthError::UnknownKey)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        // Time is checked below against our clock, which the test mode can move.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map_err(|error| match error.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
+                jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => AuthError::WrongAlgorithm,
+                _ => AuthError::Malformed,
+            })?
+            .claims;
         if claims.iss != ISSUER {
             return Err(AuthError::WrongIssuer);
         }
@@ -135,23 +175,27 @@ impl Verifier {
         }
         check_window(claims.nbf, claims.exp, now)?;
         let caller = Caller::from_claims(&claims).ok_or(AuthError::Malformed)?;
+        // A key withdrawn while this token was being verified may leave it cached: harmless,
+        // since every hit checks its key against the key set current at that hit.
         self.remember(token, &caller, claims.nbf, key_id);
-        drop(keys);
         if claims.aud != audience.as_str() {
             return Err(AuthError::WrongAudience);
         }
         Ok(caller)
     }
 
-    fn cached(&self, token: &str, now: i64) -> Result<Option<Caller>, AuthError> {
-        let Ok(verified) = self.verified.lock() else { return Ok(None) };
-        let Some(cached) = verified.get(token) else { return Ok(None) };
-        let key_still_published = self.keys.read().map(|keys| keys.contains_key(&cached.key_id)).unwrap_or(false);
-        if !key_still_published {
+    fn cached(&self, token: &str, key_set: &KeySet, now: i64) -> Result<Option<Caller>, AuthError> {
+        let hit = {
+            let Ok(verified) = self.verified.lock() else { return Ok(None) };
+            let Some(cached) = verified.get(token) else { return Ok(None) };
+            (cached.caller.clone(), cached.not_before, cached.key_id.clone())
+        };
+        let (caller, not_before, key_id) = hit;
+        if !key_set.keys.contains_key(&key_id) {
             return Err(AuthError::UnknownKey);
         }
-        check_window(cached.not_before, cached.caller.expires_at().timestamp(), now)?;
-        Ok(Some(cached.caller.clone()))
+        check_window(not_before, caller.expires_at().timestamp(), now)?;
+        Ok(Some(caller))
     }
 
     fn remember(&self, token: &str, caller: &Caller, not_before: i64, key_id: String) {

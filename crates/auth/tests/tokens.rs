@@ -220,3 +220,61 @@ fn a_token_from_a_host_whose_clock_runs_slightly_ahead_is_accepted() {
     let token = keys.issuer.issue(tenant_request(), Utc::now() + Duration::seconds(10), Duration::minutes(15)).unwrap();
     assert!(keys.verifier.verify(&token, Audience::Tenant).is_ok());
 }
+
+#[tokio::test]
+async fn an_unknown_key_wakes_the_key_refresh() {
+    let keys = keys_with(Clock::system());
+    let other = keys_with(Clock::system());
+    let token = other.issuer.issue(tenant_request(), Utc::now(), Duration::minutes(15)).unwrap();
+    assert_eq!(keys.verifier.verify(&token, Audience::Tenant).unwrap_err(), AuthError::UnknownKey);
+    let woken = tokio::time::timeout(std::time::Duration::from_secs(1), keys.verifier.key_refresh_wanted()).await;
+    assert!(woken.is_ok(), "the key refresh was not woken by a token of an unknown key");
+}
+
+#[test]
+fn verifying_while_the_keys_are_replaced_never_deadlocks() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let keys = Arc::new(keys_with(Clock::system()));
+    let jwks = JwkSet { keys: vec![keys.key.public_jwk()] };
+    let hit = keys.issuer.issue(tenant_request(), Utc::now(), Duration::minutes(15)).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let verified = Arc::new(AtomicU64::new(0));
+    let (finished, finishing) = std::sync::mpsc::channel();
+    let mut workers = Vec::new();
+    // Hits (one token, cached), misses (a fresh token each time) and refreshes, all at once: the
+    // three lock paths that, taken in different orders, used to wait on each other.
+    for role in ["hits", "hits", "misses", "misses", "refresh"] {
+        let (keys, jwks, hit, stop, verified, finished) =
+            (Arc::clone(&keys), jwks.clone(), hit.clone(), Arc::clone(&stop), Arc::clone(&verified), finished.clone());
+        workers.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match role {
+                    "refresh" => keys.verifier.replace_keys(&jwks),
+                    "hits" => {
+                        keys.verifier.verify(&hit, Audience::Tenant).unwrap();
+                        verified.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        let miss = keys.issuer.issue(tenant_request(), Utc::now(), Duration::minutes(15)).unwrap();
+                        keys.verifier.verify(&miss, Audience::Tenant).unwrap();
+                        verified.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            finished.send(role).unwrap();
+        }));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    stop.store(true, Ordering::Relaxed);
+    for _ in 0..workers.len() {
+        // A deadlocked worker never reports: the test fails instead of hanging.
+        let role = finishing.recv_timeout(std::time::Duration::from_secs(10));
+        assert!(role.is_ok(), "a verifying thread is stuck after {} verifications", verified.load(Ordering::Relaxed));
+    }
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    assert!(verified.load(Ordering::Relaxed) > 0);
+}

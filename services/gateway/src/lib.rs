@@ -60,11 +60,9 @@ async fn serve(
     let accounts_channel =
         tonic::transport::Endpoint::from_shared(config.service_url(Service::Accounts))?.connect_lazy();
     let verifier = Arc::new(Verifier::new(&jsonwebtoken::jwk::JwkSet { keys: Vec::new() }, clock.clone()));
-    let wake_key_refresh = Arc::new(tokio::sync::Notify::new());
     tasks.spawn(causerie_auth::refresh_keys_from_accounts(
         config.service_url(Service::Accounts),
         Arc::clone(&verifier),
-        Arc::clone(&wake_key_refresh),
         shutdown.clone(),
     ));
     // The gateway only listens on the bus: accounts tells it when a cached widget project changes.
@@ -90,7 +88,6 @@ async fn serve(
         privacy,
         accounts_health: tonic_health::pb::health_client::HealthClient::new(accounts_channel),
         verifier,
-        wake_key_refresh,
         rate_limiter: rate_limit::RateLimiter::start(
             redis.clone(),
             &config.namespace,

@@ -36,7 +36,6 @@ pub struct Shared {
     pub service_token: causerie_auth::ServiceToken,
     pub accounts_health: tonic_health::pb::health_client::HealthClient<Channel>,
     pub verifier: Arc<Verifier>,
-    pub wake_key_refresh: Arc<tokio::sync::Notify>,
     pub rate_limiter: RateLimiter,
     pub access: crate::access::AccessDirectory,
     pub api_keys: crate::api_keys::ApiKeyExchange,
@@ -50,9 +49,5 @@ pub struct Shared {
 impl HasVerifier for AppState {
     fn verifier(&self) -> &Verifier {
         &self.verifier
-    }
-
-    fn on_unknown_key(&self) {
-        self.wake_key_refresh.notify_one();
     }
 }

@@ -48,7 +48,6 @@ async fn serve(
     tasks.spawn(causerie_auth::refresh_keys_from_accounts(
         config.service_url(Service::Accounts),
         Arc::clone(&verifier),
-        Arc::new(tokio::sync::Notify::new()),
         shutdown.clone(),
     ));
     let interceptor = AuthInterceptor::new(

@@ -353,7 +353,7 @@ async fn rotate_signing_keys(
         .await
         .map_err(from_status)?
         .into_inner();
-    state.wake_key_refresh.notify_one();
+    state.verifier.want_key_refresh();
     Ok((
         StatusCode::ACCEPTED,
         Json(RotationResponse { key_id: rotation.key_id, signs_from: rotation.signs_from.and_then(from_timestamp) }),
