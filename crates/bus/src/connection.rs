@@ -29,6 +29,8 @@ pub enum BusError {
     NotConnected,
     #[error("the broker did not confirm message {0}")]
     NotConfirmed(uuid::Uuid),
+    #[error("no queue is bound to routing key {routing_key}: the broker returned message {message_id}")]
+    Unroutable { message_id: uuid::Uuid, routing_key: String },
     #[error("outbox: {0}")]
     Outbox(#[from] sqlx::Error),
 }

@@ -79,7 +79,32 @@ pub enum Message {
     SweepCompletedV1(SweepReceipt),
 }
 
+/// How a message reaches its consumers, which decides what an unrouted publish means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Into the durable queue of each consuming service (`topology::BINDINGS`). Published
+    /// `mandatory`: a message that no queue takes comes back, and stays in the outbox.
+    Queued,
+    /// To the replicas listening now, each on a queue of its own (`broadcast`). A cache
+    /// invalidation that nobody hears has nothing to invalidate, so it is not `mandatory`.
+    Broadcast,
+}
+
 impl Message {
+    pub const fn delivery(&self) -> Delivery {
+        match self {
+            Self::PolicyUpdatedV1(_) | Self::ProjectChangedV1(_) | Self::TenantUpdatedV1(_) => Delivery::Broadcast,
+            Self::TenantCreatedV1(_)
+            | Self::UserErasedV1(_)
+            | Self::ErasureRequestedV1(_)
+            | Self::ErasureCompletedV1(_)
+            | Self::ExportRequestedV1(_)
+            | Self::ExportCompletedV1(_)
+            | Self::SweepRequestedV1(_)
+            | Self::SweepCompletedV1(_) => Delivery::Queued,
+        }
+    }
+
     pub const fn message_type(&self) -> &'static str {
         match self {
             Self::TenantCreatedV1(_) => "tenant.created",
@@ -210,6 +235,88 @@ mod tests {
         assert_eq!(envelope.routing_key(), "accounts.tenant.created");
         let back: Envelope = serde_json::from_value(json).unwrap();
         assert_eq!(back, envelope);
+    }
+
+    /// The services that publish each type; a new variant does not compile until it is listed,
+    /// with an example in `one_of_each`.
+    fn producers(message: &Message) -> &'static [&'static str] {
+        const DATA_SERVICES: &[&str] = &["accounts", "assistant", "live_chat", "forms_analytics"];
+        match message {
+            Message::TenantCreatedV1(_)
+            | Message::UserErasedV1(_)
+            | Message::PolicyUpdatedV1(_)
+            | Message::ProjectChangedV1(_)
+            | Message::TenantUpdatedV1(_) => &["accounts"],
+            Message::ErasureRequestedV1(_) | Message::ExportRequestedV1(_) | Message::SweepRequestedV1(_) => {
+                &["retention"]
+            }
+            Message::ErasureCompletedV1(_) | Message::ExportCompletedV1(_) | Message::SweepCompletedV1(_) => {
+                DATA_SERVICES
+            }
+        }
+    }
+
+    fn one_of_each() -> Vec<Message> {
+        let tenant_id = TenantId::new();
+        let request =
+            SubjectRequest { request_id: Uuid::now_v7(), subject: DataSubject::default(), deadline: Utc::now() };
+        let counts = BTreeMap::new();
+        vec![
+            Message::TenantCreatedV1(TenantCreated {
+                tenant_id,
+                slug: "acme".into(),
+                name: "Acme".into(),
+                contract_end: None,
+            }),
+            Message::UserErasedV1(UserErased { tenant_id, user_id: UserId::new() }),
+            Message::PolicyUpdatedV1(PolicyUpdated { tenant_id, version: 1 }),
+            Message::ProjectChangedV1(ProjectChanged { tenant_id, project_id: Uuid::now_v7(), deleted: false }),
+            Message::TenantUpdatedV1(TenantUpdated { tenant_id }),
+            Message::ErasureRequestedV1(request.clone()),
+            Message::ErasureCompletedV1(ErasureReceipt {
+                request_id: request.request_id,
+                service: "accounts".into(),
+                counts: counts.clone(),
+                completed_at: Utc::now(),
+            }),
+            Message::ExportRequestedV1(request.clone()),
+            Message::ExportCompletedV1(ExportReceipt {
+                request_id: request.request_id,
+                service: "accounts".into(),
+                counts: counts.clone(),
+                bundle: serde_json::json!({}),
+                completed_at: Utc::now(),
+            }),
+            Message::SweepRequestedV1(SweepRequest { run_id: Uuid::now_v7(), cutoffs: BTreeMap::new(), dry_run: true }),
+            Message::SweepCompletedV1(SweepReceipt {
+                run_id: Uuid::now_v7(),
+                service: "accounts".into(),
+                dry_run: true,
+                counts,
+                completed_at: Utc::now(),
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_queued_message_type_has_a_queue_for_each_producer() {
+        let messages = one_of_each();
+        let mut types: Vec<&str> = messages.iter().map(Message::message_type).collect();
+        types.sort_unstable();
+        types.dedup();
+        assert_eq!(types.len(), messages.len(), "one example of each type");
+        for message in &messages {
+            if message.delivery() != Delivery::Queued {
+                continue;
+            }
+            for producer in producers(message) {
+                let routing_key = format!("{producer}.{}", message.message_type());
+                assert!(
+                    !crate::topology::consumers_of(&routing_key).is_empty(),
+                    "no queue is bound to {routing_key}: the broker would drop it"
+                );
+            }
+        }
     }
 
     #[test]

@@ -50,6 +50,14 @@ struct PendingMessage {
     id: Uuid,
     routing_key: String,
     envelope: sqlx::types::JsonValue,
+    attempts: i32,
+}
+
+/// How long a row that was not published waits before its next attempt: doubling from one
+/// second, at most a minute, so a fixed topology or a broker back publishes it soon.
+fn retry_delay(attempts_before: i32) -> chrono::Duration {
+    let exponent = u32::try_from(attempts_before.clamp(0, 6)).unwrap_or(6);
+    chrono::Duration::seconds((1i64 << exponent).min(60))
 }
 
 impl Relay {
@@ -92,20 +100,23 @@ impl Relay {
         }
     }
 
-    /// One round: claims pending messages, publishes them, marks those the broker confirmed.
-    /// Answers how many were published.
+    /// One round: claims pending messages, publishes them, marks those the broker stored and
+    /// holds back the others. Answers how many were published; fails when none of a non-empty
+    /// batch was, so that the relay backs off while the broker is away.
     pub async fn publish_pending(&mut self) -> Result<usize, BusError> {
+        let now = self.clock.now();
         let mut transaction = self.pool.begin().await?;
         // SKIP LOCKED lets several relays (replicas of one service) share the outbox without
         // publishing the same row at the same time.
         let pending: Vec<PendingMessage> = sqlx::query_as(
-            "select tenant_id, id, routing_key, envelope from outbox
-              where published_at is null
+            "select tenant_id, id, routing_key, envelope, attempts from outbox
+              where published_at is null and (next_attempt_at is null or next_attempt_at <= $2)
               order by created_at
               limit $1
               for update skip locked",
         )
         .bind(BATCH)
+        .bind(now)
         .fetch_all(&mut *transaction)
         .await?;
         if pending.is_empty() {
@@ -119,38 +130,52 @@ impl Relay {
                 envelope: &message.envelope,
             })
             .collect();
-        let confirmed = self.publisher.publish_confirmed(&batch).await;
-        let (published, unconfirmed): (Vec<_>, Vec<_>) =
-            pending.iter().zip(&confirmed).partition(|(_, confirmed)| **confirmed);
-        let now = self.clock.now();
-        let tenants: Vec<Uuid> = published.iter().map(|(message, _)| message.tenant_id).collect();
-        let ids: Vec<Uuid> = published.iter().map(|(message, _)| message.id).collect();
+        let outcomes = self.publisher.publish_confirmed(&batch).await;
+        let mut published = (Vec::new(), Vec::new());
+        let mut held_back = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut first_failure = None;
+        for (message, outcome) in pending.iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => {
+                    published.0.push(message.tenant_id);
+                    published.1.push(message.id);
+                }
+                Err(error) => {
+                    held_back.0.push(message.tenant_id);
+                    held_back.1.push(message.id);
+                    held_back.2.push(error.to_string());
+                    held_back.3.push(now + retry_delay(message.attempts));
+                    first_failure.get_or_insert(error);
+                }
+            }
+        }
         sqlx::query(
             "update outbox set published_at = $3
               where (tenant_id, id) in (select * from unnest($1::uuid[], $2::uuid[]))",
         )
-        .bind(&tenants)
-        .bind(&ids)
+        .bind(&published.0)
+        .bind(&published.1)
         .bind(now)
         .execute(&mut *transaction)
         .await?;
-        if !unconfirmed.is_empty() {
-            let tenants: Vec<Uuid> = unconfirmed.iter().map(|(message, _)| message.tenant_id).collect();
-            let ids: Vec<Uuid> = unconfirmed.iter().map(|(message, _)| message.id).collect();
+        if !held_back.0.is_empty() {
             sqlx::query(
-                "update outbox set attempts = attempts + 1, last_error = 'not confirmed by the broker'
-              where (tenant_id, id) in (select * from unnest($1::uuid[], $2::uuid[]))",
+                "update outbox set attempts = attempts + 1, last_error = failed.error, next_attempt_at = failed.retry_at
+                   from unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) as failed (tenant_id, id, error, retry_at)
+                  where outbox.tenant_id = failed.tenant_id and outbox.id = failed.id",
             )
-            .bind(&tenants)
-            .bind(&ids)
+            .bind(&held_back.0)
+            .bind(&held_back.1)
+            .bind(&held_back.2)
+            .bind(&held_back.3)
             .execute(&mut *transaction)
             .await?;
         }
         transaction.commit().await?;
-        if let Some((first_unconfirmed, _)) = unconfirmed.first() {
-            return Err(BusError::NotConfirmed(first_unconfirmed.id));
+        match first_failure {
+            Some(error) if published.1.is_empty() => Err(error),
+            _ => Ok(published.1.len()),
         }
-        Ok(published.len())
     }
 
     async fn purge_published(&self) {

@@ -5,12 +5,13 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation};
 
-use crate::{Bus, BusError};
+use crate::message::Delivery;
+use crate::{Bus, BusError, Envelope};
 
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
-/// How long to wait for the broker to confirm a batch before counting it unconfirmed, so that a
-/// broker under flow control cannot hold the relay (and its outbox rows) forever.
+/// How long to wait for the broker to confirm a whole batch before counting the rest unconfirmed,
+/// so that a broker under flow control cannot hold the relay (and its outbox rows' locks) long.
 const CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One envelope to publish, as stored in the outbox.
@@ -40,14 +41,15 @@ impl Publisher {
         Ok(channel)
     }
 
-    /// Publishes every message, then waits for all their confirms. Answers, in order, whether
-    /// each one was confirmed; a broken channel is replaced on the next call.
-    pub async fn publish_confirmed(&mut self, envelopes: &[OutgoingMessage<'_>]) -> Vec<bool> {
+    /// Publishes every message, then waits for all their confirms, for at most `CONFIRM_TIMEOUT`
+    /// for the whole batch. Answers, in order, whether each one was stored in a queue; a broken
+    /// channel is replaced on the next call.
+    pub async fn publish_confirmed(&mut self, envelopes: &[OutgoingMessage<'_>]) -> Vec<Result<(), BusError>> {
         let channel = match self.confirming_channel().await {
             Ok(channel) => channel,
             Err(error) => {
                 tracing::warn!(%error, "no channel to publish on");
-                return vec![false; envelopes.len()];
+                return envelopes.iter().map(|_| Err(BusError::NotConnected)).collect();
             }
         };
         let exchange = self.bus.topology().events_exchange();
@@ -71,12 +73,16 @@ impl Publisher {
             if let Some(message_type) = message.envelope["type"].as_str() {
                 properties = properties.with_type(message_type.into());
             }
+            // Mandatory: the broker returns a message that no queue takes instead of confirming
+            // and dropping it. A row of a type this build does not know is held to that too.
+            let mandatory = serde_json::from_value::<Envelope>(message.envelope.clone())
+                .map_or(true, |envelope| envelope.message.delivery() == Delivery::Queued);
             let published = match serde_json::to_vec(message.envelope) {
                 Ok(body) => channel
                     .basic_publish(
                         exchange.clone().into(),
                         message.routing_key.into(),
-                        BasicPublishOptions::default(),
+                        BasicPublishOptions { mandatory, ..BasicPublishOptions::default() },
                         &body,
                         properties,
                     )
@@ -84,26 +90,37 @@ impl Publisher {
                     .map_err(BusError::from),
                 Err(_) => Err(BusError::NotConfirmed(message.id)),
             };
-            pending.push((message.id, published));
+            pending.push((message, published));
         }
-        let mut confirmed = Vec::with_capacity(pending.len());
-        for (message_id, published) in pending {
+        let deadline = tokio::time::Instant::now() + CONFIRM_TIMEOUT;
+        let mut outcomes = Vec::with_capacity(pending.len());
+        for (message, published) in pending {
             let outcome = match published {
-                Ok(confirm) => match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
-                    Ok(Ok(Confirmation::Ack(_))) => Ok(()),
+                Ok(confirm) => match tokio::time::timeout_at(deadline, confirm).await {
+                    Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+                    Ok(Ok(Confirmation::Ack(Some(_)))) => Err(BusError::Unroutable {
+                        message_id: message.id,
+                        routing_key: message.routing_key.to_owned(),
+                    }),
                     Ok(Ok(Confirmation::Nack(_) | Confirmation::NotRequested)) | Err(_) => {
-                        Err(BusError::NotConfirmed(message_id))
+                        Err(BusError::NotConfirmed(message.id))
                     }
                     Ok(Err(error)) => Err(error.into()),
                 },
                 Err(error) => Err(error),
             };
-            if let Err(error) = &outcome {
-                tracing::warn!(%message_id, %error, "message not confirmed");
-                self.channel = None;
+            match &outcome {
+                Ok(()) => {}
+                Err(error @ BusError::Unroutable { .. }) => {
+                    tracing::error!(message_id = %message.id, %error, "message returned by the broker");
+                }
+                Err(error) => {
+                    tracing::warn!(message_id = %message.id, %error, "message not confirmed");
+                    self.channel = None;
+                }
             }
-            confirmed.push(outcome.is_ok());
+            outcomes.push(outcome);
         }
-        confirmed
+        outcomes
     }
 }

@@ -11,14 +11,59 @@ use lapin::{Channel, ExchangeKind};
 /// default for quorum queues, so without this a poison message would cycle forever.
 pub const DELIVERY_LIMIT: i64 = 5;
 
-/// Which routing keys each consuming service's queue receives.
+/// Which routing keys each consuming service's queue receives. Every queued message type
+/// (`Delivery::Queued`) matches at least one, which a test of `message` checks.
 const BINDINGS: [(&str, &[&str]); 5] = [
     ("retention", &["accounts.tenant.created", "*.erasure.completed", "*.export.completed", "*.sweep.completed"]),
     ("accounts", &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"]),
-    ("assistant", &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"]),
-    ("live_chat", &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"]),
+    // Assistant and live chat hold what a user authored; their handlers attribute it to the
+    // erased user's tombstone. Until a handler runs, the messages wait in the queue.
+    (
+        "assistant",
+        &[
+            "accounts.user.erased",
+            "retention.erasure.requested",
+            "retention.export.requested",
+            "retention.sweep.requested",
+        ],
+    ),
+    (
+        "live_chat",
+        &[
+            "accounts.user.erased",
+            "retention.erasure.requested",
+            "retention.export.requested",
+            "retention.sweep.requested",
+        ],
+    ),
     ("forms_analytics", &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"]),
 ];
+
+/// The services whose queues receive `routing_key`, matched as the topic exchange does.
+pub fn consumers_of(routing_key: &str) -> Vec<&'static str> {
+    BINDINGS
+        .iter()
+        .filter(|(_, patterns)| patterns.iter().any(|pattern| topic_matches(pattern, routing_key)))
+        .map(|(consumer, _)| *consumer)
+        .collect()
+}
+
+/// AMQP topic matching: words split on `.`, `*` is one word, `#` zero or more.
+fn topic_matches(pattern: &str, routing_key: &str) -> bool {
+    fn matches(pattern: &[&str], key: &[&str]) -> bool {
+        match (pattern.split_first(), key.split_first()) {
+            (None, None) => true,
+            (Some((&"#", rest)), _) => {
+                matches(rest, key) || key.split_first().is_some_and(|(_, tail)| matches(pattern, tail))
+            }
+            (Some((&word, rest)), Some((&first, tail))) => (word == "*" || word == first) && matches(rest, tail),
+            _ => false,
+        }
+    }
+    let pattern: Vec<&str> = pattern.split('.').collect();
+    let key: Vec<&str> = routing_key.split('.').collect();
+    matches(&pattern, &key)
+}
 
 // Queues carry no `x-expires`: RabbitMQ 3.10 wedges its connection acceptor while it deletes an
 // expired quorum queue. Tests delete their namespace's queues themselves (`remove`).
@@ -132,4 +177,20 @@ impl Topology {
 
 fn long_string(text: &str) -> AMQPValue {
     AMQPValue::LongString(text.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_patterns_match_as_the_broker_does() {
+        assert!(topic_matches("*.erasure.completed", "live_chat.erasure.completed"));
+        assert!(!topic_matches("*.erasure.completed", "erasure.completed"));
+        assert!(topic_matches("accounts.#", "accounts.tenant.created"));
+        assert!(topic_matches("#", "a"));
+        assert!(!topic_matches("accounts.tenant.created", "accounts.tenant.updated"));
+        assert_eq!(consumers_of("accounts.user.erased"), vec!["assistant", "live_chat"]);
+        assert!(consumers_of("nobody.tenant.created").is_empty());
+    }
 }

@@ -83,6 +83,28 @@ async fn a_message_that_keeps_failing_is_dead_lettered_after_the_delivery_limit(
     probe.stop().await
 }
 
+#[tokio::test]
+async fn a_message_whose_routing_key_has_no_queue_stays_unsent_in_the_outbox() -> anyhow::Result<()> {
+    let probe = Probe::new().await?;
+    let unroutable = probe.envelope_from("nobody", "acme");
+    probe.enqueue(&unroutable).await?;
+    let routable = probe.envelope("sentinel");
+    probe.enqueue(&routable).await?;
+
+    let published = probe.relay().publish_pending().await?;
+
+    assert_eq!(published, 1, "the routable message is published beside the unroutable one");
+    let (published_at, attempts, last_error) = probe.outbox_row(unroutable.id).await?;
+    assert_eq!(published_at, None, "a message the broker returned is not marked sent");
+    assert_eq!(attempts, 1);
+    let last_error = last_error.unwrap_or_default();
+    assert!(last_error.contains("nobody.tenant.created"), "last error: {last_error}");
+    assert!(probe.outbox_row(routable.id).await?.0.is_some());
+    // Held back for its retry delay: the next round does not spin on it.
+    assert_eq!(probe.relay().publish_pending().await?, 0);
+    probe.stop().await
+}
+
 // The broker-restart test stops RabbitMQ's application for every test on the machine, so it runs
 // alone, after the others (see deploy/local/test.sh), and restarts the broker even when it fails.
 

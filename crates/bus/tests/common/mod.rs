@@ -84,15 +84,23 @@ impl Probe {
         self.tasks.spawn(consumer.run(self.shutdown.clone()));
     }
 
+    pub fn relay(&self) -> Relay {
+        Relay::new(self.relay_pool.clone(), self.bus.clone(), Clock::system())
+    }
+
     pub fn start_relay(&self) {
-        let relay = Relay::new(self.relay_pool.clone(), self.bus.clone(), Clock::system());
-        self.tasks.spawn(relay.run(self.shutdown.clone()));
+        self.tasks.spawn(self.relay().run(self.shutdown.clone()));
     }
 
     pub fn envelope(&self, slug: &str) -> Envelope {
+        self.envelope_from("accounts", slug)
+    }
+
+    /// A `tenant.created` as if `producer` had published it.
+    pub fn envelope_from(&self, producer: &str, slug: &str) -> Envelope {
         Envelope::new(
             self.tenant,
-            "accounts",
+            producer,
             chrono::Utc::now(),
             Message::TenantCreatedV1(TenantCreated {
                 tenant_id: self.tenant,
@@ -164,6 +172,21 @@ impl Probe {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The outbox row of `message_id`: when it was published, how often it was tried, and why
+    /// its last attempt failed.
+    pub async fn outbox_row(
+        &self,
+        message_id: Uuid,
+    ) -> anyhow::Result<(Option<chrono::DateTime<chrono::Utc>>, i32, Option<String>)> {
+        let mut transaction = causerie_db::tenant_tx(&self.pool, self.tenant).await?;
+        let row = sqlx::query_as("select published_at, attempts, last_error from outbox where id = $1")
+            .bind(message_id)
+            .fetch_one(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(row)
     }
 
     pub async fn unpublished(&self) -> anyhow::Result<i64> {
