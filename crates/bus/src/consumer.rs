@@ -1,6 +1,7 @@
 //! Consuming a service's queue: each message is applied in one tenant transaction together with
-//! its inbox row, acknowledged only after that commit, and retried a bounded number of times
-//! before the broker dead-letters it.
+//! its inbox row and acknowledged only after that commit. While the database is away the
+//! consumer holds the message and tries it again in place, so an outage spends none of its
+//! deliveries; a message that cannot be applied is dead-lettered.
 
 use std::future::Future;
 use std::time::Duration;
@@ -17,24 +18,40 @@ use crate::{Bus, Envelope};
 /// Messages the broker may push before we acknowledge; enough to hide the round trip, few
 /// enough that a crash redelivers little.
 const PREFETCH: u16 = 16;
-/// How long to hold back a message that failed for a transient reason before returning it to the
-/// queue: without it, a few seconds of database trouble would spend every delivery at once and
-/// dead-letter messages that only needed to wait.
-const RETRY_DELAY: Duration = Duration::from_secs(2);
+/// The first wait before trying a held message again while a dependency is away; it doubles up
+/// to `LONGEST_HOLD_RETRY`.
+const FIRST_HOLD_RETRY: Duration = Duration::from_millis(200);
+const LONGEST_HOLD_RETRY: Duration = Duration::from_secs(5);
+/// How long inbox rows are kept. A message is redelivered while it is unacknowledged: after a
+/// crash, a lost connection, or the broker's consumer timeout (30 minutes) at most five times
+/// over, and a producer publishes a row again only until it has marked it sent. Two weeks is
+/// far beyond any of these.
+const INBOX_KEPT_DAYS: i32 = 14;
+/// How often the consumer prunes its inbox rows.
+const PRUNE_INBOX_EVERY: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     /// Retrying cannot help: the message goes to the dead-letter queue now.
     #[error("permanent: {0}")]
     Permanent(String),
-    /// Worth retrying (a dependency was away); the delivery limit bounds the attempts.
+    /// The message may apply on another attempt (it lost a race with another transaction): it
+    /// goes back to the queue, and the delivery limit bounds the attempts.
     #[error("transient: {0}")]
     Transient(String),
+    /// A dependency (the database, another service) is away: the consumer holds the message and
+    /// tries it again until the dependency answers, without spending a delivery.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<sqlx::Error> for HandlerError {
     fn from(error: sqlx::Error) -> Self {
-        Self::Transient(error.to_string())
+        match causerie_core::SqlFailure::of(&error) {
+            causerie_core::SqlFailure::DatabaseAway => Self::Unavailable(error.to_string()),
+            causerie_core::SqlFailure::Contention => Self::Transient(error.to_string()),
+            causerie_core::SqlFailure::Refused => Self::Permanent(error.to_string()),
+        }
     }
 }
 
@@ -59,6 +76,13 @@ pub struct Consumer<H> {
 enum Outcome {
     Applied,
     Duplicate,
+}
+
+/// What becomes of a delivery once no dependency is away.
+enum Verdict {
+    Applied(Outcome),
+    DeadLetter(String),
+    Requeue(String),
 }
 
 impl<H: MessageHandler> Consumer<H> {
@@ -109,19 +133,75 @@ impl<H: MessageHandler> Consumer<H> {
             )
             .await?;
         tracing::info!(consumer = %self.name, "consuming");
+        let mut prune_inbox = tokio::time::interval(PRUNE_INBOX_EVERY);
         loop {
             let delivery = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
+                _ = prune_inbox.tick() => {
+                    self.prune_inbox().await;
+                    continue;
+                }
                 next = deliveries.next() => match next {
                     Some(delivery) => delivery?,
                     None => return Ok(()),
                 },
             };
-            self.process(delivery).await?;
+            self.process(delivery, shutdown).await?;
         }
     }
 
-    async fn process(&self, delivery: lapin::message::Delivery) -> Result<(), crate::BusError> {
+    async fn prune_inbox(&self) {
+        let pruned =
+            sqlx::query("delete from inbox where consumer = $1 and processed_at < now() - make_interval(days => $2)")
+                .bind(&self.name)
+                .bind(INBOX_KEPT_DAYS)
+                .execute(&self.pool)
+                .await;
+        match pruned {
+            Ok(done) if done.rows_affected() > 0 => {
+                tracing::info!(consumer = %self.name, rows = done.rows_affected(), "inbox pruned");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(consumer = %self.name, %error, "inbox not pruned"),
+        }
+    }
+
+    /// Applies the message, holding it while a dependency is away: the next deliveries wait
+    /// behind it, so consumption pauses until the database answers again.
+    async fn apply_holding(&self, envelope: &Envelope, shutdown: &CancellationToken) -> Option<Verdict> {
+        let mut wait = FIRST_HOLD_RETRY;
+        let mut held = false;
+        loop {
+            let verdict = match self.apply(envelope).await {
+                Ok(outcome) => Verdict::Applied(outcome),
+                Err(HandlerError::Permanent(reason)) => Verdict::DeadLetter(reason),
+                Err(HandlerError::Transient(reason)) => Verdict::Requeue(reason),
+                Err(HandlerError::Unavailable(reason)) => {
+                    if !held {
+                        tracing::warn!(%reason, "a dependency is away; consumption paused");
+                        held = true;
+                    }
+                    tokio::select! {
+                        // Left unacknowledged: the broker gives it to another replica, or to us again.
+                        () = shutdown.cancelled() => return None,
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                    wait = (wait * 2).min(LONGEST_HOLD_RETRY);
+                    continue;
+                }
+            };
+            if held {
+                tracing::info!("dependency back; consumption resumed");
+            }
+            return Some(verdict);
+        }
+    }
+
+    async fn process(
+        &self,
+        delivery: lapin::message::Delivery,
+        shutdown: &CancellationToken,
+    ) -> Result<(), crate::BusError> {
         let envelope: Envelope = match serde_json::from_slice(&delivery.data) {
             Ok(envelope) => envelope,
             Err(error) => {
@@ -139,22 +219,22 @@ impl<H: MessageHandler> Consumer<H> {
         );
         causerie_runtime::propagation::adopt_parent_from_map(&span, &envelope.trace_context);
         async {
-            match self.apply(&envelope).await {
-                Ok(Outcome::Applied) => {
+            let Some(verdict) = self.apply_holding(&envelope, shutdown).await else { return Ok(()) };
+            match verdict {
+                Verdict::Applied(Outcome::Applied) => {
                     tracing::debug!("message applied");
                     delivery.ack(BasicAckOptions::default()).await?;
                 }
-                Ok(Outcome::Duplicate) => {
+                Verdict::Applied(Outcome::Duplicate) => {
                     tracing::info!("message already applied, acknowledged again");
                     delivery.ack(BasicAckOptions::default()).await?;
                 }
-                Err(HandlerError::Permanent(reason)) => {
+                Verdict::DeadLetter(reason) => {
                     tracing::error!(%reason, "message dead-lettered");
                     delivery.reject(BasicRejectOptions { requeue: false }).await?;
                 }
-                Err(HandlerError::Transient(reason)) => {
+                Verdict::Requeue(reason) => {
                     tracing::warn!(%reason, "message returned for another attempt");
-                    tokio::time::sleep(RETRY_DELAY).await;
                     delivery.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await?;
                 }
             }

@@ -105,6 +105,38 @@ async fn a_message_whose_routing_key_has_no_queue_stays_unsent_in_the_outbox() -
     probe.stop().await
 }
 
+#[tokio::test]
+async fn commands_that_arrive_while_the_database_is_away_are_applied_once_when_it_returns() -> anyhow::Result<()> {
+    let probe = Probe::new().await?;
+    let proxy = probe.start_consumer_through_proxy().await?;
+    let before = probe.envelope("before");
+    probe.publish_raw(&before.routing_key(), &serde_json::to_vec(&before)?).await?;
+    probe.wait_applied(before.id, PATIENCE).await?;
+
+    proxy.cut();
+    let first = probe.envelope("during-first");
+    probe.publish_raw(&first.routing_key(), &serde_json::to_vec(&first)?).await?;
+    // Longer than five of the former 2 s retry delays, after which the broker used to
+    // dead-letter a command that only needed the database back.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let last = probe.envelope("during-last");
+    probe.publish_raw(&last.routing_key(), &serde_json::to_vec(&last)?).await?;
+    let during = [first, last];
+    for envelope in &during {
+        assert_eq!(probe.applied(envelope.id).await?, 0, "applied while the database was cut off");
+    }
+    proxy.restore();
+
+    for envelope in &during {
+        probe.wait_applied(envelope.id, PATIENCE).await?;
+    }
+    for envelope in std::iter::once(&before).chain(&during) {
+        assert_eq!(probe.applied(envelope.id).await?, 1);
+    }
+    assert_eq!(probe.dead_letter(Duration::from_secs(1)).await?, None, "nothing dead-lettered by the outage");
+    probe.stop().await
+}
+
 // The broker-restart test stops RabbitMQ's application for every test on the machine, so it runs
 // alone, after the others (see deploy/local/test.sh), and restarts the broker even when it fails.
 

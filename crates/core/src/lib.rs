@@ -7,8 +7,10 @@ pub mod error;
 pub mod id;
 pub mod policy;
 pub mod retention;
+pub mod sql;
 
 pub use clock::Clock;
 pub use error::{Error, ErrorCode, FieldError};
 pub use id::{ProjectId, StaffId, TenantId, UserId};
 pub use retention::RetentionCategory;
+pub use sql::SqlFailure;

@@ -1,7 +1,9 @@
 //! The test harness: a configuration of its own for every test (a namespace that names its
 //! databases, bus exchanges and queues, and Redis keys), the whole platform started in the test
-//! process on ports the system picks, and an SMTP sink that keeps the mail it receives.
+//! process on ports the system picks, an SMTP sink that keeps the mail it receives, and a TCP
+//! proxy that fault tests cut.
 
+mod proxy;
 mod smtp;
 mod stack;
 
@@ -10,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use causerie_runtime::Config;
 
+pub use proxy::TcpProxy;
 pub use smtp::{Mail, SmtpSink};
 pub use stack::TestStack;
 

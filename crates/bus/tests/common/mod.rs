@@ -80,7 +80,22 @@ impl Probe {
     }
 
     pub fn start_consumer(&self) {
-        let consumer = Consumer::new(self.bus.clone(), self.pool.clone(), PROBE, self.handler.clone());
+        self.start_consumer_on(self.pool.clone());
+    }
+
+    /// The consumer on a pool of its own, as the application role, whose connections to
+    /// PostgreSQL go through a proxy that the test can cut.
+    pub async fn start_consumer_through_proxy(&self) -> anyhow::Result<causerie_testkit::TcpProxy> {
+        let (proxy, database_url) = causerie_testkit::TcpProxy::in_front_of(&self.config.database_url, 5432).await?;
+        let mut proxied = self.config.clone();
+        proxied.database_url = database_url;
+        let pool = causerie_db::prepare(&proxied, Service::LiveChat, &APPLICATIONS).await?;
+        self.start_consumer_on(pool);
+        Ok(proxy)
+    }
+
+    fn start_consumer_on(&self, pool: PgPool) {
+        let consumer = Consumer::new(self.bus.clone(), pool, PROBE, self.handler.clone());
         self.tasks.spawn(consumer.run(self.shutdown.clone()));
     }
 
