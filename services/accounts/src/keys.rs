@@ -114,7 +114,7 @@ impl KeyRing {
 
     /// Rotates when the newest key is older than the rotation period.
     pub async fn rotate_if_due(&self) -> Result<(), Error> {
-        let newest = store::newest_signing_key_created_at(&self.pool).await.map_err(Error::unavailable)?;
+        let newest = store::newest_signing_key_created_at(&self.pool).await?;
         if newest.is_none_or(|created_at| self.clock.now() - created_at > ROTATION_PERIOD) {
             let (key_id, signs_from) = self.rotate().await?;
             tracing::info!(key_id, %signs_from, "signing key rotated");
@@ -127,7 +127,7 @@ impl KeyRing {
 
 /// Keys a token alive at `now` may have been signed with.
 async fn live_keys(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<store::SigningKeyRow>, Error> {
-    store::live_signing_keys(pool, now - ACCESS_TOKEN_LIFETIME).await.map_err(Error::unavailable)
+    store::live_signing_keys(pool, now - ACCESS_TOKEN_LIFETIME).await.map_err(Error::from)
 }
 
 /// Stores a new key and retires the others from the moment it starts signing. With `delayed`
@@ -135,17 +135,11 @@ async fn live_keys(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<store::Signi
 async fn rotate(pool: &PgPool, now: DateTime<Utc>, delayed: bool) -> Result<String, Error> {
     let key = SigningKey::generate().map_err(Error::internal)?;
     let takes_over = if delayed { now + PUBLICATION_DELAY } else { now };
-    let mut transaction = pool.begin().await.map_err(Error::unavailable)?;
-    sqlx::query("select pg_advisory_xact_lock($1)")
-        .bind(KEY_LOCK)
-        .execute(&mut *transaction)
-        .await
-        .map_err(Error::unavailable)?;
-    store::retire_signing_keys(&mut *transaction, takes_over).await.map_err(Error::unavailable)?;
-    store::insert_signing_key(&mut *transaction, key.key_id(), key.pkcs8_der(), now, takes_over)
-        .await
-        .map_err(Error::unavailable)?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    let mut transaction = pool.begin().await?;
+    sqlx::query("select pg_advisory_xact_lock($1)").bind(KEY_LOCK).execute(&mut *transaction).await?;
+    store::retire_signing_keys(&mut *transaction, takes_over).await?;
+    store::insert_signing_key(&mut *transaction, key.key_id(), key.pkcs8_der(), now, takes_over).await?;
+    transaction.commit().await?;
     Ok(key.key_id().to_owned())
 }
 

@@ -27,8 +27,7 @@ impl RetentionService for RetentionApi {
     ) -> Result<Response<pb::TrackedTenant>, Status> {
         let not_found = || Error::not_found("retention does not track this tenant");
         let tenant_id: uuid::Uuid = request.into_inner().tenant_id.parse().map_err(|_| not_found())?;
-        let tenant =
-            store::tracked_tenant(&self.pool, tenant_id).await.map_err(Error::unavailable)?.ok_or_else(not_found)?;
+        let tenant = store::tracked_tenant(&self.pool, tenant_id).await.map_err(Error::from)?.ok_or_else(not_found)?;
         Ok(Response::new(pb::TrackedTenant {
             tenant_id: tenant.id.to_string(),
             slug: tenant.slug,

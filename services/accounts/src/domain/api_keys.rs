@@ -53,7 +53,7 @@ pub async fn create(
     };
     let key = secret::generate(secret::API_KEY, actor.tenant_id)?;
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let row = api_key_store::insert(
         &mut transaction,
         &NewApiKey {
@@ -74,7 +74,7 @@ pub async fn create(
         now,
     )
     .await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     Ok(CreatedKey { row, key: key.text })
 }
 
@@ -88,7 +88,7 @@ pub async fn list(
     actor.require_admin()?;
     let limit = page::limit(limit)?;
     let after = page::id_cursor(cursor)?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let rows = api_key_store::list_live(&mut transaction, after, limit + 1).await?;
     Ok(page::cut(rows, limit, |key| key.id.to_string()))
 }
@@ -98,7 +98,7 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: &str) -> Result<(), Err
     let not_found = || Error::not_found("no such API key");
     let id = Uuid::try_parse(id.trim()).map_err(|_| not_found())?;
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     if !api_key_store::revoke(&mut transaction, id, now).await? {
         return Err(not_found());
     }
@@ -110,7 +110,7 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: &str) -> Result<(), Err
     )
     .await?;
     state.directory.revoke(&[id], now).await?;
-    transaction.commit().await.map_err(Error::unavailable)
+    transaction.commit().await.map_err(Error::from)
 }
 
 /// An access token for a live key of an active tenant; `401` for anything else.
@@ -121,9 +121,9 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<sign_in::Issued
         Some(tenant) if tenant.status == "active" => {}
         _ => return Err(refused()),
     }
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     let row = api_key_store::use_key(&mut transaction, &key_hash, state.clock.now()).await?.ok_or_else(refused)?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     let scopes = row.scopes.iter().filter_map(|scope| scope.parse().ok()).collect();
     let access_token = sign_in::access_token(
         state,

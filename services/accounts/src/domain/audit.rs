@@ -137,7 +137,7 @@ pub async fn list(
     } else {
         Some(query.cursor.parse::<i64>().map_err(|_| Error::invalid_field("cursor", "is not a cursor of this list"))?)
     };
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let filter = audit_store::AuditFilter {
         actor_id: query.actor_id,
         action: query.action,
@@ -153,7 +153,7 @@ pub async fn list(
 /// Checks the tenant's chain end to end, for its admins.
 pub async fn check(state: &crate::AppState, actor: &Actor) -> Result<Verification, Error> {
     actor.require_admin()?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     verify(&mut transaction).await
 }
 

@@ -141,8 +141,7 @@ impl Writer {
             None => {
                 let connected = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&self.options))
                     .await
-                    .map_err(|_| Error::unavailable("PostgreSQL did not accept a connection in time"))?
-                    .map_err(Error::unavailable)?;
+                    .map_err(|_| Error::unavailable("PostgreSQL did not accept a connection in time"))??;
                 self.connection.insert(connected)
             }
         };
@@ -159,7 +158,7 @@ impl Writer {
             if !refused_on_a_live_connection(&error) {
                 self.connection = None;
             }
-            Error::unavailable(error)
+            Error::from(error)
         })
     }
 }

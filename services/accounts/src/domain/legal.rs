@@ -22,11 +22,11 @@ pub async fn publish(state: &AppState, actor: &Actor, text: &str) -> Result<Lega
     if text.is_empty() || text.chars().count() > MAX_TEXT_CHARACTERS {
         return Err(Error::invalid_field("text", format!("must be 1 to {MAX_TEXT_CHARACTERS} characters")));
     }
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let version =
         legal_store::publish(&mut transaction, actor.tenant_id.as_uuid(), text, admin_id.as_uuid(), state.clock.now())
             .await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     // After the commit, so no gateway asks for a version that does not exist. The notice is
     // published either way; if Redis cannot be told now, the periodic reconciliation tells it.
     if let Err(error) = state.directory.set_legal_notice_version(actor.tenant_id, version).await {
@@ -38,7 +38,7 @@ pub async fn publish(state: &AppState, actor: &Actor, text: &str) -> Result<Lega
 
 pub async fn current(state: &AppState, actor: &Actor) -> Result<LegalNotice, Error> {
     let user_id = actor.user_id()?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let Some(notice) = legal_store::current(&mut transaction).await? else {
         return Ok(LegalNotice { version: 0, text: String::new(), accepted: true });
     };
@@ -48,13 +48,13 @@ pub async fn current(state: &AppState, actor: &Actor) -> Result<LegalNotice, Err
 
 pub async fn accept(state: &AppState, actor: &Actor, version: i32) -> Result<(), Error> {
     let user_id = actor.user_id()?.as_uuid();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     if !legal_store::exists(&mut transaction, version).await? {
         return Err(Error::not_found("no such legal notice version"));
     }
     legal_store::accept(&mut transaction, actor.tenant_id.as_uuid(), user_id, version, state.clock.now()).await?;
     let accepted = legal_store::accepted_version(&mut transaction, user_id).await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     // After the commit; a failure answers 503 and accepting again is harmless.
     state.directory.record_acceptance(actor.tenant_id, user_id, accepted).await
 }
@@ -69,7 +69,7 @@ pub async fn republish_versions(state: &AppState) -> Result<(), Error> {
         after = Some(last.id);
         for tenant in tenants {
             let tenant_id = TenantId::from(tenant.id);
-            let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+            let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
             if let Some(notice) = legal_store::current(&mut transaction).await? {
                 state.directory.set_legal_notice_version(tenant_id, notice.version).await?;
             }

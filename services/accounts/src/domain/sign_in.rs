@@ -109,8 +109,7 @@ pub async fn login(
         store::tenant_by_slug(&state.pool, tenant_slug.trim()).await?.filter(|tenant| tenant.status == "active");
     let user = match &tenant {
         Some(tenant) => {
-            let mut transaction =
-                causerie_db::tenant_tx(&state.pool, tenant.id.into()).await.map_err(Error::unavailable)?;
+            let mut transaction = causerie_db::tenant_tx(&state.pool, tenant.id.into()).await?;
             user_store::by_email(&mut transaction, email.trim()).await?
         }
         None => None,
@@ -120,13 +119,13 @@ pub async fn login(
     let user = user.filter(|_| verdict.matches()).ok_or_else(wrong_credentials)?;
     state.login_guard.succeeded(&attempt).await?;
     let tenant_id = TenantId::from(user.tenant_id);
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     if verdict == (Verdict::Match { outdated: true }) {
         let hash = state.passwords.hash(&password).await?;
         user_store::set_password_hash(&mut transaction, user.id, &hash, state.clock.now()).await?;
     }
     let tokens = issue_session(state, &mut transaction, &user, Uuid::now_v7()).await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     Ok(tokens)
 }
 
@@ -185,13 +184,13 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<IssuedToke
     let (tenant_id, token_hash) =
         secret::parse(secret::REFRESH_TOKEN, refresh_token).ok_or_else(invalid_refresh_token)?;
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     let token = session_store::refresh_token_for_update(&mut transaction, &token_hash)
         .await?
         .ok_or_else(invalid_refresh_token)?;
     if token.used_at.is_some() {
         session_store::revoke_family(&mut transaction, token.family_id, now).await?;
-        transaction.commit().await.map_err(Error::unavailable)?;
+        transaction.commit().await?;
         tracing::warn!(tenant.id = %tenant_id, family = %token.family_id, "refresh token reused; family revoked");
         return Err(invalid_refresh_token());
     }
@@ -205,7 +204,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<IssuedToke
     active_tenant(state, tenant_id).await?;
     session_store::mark_refresh_token_used(&mut transaction, token.id, now).await?;
     let tokens = issue_session(state, &mut transaction, &user, token.family_id).await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     Ok(tokens)
 }
 
@@ -222,11 +221,11 @@ pub async fn logout(state: &AppState, refresh_token: &str) -> Result<(), Error> 
     let Some((tenant_id, token_hash)) = secret::parse(secret::REFRESH_TOKEN, refresh_token) else {
         return Ok(());
     };
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     if let Some(token) = session_store::refresh_token_for_update(&mut transaction, &token_hash).await? {
         session_store::revoke_family(&mut transaction, token.family_id, state.clock.now()).await?;
     }
-    transaction.commit().await.map_err(Error::unavailable)
+    transaction.commit().await.map_err(Error::from)
 }
 
 /// Every refresh token of the user stops working, in the caller's transaction.

@@ -36,7 +36,7 @@ pub async fn create_grant(
     if reason.is_some_and(|reason| reason.chars().count() > 1000) {
         return Err(Error::invalid_field("reason", "must be at most 1000 characters"));
     }
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let grant = support_store::insert(
         &mut transaction,
         &NewSupportGrant {
@@ -60,7 +60,7 @@ pub async fn create_grant(
         now,
     )
     .await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     Ok(grant)
 }
 
@@ -74,7 +74,7 @@ pub async fn list_grants(
     actor.require_admin()?;
     let limit = page::limit(limit)?;
     let before = page::id_cursor(cursor)?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let rows = support_store::list(&mut transaction, before, limit + 1).await?;
     Ok(page::cut(rows, limit, |grant| grant.id.to_string()))
 }
@@ -84,7 +84,7 @@ pub async fn revoke_grant(state: &AppState, actor: &Actor, id: &str) -> Result<(
     let not_found = || Error::not_found("no such support grant");
     let id = uuid::Uuid::try_parse(id.trim()).map_err(|_| not_found())?;
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     if !support_store::revoke(&mut transaction, id, now).await? {
         return Err(not_found());
     }
@@ -95,7 +95,7 @@ pub async fn revoke_grant(state: &AppState, actor: &Actor, id: &str) -> Result<(
         now,
     )
     .await?;
-    transaction.commit().await.map_err(Error::unavailable)
+    transaction.commit().await.map_err(Error::from)
 }
 
 /// A tenant's users for support staff, while a grant is in force; `404` otherwise, as for an
@@ -113,7 +113,7 @@ pub async fn tenant_users(
     let limit = page::limit(limit)?;
     let after = page::id_cursor(cursor)?;
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     support_store::live(&mut transaction, now).await?.ok_or_else(not_found)?;
     let (users, next) =
         page::cut(user_store::list(&mut transaction, after, limit + 1).await?, limit, |user| user.id.to_string());
@@ -123,7 +123,7 @@ pub async fn tenant_users(
         .map(|user| AuditEvent { action: "user.read", subject_kind: "user", subject_id: user.id.to_string() })
         .collect();
     audit::record(&mut transaction, &actor, events, now).await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     Ok((users, next))
 }
 

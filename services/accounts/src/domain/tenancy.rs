@@ -81,7 +81,7 @@ pub async fn create_tenant(state: &AppState, request: TenantRequest) -> Result<C
     let tenant_id = TenantId::new();
     let admin_user_id = UserId::new();
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     let tenant = store::insert_tenant(
         &mut transaction,
         &NewTenant {
@@ -122,8 +122,8 @@ pub async fn create_tenant(state: &AppState, request: TenantRequest) -> Result<C
             contract_end: tenant.contract_end,
         }),
     );
-    causerie_bus::enqueue(&mut transaction, &announcement).await.map_err(Error::unavailable)?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    causerie_bus::enqueue(&mut transaction, &announcement).await?;
+    transaction.commit().await?;
     tracing::info!(tenant.id = %tenant_id, slug = %tenant.slug, "tenant created");
     Ok(CreatedTenant { tenant, admin_user_id })
 }

@@ -172,7 +172,7 @@ pub async fn create(state: &AppState, actor: &Actor, request: NewUserRequest) ->
         None => None,
     };
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     check_projects_exist(&mut transaction, &project_ids).await?;
     let user = user_store::insert(
         &mut transaction,
@@ -199,7 +199,7 @@ pub async fn create(state: &AppState, actor: &Actor, request: NewUserRequest) ->
         now,
     )
     .await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     Ok(user)
 }
 
@@ -212,25 +212,25 @@ pub async fn list(
     actor.require_admin_or_scope(Scope::UsersRead)?;
     let limit = page::limit(limit)?;
     let after = page::id_cursor(cursor)?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let (users, next) =
         page::cut(user_store::list(&mut transaction, after, limit + 1).await?, limit, |user| user.id.to_string());
     audit::record(&mut transaction, actor, read_events("user.read", &users), state.clock.now()).await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     Ok((users, next))
 }
 
 pub async fn get(state: &AppState, actor: &Actor, id: &str) -> Result<UserRow, Error> {
     actor.require_admin_or_scope(Scope::UsersRead)?;
     let id = user_id(id)?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let user = user_store::by_id(&mut transaction, id)
         .await?
         .filter(|user| !user.is_erased())
         .ok_or_else(|| Error::not_found("no such user"))?;
     audit::record(&mut transaction, actor, read_events("user.read", std::slice::from_ref(&user)), state.clock.now())
         .await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     Ok(user)
 }
 
@@ -296,7 +296,7 @@ pub async fn update(state: &AppState, actor: &Actor, id: &str, update: UserUpdat
     let id = user_id(id)?;
     let update = validate_update(update)?;
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     user_store::lock_admins(&mut transaction, actor.tenant_id).await?;
     let before = user_store::by_id(&mut transaction, id)
         .await?
@@ -324,7 +324,7 @@ pub async fn update(state: &AppState, actor: &Actor, id: &str, update: UserUpdat
     if user.role != before.role || user.project_ids != before.project_ids {
         state.directory.revoke(&[id], now).await?;
     }
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     Ok(user)
 }
 
@@ -335,7 +335,7 @@ pub async fn erase(state: &AppState, actor: &Actor, id: &str) -> Result<(), Erro
     actor.require_admin()?;
     let id = user_id(id)?;
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     user_store::lock_admins(&mut transaction, actor.tenant_id).await?;
     let user = user_store::by_id(&mut transaction, id)
         .await?
@@ -353,7 +353,7 @@ pub async fn erase(state: &AppState, actor: &Actor, id: &str) -> Result<(), Erro
         now,
         Message::UserErasedV1(UserErased { tenant_id: actor.tenant_id, user_id: UserId::from(id) }),
     );
-    causerie_bus::enqueue(&mut transaction, &announcement).await.map_err(Error::unavailable)?;
+    causerie_bus::enqueue(&mut transaction, &announcement).await?;
     // Before the commit: if Redis cannot be told, nothing is erased and the admin retries; a
     // revocation recorded for a user who then stays is harmless, as the user can sign in again.
     let mut subjects = revoked_keys;
@@ -367,7 +367,7 @@ pub async fn erase(state: &AppState, actor: &Actor, id: &str) -> Result<(), Erro
         now,
     )
     .await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     tracing::info!(tenant.id = %actor.tenant_id, user.id = %id, "user erased");
     Ok(())
 }
@@ -385,7 +385,7 @@ pub async fn search_operators(
     let after = page::id_cursor(cursor)?;
     let language = language.map(|language| languages("language", &[language.to_owned()])).transpose()?;
     let skill = skill.map(|skill| skills("skill", &[skill.to_owned()])).transpose()?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let operators = user_store::search_operators(
         &mut transaction,
         language.as_ref().and_then(|tags| tags.first()).map(String::as_str),
@@ -396,7 +396,7 @@ pub async fn search_operators(
     .await?;
     let (operators, next) = page::cut(operators, limit, |user| user.id.to_string());
     audit::record(&mut transaction, actor, read_events("user.read", &operators), state.clock.now()).await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     Ok((operators, next))
 }
 
@@ -418,7 +418,7 @@ pub async fn update_me(state: &AppState, actor: &Actor, update: UserUpdate) -> R
     }
     let update = validate_update(update)?;
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let mut user = user_store::update(&mut transaction, user_id, &update.changes(false), now)
         .await?
         .ok_or_else(|| Error::unauthenticated("this account no longer exists"))?;
@@ -445,7 +445,7 @@ pub async fn update_me(state: &AppState, actor: &Actor, update: UserUpdate) -> R
         now,
     )
     .await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     Ok(user)
 }
 
@@ -453,7 +453,7 @@ pub async fn confirm_email_change(state: &AppState, token: &str) -> Result<(), E
     let invalid = || Error::invalid_field("token", "is invalid, used or expired");
     let (tenant_id, token_hash) = secret::parse(secret::EMAIL_CHANGE, token).ok_or_else(invalid)?;
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     let user_id = user_store::confirm_pending_email(&mut transaction, &token_hash, now).await?.ok_or_else(invalid)?;
     let actor = self_actor(tenant_id, user_id, None)?;
     audit::record(
@@ -463,7 +463,7 @@ pub async fn confirm_email_change(state: &AppState, token: &str) -> Result<(), E
         now,
     )
     .await?;
-    transaction.commit().await.map_err(Error::unavailable)
+    transaction.commit().await.map_err(Error::from)
 }
 
 /// The user acting on its own account through a link, with no token.
@@ -495,7 +495,7 @@ pub async fn change_password(state: &AppState, actor: &Actor, current: String, n
     state.login_guard.succeeded(&attempt).await?;
     let hash = state.passwords.hash(&new).await?;
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     user_store::set_password_hash(&mut transaction, user_id, &hash, now).await?;
     sign_in::revoke_sessions(&mut transaction, user_id, now).await?;
     audit::record(
@@ -505,7 +505,7 @@ pub async fn change_password(state: &AppState, actor: &Actor, current: String, n
         now,
     )
     .await?;
-    transaction.commit().await.map_err(Error::unavailable)
+    transaction.commit().await.map_err(Error::from)
 }
 
 /// How long a password-reset link works.
@@ -546,7 +546,7 @@ pub async fn request_password_reset(
 /// Writes a reset link for the tenant's account of `email`, if there is one, and queues its mail.
 async fn mail_reset_link(state: &AppState, tenant_id: TenantId, email: &Email) -> Result<(), Error> {
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     let Some(user) = user_store::by_email(&mut transaction, email.as_str()).await? else { return Ok(()) };
     let reset = secret::generate(secret::PASSWORD_RESET, tenant_id)?;
     session_store::insert_password_reset(
@@ -559,7 +559,7 @@ async fn mail_reset_link(state: &AppState, tenant_id: TenantId, email: &Email) -
     )
     .await?;
     mail::queue_password_reset(state, &mut transaction, tenant_id, email.as_str(), &reset.text).await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     tracing::info!(tenant.id = %tenant_id, user.id = %user.id, "password reset mailed");
     Ok(())
 }
@@ -572,14 +572,14 @@ pub async fn confirm_password_reset(state: &AppState, token: &str, new_password:
     let (tenant_id, token_hash) = secret::parse(secret::PASSWORD_RESET, token).ok_or_else(invalid)?;
     // The link is checked before the costly hash, so made-up links cost nothing.
     {
-        let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+        let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
         if !session_store::password_reset_is_live(&mut transaction, &token_hash, state.clock.now()).await? {
             return Err(invalid());
         }
     }
     let hash = state.passwords.hash(&new_password).await?;
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     let user_id = session_store::use_password_reset(&mut transaction, &token_hash, now).await?.ok_or_else(invalid)?;
     session_store::spend_password_resets(&mut transaction, user_id, now).await?;
     user_store::set_password_hash(&mut transaction, user_id, &hash, now).await?;
@@ -599,5 +599,5 @@ pub async fn confirm_password_reset(state: &AppState, token: &str, new_password:
         now,
     )
     .await?;
-    transaction.commit().await.map_err(Error::unavailable)
+    transaction.commit().await.map_err(Error::from)
 }

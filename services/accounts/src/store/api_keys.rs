@@ -39,7 +39,7 @@ pub async fn insert(transaction: &mut PgConnection, key: &NewApiKey<'_>) -> Resu
     .bind(key.now)
     .fetch_one(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 /// Up to `limit` keys not revoked, in id order after `after`.
@@ -56,7 +56,7 @@ pub async fn list_live(
     .bind(limit)
     .fetch_all(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 /// Answers false when there was no live key with this id.
@@ -65,8 +65,7 @@ pub async fn revoke(transaction: &mut PgConnection, id: Uuid, now: DateTime<Utc>
         .bind(id)
         .bind(now)
         .execute(transaction)
-        .await
-        .map_err(Error::unavailable)?;
+        .await?;
     Ok(revoked.rows_affected() == 1)
 }
 
@@ -81,7 +80,7 @@ pub async fn revoke_created_by(
         .bind(now)
         .fetch_all(transaction)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 /// A live key with this hash, its last use recorded at most once a minute so that a busy
@@ -96,8 +95,7 @@ pub async fn use_key(
     )
     .bind(key_hash)
     .fetch_optional(&mut *transaction)
-    .await
-    .map_err(Error::unavailable)?;
+    .await?;
     if let Some(key) = &key
         && key.last_used_at.is_none_or(|last_used| now - last_used > chrono::Duration::minutes(1))
     {
@@ -105,8 +103,7 @@ pub async fn use_key(
             .bind(key.id)
             .bind(now)
             .execute(transaction)
-            .await
-            .map_err(Error::unavailable)?;
+            .await?;
     }
     Ok(key)
 }

@@ -38,12 +38,11 @@ pub async fn lock_chain_end(transaction: &mut PgConnection, tenant_id: Uuid) -> 
     sqlx::query("select pg_advisory_xact_lock(hashtextextended('audit_log:' || $1::text, 0))")
         .bind(tenant_id)
         .execute(&mut *transaction)
-        .await
-        .map_err(Error::unavailable)?;
+        .await?;
     sqlx::query_as("select sequence, hash from audit_log order by sequence desc limit 1")
         .fetch_optional(transaction)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 pub async fn insert(transaction: &mut PgConnection, tenant_id: Uuid, entry: &AuditRow) -> Result<(), Error> {
@@ -65,8 +64,7 @@ pub async fn insert(transaction: &mut PgConnection, tenant_id: Uuid, entry: &Aud
     .bind(&entry.previous_hash)
     .bind(&entry.hash)
     .execute(transaction)
-    .await
-    .map_err(Error::unavailable)?;
+    .await?;
     Ok(())
 }
 
@@ -98,7 +96,7 @@ pub async fn list(transaction: &mut PgConnection, filter: &AuditFilter<'_>) -> R
     .bind(filter.limit)
     .fetch_all(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 /// Entries after `after` in chain order, a page at a time so verifying a long log stays bounded.
@@ -108,5 +106,5 @@ pub async fn chain_page(transaction: &mut PgConnection, after: i64, limit: i64) 
         .bind(limit)
         .fetch_all(transaction)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }

@@ -15,7 +15,7 @@ pub async fn current(transaction: &mut PgConnection) -> Result<Option<LegalNotic
     sqlx::query_as("select version, text from legal_notices order by version desc limit 1")
         .fetch_optional(transaction)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 pub async fn exists(transaction: &mut PgConnection, version: i32) -> Result<bool, Error> {
@@ -23,7 +23,7 @@ pub async fn exists(transaction: &mut PgConnection, version: i32) -> Result<bool
         .bind(version)
         .fetch_one(transaction)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 /// Publishes the next version. The tenant's lock serialises publishers so versions have no gaps
@@ -38,8 +38,7 @@ pub async fn publish(
     sqlx::query("select pg_advisory_xact_lock(hashtextextended('legal_notices:' || $1::text, 0))")
         .bind(tenant_id)
         .execute(&mut *transaction)
-        .await
-        .map_err(Error::unavailable)?;
+        .await?;
     sqlx::query_scalar(
         "insert into legal_notices (tenant_id, version, text, published_by, published_at)
          select $1, coalesce(max(version), 0) + 1, $2, $3, $4 from legal_notices
@@ -51,7 +50,7 @@ pub async fn publish(
     .bind(now)
     .fetch_one(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 /// The tenant's current version and the latest the user accepted, in one round trip; 0 for none.
@@ -63,7 +62,7 @@ pub async fn versions(transaction: &mut PgConnection, user_id: Uuid) -> Result<(
     .bind(user_id)
     .fetch_one(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 /// The latest version the user has accepted; 0 for none.
@@ -72,7 +71,7 @@ pub async fn accepted_version(transaction: &mut PgConnection, user_id: Uuid) -> 
         .bind(user_id)
         .fetch_one(transaction)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 pub async fn accept(
@@ -92,7 +91,6 @@ pub async fn accept(
     .bind(version)
     .bind(now)
     .execute(transaction)
-    .await
-    .map_err(Error::unavailable)?;
+    .await?;
     Ok(())
 }

@@ -26,8 +26,7 @@ pub async fn enqueue(transaction: &mut PgConnection, mail: &NewMail<'_>) -> Resu
     .bind(mail.body)
     .bind(mail.now)
     .execute(transaction)
-    .await
-    .map_err(Error::unavailable)?;
+    .await?;
     Ok(())
 }
 

@@ -36,10 +36,6 @@ pub struct NewTenant<'a> {
     pub now: DateTime<Utc>,
 }
 
-pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(database) if database.code().as_deref() == Some("23505"))
-}
-
 pub async fn insert_tenant(connection: &mut PgConnection, tenant: &NewTenant<'_>) -> Result<TenantRow, Error> {
     sqlx::query_as(
         "insert into tenants (id, name, slug, contract_end, created_at, updated_at)
@@ -53,13 +49,7 @@ pub async fn insert_tenant(connection: &mut PgConnection, tenant: &NewTenant<'_>
     .bind(tenant.now)
     .fetch_one(connection)
     .await
-    .map_err(|error| {
-        if is_unique_violation(&error) {
-            Error::conflict(format!("slug {:?} is taken", tenant.slug))
-        } else {
-            Error::unavailable(error)
-        }
-    })
+    .map_err(|error| Error::conflict_if_unique(error, format!("slug {:?} is taken", tenant.slug)))
 }
 
 pub async fn tenant_by_slug(pool: &PgPool, slug: &str) -> Result<Option<TenantRow>, Error> {
@@ -67,7 +57,7 @@ pub async fn tenant_by_slug(pool: &PgPool, slug: &str) -> Result<Option<TenantRo
         .bind(slug)
         .fetch_optional(pool)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 pub struct TenantChanges {
@@ -101,7 +91,7 @@ pub async fn update_tenant(
     .bind(now)
     .fetch_optional(executor)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 pub async fn tenant_by_id(executor: impl sqlx::PgExecutor<'_>, id: TenantId) -> Result<Option<TenantRow>, Error> {
@@ -109,7 +99,7 @@ pub async fn tenant_by_id(executor: impl sqlx::PgExecutor<'_>, id: TenantId) -> 
         .bind(id.as_uuid())
         .fetch_optional(executor)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 /// A page of tenants in id order (creation order, as ids are UUID v7), after `after`.
@@ -124,7 +114,7 @@ pub async fn list_tenants(pool: &PgPool, after: Option<Uuid>, limit: i64) -> Res
     .bind(limit)
     .fetch_all(pool)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 #[derive(sqlx::FromRow)]
@@ -147,15 +137,11 @@ pub async fn staff_by_email(pool: &PgPool, email: &str) -> Result<Option<StaffRo
         .bind(email)
         .fetch_optional(pool)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 pub async fn staff_by_id(pool: &PgPool, id: StaffId) -> Result<Option<StaffRow>, Error> {
-    sqlx::query_as(select_staff!("where id = $1"))
-        .bind(id.as_uuid())
-        .fetch_optional(pool)
-        .await
-        .map_err(Error::unavailable)
+    sqlx::query_as(select_staff!("where id = $1")).bind(id.as_uuid()).fetch_optional(pool).await.map_err(Error::from)
 }
 
 pub async fn set_staff_password_hash(pool: &PgPool, id: Uuid, hash: &str, now: DateTime<Utc>) -> Result<(), Error> {
@@ -164,8 +150,7 @@ pub async fn set_staff_password_hash(pool: &PgPool, id: Uuid, hash: &str, now: D
         .bind(hash)
         .bind(now)
         .execute(pool)
-        .await
-        .map_err(Error::unavailable)?;
+        .await?;
     Ok(())
 }
 
@@ -175,8 +160,7 @@ pub async fn set_staff_pending_totp(pool: &PgPool, id: Uuid, secret: &[u8], now:
         .bind(secret)
         .bind(now)
         .execute(pool)
-        .await
-        .map_err(Error::unavailable)?;
+        .await?;
     Ok(())
 }
 
@@ -192,8 +176,7 @@ pub async fn confirm_staff_totp(pool: &PgPool, id: Uuid, step: i64, now: DateTim
     .bind(step)
     .bind(now)
     .execute(pool)
-    .await
-    .map_err(Error::unavailable)?;
+    .await?;
     Ok(())
 }
 
@@ -207,8 +190,7 @@ pub async fn use_staff_totp_step(pool: &PgPool, id: Uuid, step: i64) -> Result<b
     .bind(id)
     .bind(step)
     .execute(pool)
-    .await
-    .map_err(Error::unavailable)?;
+    .await?;
     Ok(updated.rows_affected() == 1)
 }
 
@@ -229,8 +211,7 @@ pub async fn insert_staff_if_missing(
     .bind(password_hash)
     .bind(now)
     .execute(pool)
-    .await
-    .map_err(Error::unavailable)?;
+    .await?;
     Ok(inserted.rows_affected() == 1)
 }
 

@@ -50,7 +50,7 @@ pub async fn insert_project(transaction: &mut PgConnection, project: &NewProject
     .bind(project.now)
     .fetch_one(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 /// Up to `limit` projects in id order after `after`.
@@ -68,7 +68,7 @@ pub async fn projects(
     .bind(limit)
     .fetch_all(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 pub async fn project(transaction: &mut PgConnection, id: Uuid) -> Result<Option<ProjectRow>, Error> {
@@ -76,7 +76,7 @@ pub async fn project(transaction: &mut PgConnection, id: Uuid) -> Result<Option<
         .bind(id)
         .fetch_optional(transaction)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 /// How many of `ids` are projects of the tenant.
@@ -85,7 +85,7 @@ pub async fn count_projects(transaction: &mut PgConnection, ids: &[Uuid]) -> Res
         .bind(ids)
         .fetch_one(transaction)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 pub struct ProjectChanges<'a> {
@@ -117,15 +117,11 @@ pub async fn update_project(
     .bind(now)
     .fetch_optional(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 pub async fn delete_project(transaction: &mut PgConnection, id: Uuid) -> Result<bool, Error> {
-    let deleted = sqlx::query("delete from projects where id = $1")
-        .bind(id)
-        .execute(transaction)
-        .await
-        .map_err(Error::unavailable)?;
+    let deleted = sqlx::query("delete from projects where id = $1").bind(id).execute(transaction).await?;
     Ok(deleted.rows_affected() == 1)
 }
 
@@ -141,7 +137,7 @@ pub async fn current_policy(transaction: &mut PgConnection) -> Result<Option<Pol
     sqlx::query_as("select version, policy, created_by, created_at from privacy_policies order by version desc limit 1")
         .fetch_optional(transaction)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 pub async fn policy_version(transaction: &mut PgConnection, version: i32) -> Result<Option<PolicyRow>, Error> {
@@ -149,7 +145,7 @@ pub async fn policy_version(transaction: &mut PgConnection, version: i32) -> Res
         .bind(version)
         .fetch_optional(transaction)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 /// Up to `limit` versions, newest first, older than `before`.
@@ -166,7 +162,7 @@ pub async fn policy_versions(
     .bind(limit)
     .fetch_all(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 /// Locks the tenant's policy history, so two writers make two consecutive versions.
@@ -174,8 +170,7 @@ pub async fn lock_policy(transaction: &mut PgConnection, tenant_id: Uuid) -> Res
     sqlx::query("select pg_advisory_xact_lock(hashtextextended('privacy_policies:' || $1::text, 0))")
         .bind(tenant_id)
         .execute(transaction)
-        .await
-        .map_err(Error::unavailable)?;
+        .await?;
     Ok(())
 }
 
@@ -196,8 +191,7 @@ pub async fn insert_policy(
     .bind(created_by)
     .bind(now)
     .execute(transaction)
-    .await
-    .map_err(Error::unavailable)?;
+    .await?;
     Ok(())
 }
 
@@ -286,7 +280,7 @@ pub async fn visitor_consents(
     .bind(limit)
     .fetch_all(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 /// The visitor's latest decision for a purpose, in one round trip (`latest_consent` sets the
@@ -303,7 +297,7 @@ pub async fn latest_consent(
         .bind(purpose)
         .fetch_optional(pool)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -323,7 +317,7 @@ pub async fn subprocessors(pool: &PgPool) -> Result<Vec<SubprocessorRow>, Error>
     )
     .fetch_all(pool)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 /// A page of the platform's sub-processors in id order, after the id `after`.
@@ -336,7 +330,7 @@ pub async fn subprocessors_page(pool: &PgPool, after: Option<&str>, limit: i64) 
     .bind(limit)
     .fetch_all(pool)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 pub async fn upsert_subprocessor(pool: &PgPool, row: &SubprocessorRow, now: DateTime<Utc>) -> Result<(), Error> {
@@ -356,7 +350,6 @@ pub async fn upsert_subprocessor(pool: &PgPool, row: &SubprocessorRow, now: Date
     .bind(&row.purpose)
     .bind(now)
     .execute(pool)
-    .await
-    .map_err(Error::unavailable)?;
+    .await?;
     Ok(())
 }

@@ -37,8 +37,7 @@ pub async fn insert_refresh_token(transaction: &mut PgConnection, token: &NewRef
     .bind(token.now)
     .bind(token.expires_at)
     .execute(transaction)
-    .await
-    .map_err(Error::unavailable)?;
+    .await?;
     Ok(())
 }
 
@@ -54,7 +53,7 @@ pub async fn refresh_token_for_update(
     .bind(token_hash)
     .fetch_optional(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 pub async fn mark_refresh_token_used(
@@ -62,12 +61,7 @@ pub async fn mark_refresh_token_used(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    sqlx::query("update refresh_tokens set used_at = $2 where id = $1")
-        .bind(id)
-        .bind(now)
-        .execute(transaction)
-        .await
-        .map_err(Error::unavailable)?;
+    sqlx::query("update refresh_tokens set used_at = $2 where id = $1").bind(id).bind(now).execute(transaction).await?;
     Ok(())
 }
 
@@ -76,8 +70,7 @@ pub async fn revoke_family(transaction: &mut PgConnection, family_id: Uuid, now:
         .bind(family_id)
         .bind(now)
         .execute(transaction)
-        .await
-        .map_err(Error::unavailable)?;
+        .await?;
     Ok(())
 }
 
@@ -90,23 +83,14 @@ pub async fn revoke_user_refresh_tokens(
         .bind(user_id)
         .bind(now)
         .execute(transaction)
-        .await
-        .map_err(Error::unavailable)?;
+        .await?;
     Ok(revoked.rows_affected())
 }
 
 /// Removes every session and reset token of an erased user.
 pub async fn delete_user_credentials(transaction: &mut PgConnection, user_id: Uuid) -> Result<(), Error> {
-    sqlx::query("delete from refresh_tokens where user_id = $1")
-        .bind(user_id)
-        .execute(&mut *transaction)
-        .await
-        .map_err(Error::unavailable)?;
-    sqlx::query("delete from password_resets where user_id = $1")
-        .bind(user_id)
-        .execute(transaction)
-        .await
-        .map_err(Error::unavailable)?;
+    sqlx::query("delete from refresh_tokens where user_id = $1").bind(user_id).execute(&mut *transaction).await?;
+    sqlx::query("delete from password_resets where user_id = $1").bind(user_id).execute(transaction).await?;
     Ok(())
 }
 
@@ -129,8 +113,7 @@ pub async fn insert_password_reset(
     .bind(now)
     .bind(expires_at)
     .execute(transaction)
-    .await
-    .map_err(Error::unavailable)?;
+    .await?;
     Ok(())
 }
 
@@ -146,7 +129,7 @@ pub async fn password_reset_is_live(
     .bind(now)
     .fetch_one(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 /// Every other live reset link of the user stops working.
@@ -159,8 +142,7 @@ pub async fn spend_password_resets(
         .bind(user_id)
         .bind(now)
         .execute(transaction)
-        .await
-        .map_err(Error::unavailable)?;
+        .await?;
     Ok(())
 }
 
@@ -179,5 +161,5 @@ pub async fn use_password_reset(
     .bind(now)
     .fetch_optional(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }

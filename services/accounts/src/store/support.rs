@@ -45,7 +45,7 @@ pub async fn insert(transaction: &mut PgConnection, grant: &NewSupportGrant<'_>)
     .bind(grant.expires_at)
     .fetch_one(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 /// Up to `limit` grants, newest first, older than `before`.
@@ -59,7 +59,7 @@ pub async fn list(
         .bind(limit)
         .fetch_all(transaction)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 pub async fn revoke(transaction: &mut PgConnection, id: Uuid, now: DateTime<Utc>) -> Result<bool, Error> {
@@ -67,8 +67,7 @@ pub async fn revoke(transaction: &mut PgConnection, id: Uuid, now: DateTime<Utc>
         .bind(id)
         .bind(now)
         .execute(transaction)
-        .await
-        .map_err(Error::unavailable)?;
+        .await?;
     Ok(revoked.rows_affected() == 1)
 }
 
@@ -81,5 +80,5 @@ pub async fn live(transaction: &mut PgConnection, now: DateTime<Utc>) -> Result<
     .bind(now)
     .fetch_optional(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }

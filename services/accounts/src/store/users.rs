@@ -5,8 +5,6 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::is_unique_violation;
-
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct UserRow {
     pub tenant_id: Uuid,
@@ -71,11 +69,7 @@ macro_rules! select_users {
 }
 
 fn email_taken(error: sqlx::Error) -> Error {
-    if is_unique_violation(&error) {
-        Error::conflict("a user of this tenant already has this e-mail address")
-    } else {
-        Error::unavailable(error)
-    }
+    Error::conflict_if_unique(error, "a user of this tenant already has this e-mail address")
 }
 
 /// Inserts a user into the tenant of the caller's tenant transaction.
@@ -109,7 +103,7 @@ pub async fn by_email(transaction: &mut PgConnection, email: &str) -> Result<Opt
         .bind(email)
         .fetch_optional(transaction)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 /// A user of the tenant, erased or not, in one round trip (`tenant_user` sets the tenant
@@ -120,15 +114,11 @@ pub async fn in_tenant(pool: &PgPool, tenant_id: TenantId, id: Uuid) -> Result<O
         .bind(id)
         .fetch_optional(pool)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 pub async fn by_id(transaction: &mut PgConnection, id: Uuid) -> Result<Option<UserRow>, Error> {
-    sqlx::query_as(select_users!("where id = $1"))
-        .bind(id)
-        .fetch_optional(transaction)
-        .await
-        .map_err(Error::unavailable)
+    sqlx::query_as(select_users!("where id = $1")).bind(id).fetch_optional(transaction).await.map_err(Error::from)
 }
 
 /// A page of live users in id order after `after`.
@@ -138,7 +128,7 @@ pub async fn list(transaction: &mut PgConnection, after: Option<Uuid>, limit: i6
         .bind(limit)
         .fetch_all(transaction)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 /// Live operators speaking `language` and having `skill` (either may be absent), in id order.
@@ -163,7 +153,7 @@ pub async fn search_operators(
     .bind(limit)
     .fetch_all(transaction)
     .await
-    .map_err(Error::unavailable)
+    .map_err(Error::from)
 }
 
 pub async fn update(
@@ -214,8 +204,7 @@ pub async fn set_password_hash(
         .bind(hash)
         .bind(now)
         .execute(transaction)
-        .await
-        .map_err(Error::unavailable)?;
+        .await?;
     Ok(())
 }
 
@@ -235,8 +224,7 @@ pub async fn set_pending_email(
     .bind(token_hash)
     .bind(expires_at)
     .execute(transaction)
-    .await
-    .map_err(Error::unavailable)?;
+    .await?;
     Ok(())
 }
 
@@ -265,8 +253,7 @@ pub async fn lock_admins(transaction: &mut PgConnection, tenant_id: TenantId) ->
     sqlx::query("select pg_advisory_xact_lock(hashtextextended('admins:' || $1::text, 0))")
         .bind(tenant_id.as_uuid())
         .execute(transaction)
-        .await
-        .map_err(Error::unavailable)?;
+        .await?;
     Ok(())
 }
 
@@ -274,7 +261,7 @@ pub async fn count_live_admins(transaction: &mut PgConnection) -> Result<i64, Er
     sqlx::query_scalar("select count(*) from users where role = 'admin' and erased_at is null")
         .fetch_one(transaction)
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 /// Empties every personal field of a user and marks it erased; the row stays as a tombstone so
@@ -290,7 +277,6 @@ pub async fn erase(transaction: &mut PgConnection, id: Uuid, now: DateTime<Utc>)
     .bind(id)
     .bind(now)
     .execute(transaction)
-    .await
-    .map_err(Error::unavailable)?;
+    .await?;
     Ok(erased.rows_affected() == 1)
 }
