@@ -70,9 +70,11 @@ async fn a_forgotten_password_is_reset_through_the_mailed_link() -> anyhow::Resu
             .json(&json!({"token": token, "new_password": password}))
             .send()
     };
-    let weak = confirm("qwerty123456").await?;
-    assert_eq!(weak.status(), 422, "a common password is refused");
-    assert_eq!(body(weak).await?["errors"][0]["field"], "new_password");
+    for weak in ["qwerty123456", "password1234", "AdaLovelaceAcme!"] {
+        let refused = confirm(weak).await?;
+        assert_eq!(refused.status(), 422, "{weak}: a guessable password, or one of the account's own words");
+        assert_eq!(body(refused).await?["errors"][0]["field"], "new_password");
+    }
     assert_eq!(confirm("a brand new passphrase").await?.status(), 204);
     assert_eq!(confirm("another new passphrase").await?.status(), 422, "the link works once");
 
@@ -630,5 +632,50 @@ async fn signing_keys_rotate_without_logging_anyone_out() -> anyhow::Result<()> 
     assert_eq!(key_id_of(&later_token)?, new_key);
     assert_eq!(published_key_ids(&stack).await?, [new_key], "the old key is withdrawn once its tokens expired");
     assert_eq!(public(&stack, Method::GET, "/v1/me", &later_token).send().await?.status(), 200);
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn a_guessable_password_is_refused_on_every_path_that_sets_one() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    let refused_field = |response: reqwest::Response| async move {
+        anyhow::ensure!(response.status() == 422, "answered {}", response.status());
+        let problem = body(response).await?;
+        anyhow::ensure!(problem["code"] == "invalid_request", "code {}", problem["code"]);
+        anyhow::Ok(text(&problem["errors"][0], "field"))
+    };
+
+    let user = public(&stack, Method::POST, "/v1/users", &tenant.admin_token)
+        .json(&json!({"email": "grace@acme.example", "first_name": "Grace", "last_name": "Hopper",
+                      "role": "operator", "password": "password1234"}))
+        .send()
+        .await?;
+    assert_eq!(refused_field(user).await?, "password");
+    let named_after_her = public(&stack, Method::POST, "/v1/users", &tenant.admin_token)
+        .json(&json!({"email": "grace@acme.example", "first_name": "Grace", "last_name": "Hopper",
+                      "role": "operator", "password": "GraceHopperAcme!"}))
+        .send()
+        .await?;
+    assert_eq!(refused_field(named_after_her).await?, "password", "her own names are refused");
+
+    let changed = public(&stack, Method::PUT, "/v1/me/password", &tenant.admin_token)
+        .json(&json!({"current_password": ADMIN_PASSWORD, "new_password": "Password1234"}))
+        .send()
+        .await?;
+    assert_eq!(refused_field(changed).await?, "new_password");
+
+    let staff_token = stack.staff_token().await?;
+    let new_tenant = stack
+        .http
+        .post(format!("{}/admin/v1/tenants", stack.admin_url))
+        .bearer_auth(&staff_token)
+        .json(&json!({"name": "Beta", "slug": "beta",
+                      "admin": {"email": "bea@beta.example", "first_name": "Bea", "last_name": "Beta",
+                                "password": "qwertyuiop123"}}))
+        .send()
+        .await?;
+    assert_eq!(refused_field(new_tenant).await?, "admin.password");
+    assert_eq!(sign_in(&stack, "acme", &tenant.admin_email, ADMIN_PASSWORD).await?.status(), 200, "unchanged");
     stack.stop().await
 }

@@ -217,7 +217,7 @@ async fn every_change_makes_a_version_and_the_history_stays_readable() -> anyhow
 }
 
 #[tokio::test]
-async fn translation_needs_support_and_a_residency_that_allows_it_and_only_then_enters_the_register()
+async fn translation_is_switched_on_by_support_allowed_by_the_policys_residency_and_only_then_in_the_register()
 -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
     let tenant = new_tenant(&stack, "acme").await?;
@@ -231,9 +231,6 @@ async fn translation_needs_support_and_a_residency_that_allows_it_and_only_then_
             .send()
     };
     put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
-    let refused = switch_translation(true).await?;
-    assert_eq!(refused.status(), 422);
-    assert_eq!(body(refused).await?["code"], "residency_conflict");
 
     let register = |format: &'static str| {
         let stack = &stack;
@@ -250,24 +247,24 @@ async fn translation_needs_support_and_a_residency_that_allows_it_and_only_then_
         assert!(before.contains("Acme SAS") && before.contains("OVH"), "{format}: {before}");
         assert!(!before.contains("Google"), "{format}: translation is not enabled yet");
     }
-    let not_yet = put_policy(
-        &stack,
-        &tenant,
-        &policy(json!({"data_residency": "any", "subprocessors": {"tts": "none", "translation": "google"}})),
-    )
-    .await?;
+    assert!(register("md").await?.contains("data residency eu,"), "the register prints the API's value");
+    let google_abroad =
+        policy(json!({"data_residency": "any", "subprocessors": {"tts": "none", "translation": "google"}}));
+    let not_yet = put_policy(&stack, &tenant, &google_abroad).await?;
     assert_eq!(not_yet.status(), 422, "support has not enabled the connector");
 
-    put_policy(&stack, &tenant, &policy(json!({"data_residency": "any"}))).await?.error_for_status()?;
+    // The switch is commercial: support turns it on whatever the policy's residency is.
     let enabled = body(switch_translation(true).await?.error_for_status()?).await?;
     assert_eq!(enabled["features"]["translation"], true);
-    put_policy(
-        &stack,
-        &tenant,
-        &policy(json!({"data_residency": "any", "subprocessors": {"tts": "none", "translation": "google"}})),
-    )
-    .await?
-    .error_for_status()?;
+    assert!(!register("md").await?.contains("Google"), "the policy still names no translation provider");
+    // The conflict is the policy's: Google under EU residency.
+    let google_in_the_eu =
+        put_policy(&stack, &tenant, &policy(json!({"subprocessors": {"tts": "none", "translation": "google"}})))
+            .await?;
+    assert_eq!(google_in_the_eu.status(), 422);
+    assert_eq!(body(google_in_the_eu).await?["code"], "residency_conflict");
+
+    put_policy(&stack, &tenant, &google_abroad).await?.error_for_status()?;
     let json_register: Value = serde_json::from_str(&register("json").await?)?;
     let google = json_register["processors"]
         .as_array()
@@ -310,6 +307,30 @@ async fn translation_needs_support_and_a_residency_that_allows_it_and_only_then_
         .send()
         .await?;
     assert_eq!(without_safeguard.status(), 422, "a transfer outside the EU needs a safeguard");
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn a_contributor_creates_changes_and_deletes_projects_and_an_operator_may_not() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    new_operator(&stack, &tenant, "linus@acme.example", json!({"role": "contributor"})).await?;
+    new_operator(&stack, &tenant, "grace@acme.example", json!({})).await?;
+    let contributor = text(&tokens(&stack, "acme", "linus@acme.example", OPERATOR_PASSWORD).await?, "access_token");
+    let operator = text(&tokens(&stack, "acme", "grace@acme.example", OPERATOR_PASSWORD).await?, "access_token");
+    let project = json!({"name": "Shop assistant", "allowed_origins": [SHOP], "languages": ["fr"]});
+
+    let created = public(&stack, Method::POST, "/v1/projects", &contributor).json(&project).send().await?;
+    assert_eq!(created.status(), 201);
+    let path = format!("/v1/projects/{}", text(&body(created).await?, "id"));
+    let renamed = public(&stack, Method::PATCH, &path, &contributor).json(&json!({"name": "Help desk"})).send().await?;
+    assert_eq!(renamed.status(), 200);
+    assert_eq!(body(renamed).await?["name"], "Help desk");
+
+    let refused = public(&stack, Method::POST, "/v1/projects", &operator).json(&project).send().await?;
+    assert_eq!(refused.status(), 403, "operators chat; they do not build projects");
+    assert_eq!(public(&stack, Method::DELETE, &path, &operator).send().await?.status(), 403);
+    assert_eq!(public(&stack, Method::DELETE, &path, &contributor).send().await?.status(), 204);
     stack.stop().await
 }
 

@@ -93,6 +93,16 @@ pub enum DataResidency {
     Any,
 }
 
+impl DataResidency {
+    /// The value of API.md (`eu`, `any`), as the serialised policy has it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Eu => "eu",
+            Self::Any => "any",
+        }
+    }
+}
+
 /// The policy as a tenant admin writes it (`PUT /v1/privacy-policy`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PolicyDocument {

@@ -148,7 +148,13 @@ impl Config {
                 "CAUSERIE_SERVICE_SECRET",
                 format!("at least {MIN_SERVICE_SECRET_LEN} characters"),
             )),
-            None => Err(ConfigError::new("CAUSERIE_SERVICE_SECRET", "required: the secret the services share")),
+            None => Err(ConfigError::new(
+                "CAUSERIE_SERVICE_SECRET",
+                format!(
+                    "required: the secret the services share, at least {MIN_SERVICE_SECRET_LEN} characters; set the same \
+                     random value for every service, e.g. `export CAUSERIE_SERVICE_SECRET=$(openssl rand -hex 32)`"
+                ),
+            )),
         }
     }
 
@@ -327,6 +333,7 @@ mod tests {
     fn the_service_secret_has_no_default_outside_the_test_mode() {
         let error = config_from(&[]).unwrap().service_secret().err().unwrap();
         assert!(error.to_string().starts_with("CAUSERIE_SERVICE_SECRET"));
+        assert!(error.to_string().contains("export CAUSERIE_SERVICE_SECRET="), "the error says how to set it: {error}");
         assert!(config_from(&[("CAUSERIE_SERVICE_SECRET", "short")]).unwrap().service_secret().is_err());
         let config = config_from(&[("CAUSERIE_SERVICE_SECRET", "a long enough shared secret")]).unwrap();
         assert_eq!(config.service_secret().unwrap(), "a long enough shared secret");

@@ -187,7 +187,7 @@ async fn bootstrap_staff(config: &Config, state: &AppState) -> Result<(), Error>
         return Ok(());
     };
     let email = domain::Email::parse("CAUSERIE_BOOTSTRAP_STAFF_EMAIL", &config.bootstrap_staff_email)?;
-    let password = Password::new_from("CAUSERIE_BOOTSTRAP_STAFF_PASSWORD", password)?;
+    let password = Password::new_from("CAUSERIE_BOOTSTRAP_STAFF_PASSWORD", password, &[email.as_str()])?;
     if store::staff_by_email(&state.pool, email.as_str()).await?.is_some() {
         return Ok(());
     }

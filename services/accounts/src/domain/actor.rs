@@ -55,6 +55,19 @@ impl Actor {
         }
     }
 
+    /// A tenant admin or contributor, who build the projects with their knowledge bases,
+    /// scenarios and forms (API.md), or an API key holding `scope`.
+    pub fn require_editor_or_scope(&self, scope: Scope) -> Result<(), Error> {
+        match &self.identity {
+            ActorIdentity::User { role: Role::Admin | Role::Contributor, .. } => Ok(()),
+            ActorIdentity::ApiKey { scopes, .. } if scopes.contains(&scope) => Ok(()),
+            ActorIdentity::ApiKey { .. } => {
+                Err(Error::forbidden(format!("this API key lacks the {} scope", scope.as_str())))
+            }
+            _ => Err(Error::forbidden("only a tenant admin or contributor may do this")),
+        }
+    }
+
     /// A tenant admin, or an API key holding `scope`.
     pub fn require_admin_or_scope(&self, scope: Scope) -> Result<(), Error> {
         match &self.identity {

@@ -1,11 +1,10 @@
-//! Passwords: a policy checked at the edge (ASVS 6.2: length, no composition rules, not one of
-//! the most common passwords) and argon2id hashing at OWASP parameters, run on a thread pool of
+//! Passwords: a policy checked at the edge (ASVS 6.2: length, no composition rules, not easy to
+//! guess, by zxcvbn's estimate with the account's own words) and argon2id hashing at OWASP parameters, run on a thread pool of
 //! its own with bounded concurrency and a lowered priority, so a flood of logins cannot starve
 //! the async workers that serve everything else.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
@@ -22,10 +21,11 @@ const OUTPUT_LEN: usize = 32;
 pub const MIN_LENGTH: usize = 12;
 pub const MAX_LENGTH: usize = 128;
 
-/// The 3,000 most frequent passwords of the zxcvbn frequency list (MIT licence, Dropbox), one
-/// per line, lowercase. Compared without case, so `Password1234` counts as `password1234`.
-static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| include_str!("common_passwords.txt").lines().collect());
+/// zxcvbn's score a new password needs: more than 10^10 guesses by its estimate ("very
+/// unguessable"), which knows the common-password lists, names, keyboard walks, dates, repeats
+/// and substitutions (`P@ssw0rd2026!`). Three words (`violet quay lantern`) pass; a word with a
+/// year and symbols (`Summer2026!!xx`) or the account's own words with a capital do not.
+const LEAST_STRENGTH: zxcvbn::Score = zxcvbn::Score::Four;
 
 /// A password that meets the policy. Never logged, never printed.
 pub struct Password(String);
@@ -38,7 +38,9 @@ impl std::fmt::Debug for Password {
 
 impl Password {
     /// Checks a new password. Length is counted in characters, so any script counts alike.
-    pub fn new_from(field: &str, text: String) -> Result<Self, Error> {
+    /// `account_words` are what an attacker knows of the account (its e-mail address, names,
+    /// the tenant's name): a password built from them is easy to guess.
+    pub fn new_from(field: &str, text: String, account_words: &[&str]) -> Result<Self, Error> {
         let length = text.chars().count();
         if length < MIN_LENGTH {
             return Err(Error::invalid_field(field, format!("must be at least {MIN_LENGTH} characters")));
@@ -46,8 +48,15 @@ impl Password {
         if length > MAX_LENGTH {
             return Err(Error::invalid_field(field, format!("must be at most {MAX_LENGTH} characters")));
         }
-        if COMMON_PASSWORDS.contains(text.to_lowercase().as_str()) {
-            return Err(Error::invalid_field(field, "is one of the most common passwords; choose another"));
+        let words = account_words_of(account_words);
+        let estimate = zxcvbn::zxcvbn(&text, &words.iter().map(String::as_str).collect::<Vec<_>>());
+        if estimate.score() < LEAST_STRENGTH {
+            let why = estimate.feedback().and_then(zxcvbn::feedback::Feedback::warning);
+            let message = match why {
+                Some(warning) => format!("is too easy to guess ({warning}); choose a longer or less common one"),
+                None => "is too easy to guess; choose a longer or less common one".to_owned(),
+            };
+            return Err(Error::invalid_field(field, message));
         }
         Ok(Self(text))
     }
@@ -60,6 +69,21 @@ impl Password {
         }
         Ok(Self(text))
     }
+}
+
+/// The account's words as zxcvbn matches them: each whole, and an e-mail address's local part and
+/// domain labels apart, so `ada.lovelace@acme.example` rules out `adalovelace` and `acme` too.
+fn account_words_of(account_words: &[&str]) -> Vec<String> {
+    let mut words = Vec::new();
+    for word in account_words.iter().map(|word| word.trim().to_lowercase()).filter(|word| !word.is_empty()) {
+        words.extend(
+            word.split(|character: char| !character.is_alphanumeric())
+                .filter(|part| part.chars().count() >= 3)
+                .map(str::to_owned),
+        );
+        words.push(word);
+    }
+    words
 }
 
 /// Hashing runs on a pool of its own, one thread per core, each in the idle scheduling class: a
@@ -325,24 +349,42 @@ mod tests {
 
     #[test]
     fn policy_counts_characters() {
-        assert!(Password::new_from("password", "short".into()).is_err());
-        assert!(Password::new_from("password", "a".repeat(129)).is_err());
-        assert!(Password::new_from("password", "é".repeat(12)).is_ok());
+        assert!(Password::new_from("password", "short".into(), &[]).is_err());
+        assert!(Password::new_from("password", "a".repeat(129), &[]).is_err());
+        assert!(Password::new_from("password", "ηλιοβασίλεμα σε λιμάνι".into(), &[]).is_ok());
     }
 
     #[test]
-    fn common_passwords_are_refused_whatever_their_case() {
-        assert_eq!(COMMON_PASSWORDS.len(), 3000);
-        let error = Password::new_from("password", "QWERTY123456".into()).unwrap_err();
-        assert_eq!(error.field_errors()[0].field, "password");
-        assert!(Password::new_from("password", "1qaz2wsx3edc".into()).is_err());
-        assert!(Password::new_from("password", "violet quay lantern".into()).is_ok());
+    fn common_and_patterned_passwords_are_refused_whatever_their_case() {
+        for weak in [
+            "password1234",
+            "Password1234",
+            "QWERTY123456",
+            "1qaz2wsx3edc",
+            "aaaaaaaaaaaa",
+            "P@ssw0rd2026!",
+            "Summer2026!!xx",
+        ] {
+            let error = Password::new_from("password", weak.into(), &[]).err();
+            assert!(error.is_some(), "{weak} was accepted");
+            assert_eq!(error.map(|error| error.field_errors()[0].field.clone()).as_deref(), Some("password"));
+        }
+        assert!(Password::new_from("password", "violet quay lantern".into(), &[]).is_ok());
+    }
+
+    #[test]
+    fn a_password_made_of_the_accounts_own_words_is_refused() {
+        let account = ["ada.lovelace@acme.example", "Ada", "Lovelace", "Acme Inc."];
+        assert!(Password::new_from("password", "GraceHopperAcme!".into(), &account).is_ok());
+        assert!(Password::new_from("password", "AdaLovelaceAcme!".into(), &[]).is_ok());
+        assert!(Password::new_from("password", "AdaLovelaceAcme!".into(), &account).is_err());
+        assert!(Password::new_from("password", "violet quay lantern".into(), &account).is_ok());
     }
 
     #[tokio::test]
     async fn hashes_are_argon2id_at_owasp_parameters_and_verify() {
         let hashing = PasswordHashing::start().await.unwrap();
-        let password = Password::new_from("password", "correct horse battery".into()).unwrap();
+        let password = Password::new_from("password", "correct horse battery".into(), &[]).unwrap();
         let hash = hashing.hash(&password).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert_eq!(hashing.verify(&password, Some(&hash)).await.unwrap(), Verdict::Match { outdated: false });
@@ -358,7 +400,7 @@ mod tests {
     #[tokio::test]
     async fn a_hash_made_with_older_parameters_verifies_and_asks_to_be_redone() {
         let hashing = PasswordHashing::start().await.unwrap();
-        let password = Password::new_from("password", "correct horse battery".into()).unwrap();
+        let password = Password::new_from("password", "correct horse battery".into(), &[]).unwrap();
         let weaker = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8 * 1024, 1, 1, None).unwrap());
         let old_hash = weaker.hash_password(b"correct horse battery").unwrap().to_string();
         assert_eq!(hashing.verify(&password, Some(&old_hash)).await.unwrap(), Verdict::Match { outdated: true });

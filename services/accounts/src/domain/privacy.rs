@@ -120,10 +120,10 @@ fn validate_project(input: &ProjectInput) -> Result<ValidProject, Error> {
 }
 
 pub async fn create_project(state: &AppState, actor: &Actor, input: ProjectInput) -> Result<ProjectRow, Error> {
-    actor.require_admin_or_scope(Scope::ProjectsWrite)?;
+    actor.require_editor_or_scope(Scope::ProjectsWrite)?;
     let valid = validate_project(&input)?;
     let name = valid.name.ok_or_else(|| Error::invalid_field("name", "is required"))?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let project = privacy_store::insert_project(
         &mut transaction,
         &NewProject {
@@ -136,7 +136,7 @@ pub async fn create_project(state: &AppState, actor: &Actor, input: ProjectInput
         },
     )
     .await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     Ok(project)
 }
 
@@ -150,7 +150,7 @@ pub async fn projects(
     actor.require_user_or_scope(Scope::ProjectsRead)?;
     let limit = page::limit(limit)?;
     let after = page::id_cursor(cursor)?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let rows = privacy_store::projects(&mut transaction, after, limit + 1).await?;
     Ok(page::cut(rows, limit, |project| project.id.to_string()))
 }
@@ -158,7 +158,7 @@ pub async fn projects(
 pub async fn project(state: &AppState, actor: &Actor, id: &str) -> Result<ProjectRow, Error> {
     actor.require_user_or_scope(Scope::ProjectsRead)?;
     let id = project_id(id)?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     privacy_store::project(&mut transaction, id).await?.ok_or_else(|| Error::not_found("no such project"))
 }
 
@@ -168,7 +168,7 @@ pub async fn update_project(
     id: &str,
     input: ProjectInput,
 ) -> Result<ProjectRow, Error> {
-    actor.require_admin_or_scope(Scope::ProjectsWrite)?;
+    actor.require_editor_or_scope(Scope::ProjectsWrite)?;
     let id = project_id(id)?;
     let valid = validate_project(&input)?;
     let changes = ProjectChanges {
@@ -178,25 +178,25 @@ pub async fn update_project(
         supervision_enabled: input.supervision_enabled,
     };
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let project = privacy_store::update_project(&mut transaction, id, &changes, now)
         .await?
         .ok_or_else(|| Error::not_found("no such project"))?;
     announce_project_change(&mut transaction, actor.tenant_id, id, false, now).await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     state.forget_widget_projects(actor.tenant_id);
     Ok(project)
 }
 
 pub async fn delete_project(state: &AppState, actor: &Actor, id: &str) -> Result<(), Error> {
-    actor.require_admin_or_scope(Scope::ProjectsWrite)?;
+    actor.require_editor_or_scope(Scope::ProjectsWrite)?;
     let id = project_id(id)?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     if !privacy_store::delete_project(&mut transaction, id).await? {
         return Err(Error::not_found("no such project"));
     }
     announce_project_change(&mut transaction, actor.tenant_id, id, true, state.clock.now()).await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     state.forget_widget_projects(actor.tenant_id);
     Ok(())
 }
@@ -212,7 +212,7 @@ async fn announce_project_change(
     let message = Message::ProjectChangedV1(ProjectChanged { tenant_id, project_id, deleted });
     causerie_bus::enqueue(transaction, &Envelope::new(tenant_id, crate::PRODUCER, now, message))
         .await
-        .map_err(Error::unavailable)
+        .map_err(Error::from)
 }
 
 fn stored_policy(row: privacy_store::PolicyRow) -> Result<PrivacyPolicy, Error> {
@@ -242,7 +242,7 @@ async fn tenant_row(state: &AppState, tenant_id: TenantId) -> Result<TenantRow, 
 pub async fn policy(state: &AppState, actor: &Actor) -> Result<PrivacyPolicy, Error> {
     actor.require_user_or_scope(Scope::ProjectsRead)?;
     let tenant = tenant_row(state, actor.tenant_id).await?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     current_policy(&mut transaction, &tenant).await
 }
 
@@ -254,7 +254,7 @@ pub async fn put_policy(state: &AppState, actor: &Actor, document_json: &str) ->
         .map_err(|error| Error::new(ErrorCode::InvalidRequest, format!("the policy is not well formed: {error}")))?;
     document.validate()?;
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     // Support's translation switch takes the same lock (`update_tenant`), so the switch read here
     // holds until this version commits.
     privacy_store::lock_policy(&mut transaction, actor.tenant_id.as_uuid()).await?;
@@ -291,7 +291,7 @@ pub async fn put_policy(state: &AppState, actor: &Actor, document_json: &str) ->
         now,
         Message::PolicyUpdatedV1(PolicyUpdated { tenant_id: actor.tenant_id, version }),
     );
-    causerie_bus::enqueue(&mut transaction, &announcement).await.map_err(Error::unavailable)?;
+    causerie_bus::enqueue(&mut transaction, &announcement).await?;
     audit::record(
         &mut transaction,
         actor,
@@ -303,7 +303,7 @@ pub async fn put_policy(state: &AppState, actor: &Actor, document_json: &str) ->
         now,
     )
     .await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     state.forget_widget_projects(actor.tenant_id);
     tracing::info!(tenant.id = %actor.tenant_id, version, "privacy policy updated");
     Ok(policy)
@@ -324,14 +324,14 @@ pub async fn policy_versions(
             Some(cursor.parse::<i32>().map_err(|_| Error::invalid_field("cursor", "is not a cursor of this list"))?)
         }
     };
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let rows = privacy_store::policy_versions(&mut transaction, before, limit + 1).await?;
     Ok(page::cut(rows, limit, |row| row.version.to_string()))
 }
 
 pub async fn policy_version(state: &AppState, actor: &Actor, version: i32) -> Result<PrivacyPolicy, Error> {
     actor.require_user_or_scope(Scope::ProjectsRead)?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let row = privacy_store::policy_version(&mut transaction, version)
         .await?
         .ok_or_else(|| Error::not_found("no such policy version"))?;
@@ -371,14 +371,14 @@ async fn read_widget_project(
     (tenant_id, project_id): (TenantId, Uuid),
 ) -> Result<WidgetProject, Error> {
     let not_found = || Error::not_found("no such project");
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     let tenant = store::tenant_by_id(&mut *transaction, tenant_id)
         .await?
         .filter(|tenant| tenant.status == "active")
         .ok_or_else(not_found)?;
     let project = privacy_store::project(&mut transaction, project_id).await?.ok_or_else(not_found)?;
     let policy = current_policy(&mut transaction, &tenant).await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     Ok(WidgetProject { tenant, project, policy })
 }
 
@@ -454,7 +454,7 @@ pub async fn record_consent(
 pub async fn visitor_consents(state: &AppState, public_id: &str, visitor_id: &str) -> Result<Vec<ConsentRow>, Error> {
     let (tenant_id, _) = parse_public_id(public_id).ok_or_else(|| Error::not_found("no such project"))?;
     let Ok(visitor_id) = Uuid::try_parse(visitor_id) else { return Ok(Vec::new()) };
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     privacy_store::visitor_consents(&mut transaction, visitor_id, None, None).await
 }
 
@@ -500,7 +500,7 @@ pub async fn consents(
         Uuid::try_parse(visitor_id.trim()).map_err(|_| Error::invalid_field("visitor_id", "is not a visitor id"))?;
     let limit = page::limit(limit)?;
     let before = parse_consent_cursor(cursor)?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let rows = privacy_store::visitor_consents(&mut transaction, visitor_id, before, Some(limit + 1)).await?;
     let (records, next_cursor) = page::cut(rows, limit, consent_cursor);
     let mut texts = std::collections::HashMap::new();
@@ -518,7 +518,7 @@ pub async fn consents(
         state.clock.now(),
     )
     .await?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    transaction.commit().await?;
     Ok(ConsentProof { records, texts, next_cursor })
 }
 
@@ -563,29 +563,16 @@ pub async fn update_tenant(
         return Err(Error::invalid_field("status", "must be active or suspended"));
     }
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await.map_err(Error::unavailable)?;
-    // The lock a policy write takes: the residency read here holds until the switch commits.
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
+    // The lock a policy write takes: a policy choosing a translation provider reads the switch
+    // under it, so the switch cannot be turned off between that read and the policy's commit.
+    // The switch itself is commercial (the vendor connects translation on request); whether
+    // translation may be used under the policy's residency is the policy's rule.
     privacy_store::lock_policy(&mut transaction, tenant_id.as_uuid()).await?;
-    let tenant = store::tenant_by_id(&mut *transaction, tenant_id).await?.ok_or_else(not_found)?;
-    if changes.translation == Some(true) {
-        let policy = current_policy(&mut transaction, &tenant).await?;
-        if policy.document.data_residency == causerie_core::policy::DataResidency::Eu {
-            return Err(Error::with_field_errors(
-                ErrorCode::ResidencyConflict,
-                vec![FieldError {
-                    field: "features.translation".to_owned(),
-                    message: "the tenant's policy keeps data in the EU; the translation provider is outside it"
-                        .to_owned(),
-                }],
-            ));
-        }
-    }
     let tenant = store::update_tenant(&mut *transaction, tenant_id, &changes, now).await?.ok_or_else(not_found)?;
     let message = Message::TenantUpdatedV1(TenantUpdated { tenant_id });
-    causerie_bus::enqueue(&mut transaction, &Envelope::new(tenant_id, crate::PRODUCER, now, message))
-        .await
-        .map_err(Error::unavailable)?;
-    transaction.commit().await.map_err(Error::unavailable)?;
+    causerie_bus::enqueue(&mut transaction, &Envelope::new(tenant_id, crate::PRODUCER, now, message)).await?;
+    transaction.commit().await?;
     state.forget_widget_projects(tenant_id);
     Ok(tenant)
 }

@@ -92,7 +92,7 @@ pub async fn build(state: &AppState, actor: &Actor) -> Result<Register, Error> {
         .await?
         .ok_or_else(|| Error::not_found("no such tenant"))?;
     let subprocessors = privacy_store::subprocessors(&state.pool).await?;
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await.map_err(Error::unavailable)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let policy = privacy::current_policy(&mut transaction, &tenant).await?;
     let projects = privacy_store::projects(&mut transaction, None, i64::MAX).await?;
     let document = &policy.document;
@@ -180,14 +180,14 @@ impl Register {
         let mut text = String::new();
         text.push_str("# Record of processing activities (GDPR Art. 30)\n\n");
         text.push_str(&format!(
-            "Controller: {}, {} ({})  \nData protection officer: {} ({})  \nPolicy version {}, data residency {:?}, erasure within {} days\n\n",
+            "Controller: {}, {} ({})  \nData protection officer: {} ({})  \nPolicy version {}, data residency {}, erasure within {} days\n\n",
             cell(&self.controller.name),
             cell(&self.controller.address),
             cell(&self.controller.email),
             cell(&self.dpo.name),
             cell(&self.dpo.email),
             self.policy_version,
-            self.data_residency,
+            self.data_residency.as_str(),
             self.erasure_deadline_days
         ));
         text.push_str("## Processing activities\n\n| purpose | legal basis | description | recipients |\n| --- | --- | --- | --- |\n");

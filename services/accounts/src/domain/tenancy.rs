@@ -44,7 +44,14 @@ fn validate(request: TenantRequest) -> Result<ValidTenantRequest, Error> {
     let admin_email = Email::parse("admin.email", &request.admin_email);
     let admin_first_name = Name::parse("admin.first_name", &request.admin_first_name);
     let admin_last_name = Name::parse("admin.last_name", &request.admin_last_name);
-    let admin_password = Password::new_from("admin.password", request.admin_password);
+    let account_words = [
+        request.admin_email.as_str(),
+        request.admin_first_name.as_str(),
+        request.admin_last_name.as_str(),
+        request.name.as_str(),
+        request.slug.as_str(),
+    ];
+    let admin_password = Password::new_from("admin.password", request.admin_password, &account_words);
     match (name, slug, admin_email, admin_first_name, admin_last_name, admin_password) {
         (Ok(name), Ok(slug), Ok(admin_email), Ok(admin_first_name), Ok(admin_last_name), Ok(admin_password)) => {
             Ok(ValidTenantRequest {

@@ -143,12 +143,22 @@ pub struct NewUserRequest {
 
 pub async fn create(state: &AppState, actor: &Actor, request: NewUserRequest) -> Result<UserRow, Error> {
     actor.require_admin()?;
+    let tenant = crate::store::tenant_by_id(&state.pool, actor.tenant_id).await?;
+    let tenant_words = tenant.as_ref().map_or(["", ""], |tenant| [tenant.name.as_str(), tenant.slug.as_str()]);
+    let account_words = [
+        request.email.as_str(),
+        request.first_name.as_str(),
+        request.last_name.as_str(),
+        tenant_words[0],
+        tenant_words[1],
+    ];
     let mut problems = Problems::default();
     let email = problems.take(Email::parse("email", &request.email));
     let first_name = problems.take(Name::parse("first_name", &request.first_name));
     let last_name = problems.take(Name::parse("last_name", &request.last_name));
     let role = problems.take(role(&request.role));
-    let password = request.password.map(|password| problems.take(Password::new_from("password", password)));
+    let password =
+        request.password.map(|password| problems.take(Password::new_from("password", password, &account_words)));
     let pseudonym = problems.take(request.pseudonym.as_deref().map_or(Ok(None), pseudonym));
     let languages = problems.take(languages("languages", &request.languages));
     let skills = problems.take(skills("skills", &request.skills));
@@ -475,13 +485,21 @@ fn self_actor(tenant_id: TenantId, user_id: Uuid, source_address: Option<String>
     })
 }
 
+/// What an attacker knows of a user's account, which its password must not be built from.
+async fn account_words(state: &AppState, tenant_id: TenantId, user: &UserRow) -> Result<Vec<String>, Error> {
+    let tenant = crate::store::tenant_by_id(&state.pool, tenant_id).await?;
+    let personal = [&user.email, &user.first_name, &user.last_name, &user.pseudonym].into_iter().flatten().cloned();
+    Ok(personal.chain(tenant.into_iter().flat_map(|tenant| [tenant.name, tenant.slug])).collect())
+}
+
 /// The caller changes its password, proving it knows the current one; every refresh token of
 /// the user is revoked, so a session opened with a leaked password ends at its next refresh.
 pub async fn change_password(state: &AppState, actor: &Actor, current: String, new: String) -> Result<(), Error> {
     let user_id = actor.user_id()?.as_uuid();
-    let new = Password::new_from("new_password", new)?;
     let current = Password::attempt(current)?;
     let user = me(state, actor).await?;
+    let words = account_words(state, actor.tenant_id, &user).await?;
+    let new = Password::new_from("new_password", new, &words.iter().map(String::as_str).collect::<Vec<_>>())?;
     // A stolen access token must not become a way to guess the password: same limits as sign-in.
     let attempt = state.login_guard.attempt(
         &format!("password-change:{}", actor.tenant_id),
@@ -567,16 +585,18 @@ async fn mail_reset_link(state: &AppState, tenant_id: TenantId, email: &Email) -
 /// Sets a new password from a reset link. Every reset link of the user is spent, every session
 /// ends, the tokens already issued are refused, and the sign-in lock lifts.
 pub async fn confirm_password_reset(state: &AppState, token: &str, new_password: String) -> Result<(), Error> {
-    let new_password = Password::new_from("new_password", new_password)?;
     let invalid = || Error::invalid_field("token", "is invalid, used or expired");
     let (tenant_id, token_hash) = secret::parse(secret::PASSWORD_RESET, token).ok_or_else(invalid)?;
     // The link is checked before the costly hash, so made-up links cost nothing.
-    {
+    let new_password = {
         let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
-        if !session_store::password_reset_is_live(&mut transaction, &token_hash, state.clock.now()).await? {
-            return Err(invalid());
-        }
-    }
+        let user_id = session_store::live_password_reset_user(&mut transaction, &token_hash, state.clock.now())
+            .await?
+            .ok_or_else(invalid)?;
+        let user = user_store::by_id(&mut transaction, user_id).await?.ok_or_else(invalid)?;
+        let words = account_words(state, tenant_id, &user).await?;
+        Password::new_from("new_password", new_password, &words.iter().map(String::as_str).collect::<Vec<_>>())?
+    };
     let hash = state.passwords.hash(&new_password).await?;
     let now = state.clock.now();
     let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;

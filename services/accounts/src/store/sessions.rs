@@ -117,17 +117,18 @@ pub async fn insert_password_reset(
     Ok(())
 }
 
-pub async fn password_reset_is_live(
+/// The user of a reset link that is neither used nor expired.
+pub async fn live_password_reset_user(
     transaction: &mut PgConnection,
     token_hash: &[u8],
     now: DateTime<Utc>,
-) -> Result<bool, Error> {
+) -> Result<Option<Uuid>, Error> {
     sqlx::query_scalar(
-        "select exists (select 1 from password_resets where token_hash = $1 and used_at is null and expires_at > $2)",
+        "select user_id from password_resets where token_hash = $1 and used_at is null and expires_at > $2",
     )
     .bind(token_hash)
     .bind(now)
-    .fetch_one(transaction)
+    .fetch_optional(transaction)
     .await
     .map_err(Error::from)
 }
