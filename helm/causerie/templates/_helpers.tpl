@@ -95,3 +95,28 @@ The secret keys every service reads.
 {{- define "causerie.secretKeys" -}}
 {{- list "CAUSERIE_DATABASE_URL" "CAUSERIE_DATABASE_APP_PASSWORD" "CAUSERIE_AMQP_URL" "CAUSERIE_REDIS_URL" "CAUSERIE_SMTP_URL" "CAUSERIE_BOOTSTRAP_STAFF_PASSWORD" "CAUSERIE_SERVICE_SECRET" | toJson }}
 {{- end }}
+
+{{/*
+Refuses to render the chart's own Secret while it would hold a placeholder from values.yaml: a chart that
+installs with `change-me` runs in production with a password anyone can read in the chart. Every problem is
+listed at once, so one retry is enough.
+*/}}
+{{- define "causerie.checkSecrets" -}}
+{{- if not .Values.secrets.existingSecret }}
+{{- $problems := list }}
+{{- range $key := include "causerie.secretKeys" . | fromJsonArray }}
+{{- $value := index $.Values.secrets.values $key | default "" | toString }}
+{{- if regexMatch "(?i)change-?me" $value }}
+{{- $problems = append $problems (printf "secrets.values.%s is still the placeholder from values.yaml" $key) }}
+{{- end }}
+{{- end }}
+{{- /* The services refuse a shorter one at start-up (crates/runtime config); fail here, before the install. */}}
+{{- $serviceSecret := index .Values.secrets.values "CAUSERIE_SERVICE_SECRET" | default "" | toString }}
+{{- if and $serviceSecret (lt (len $serviceSecret) 16) }}
+{{- $problems = append $problems "secrets.values.CAUSERIE_SERVICE_SECRET must be at least 16 characters" }}
+{{- end }}
+{{- if $problems }}
+{{- fail (printf "refusing to render with placeholder secrets:\n  - %s\nSet secrets.existingSecret to a Secret you manage (recommended), or give each of these a real value, e.g. --set secrets.values.CAUSERIE_SERVICE_SECRET=$(openssl rand -hex 32)" (join "\n  - " $problems)) }}
+{{- end }}
+{{- end }}
+{{- end }}
