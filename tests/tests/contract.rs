@@ -289,3 +289,77 @@ async fn the_test_clock_does_not_exist_outside_test_mode() -> anyhow::Result<()>
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
     stack.stop().await
 }
+
+/// The operations reached without a bearer token: whoever has no token yet (sign-in, refresh,
+/// logout, password reset, the mailed e-mail link), the key set, the document itself, and the
+/// widget, whose visitors are known by cookies only. Every other operation answers 401.
+const PUBLIC_OPERATIONS: &[(&str, &str)] = &[
+    ("post", "/v1/auth/login"),
+    ("post", "/v1/auth/refresh"),
+    ("post", "/v1/auth/logout"),
+    ("post", "/v1/auth/password-reset"),
+    ("post", "/v1/auth/password-reset/confirm"),
+    ("post", "/v1/me/email-confirmation"),
+    ("get", "/.well-known/jwks.json"),
+    ("get", "/v1/openapi.json"),
+    ("post", "/widget/v1/projects/{public_id}/sessions"),
+    ("get", "/widget/v1/privacy"),
+    ("post", "/widget/v1/consents"),
+    ("get", "/widget/v1/consents"),
+    ("post", "/admin/v1/auth/login"),
+];
+
+#[tokio::test]
+async fn every_documented_operation_but_the_public_ones_answers_401_without_credentials() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let document: Value = stack
+        .http
+        .get(format!("{}/v1/openapi.json", stack.public_url))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let paths = document["paths"].as_object().cloned().unwrap_or_default();
+    assert!(paths.len() > 30, "the document lists the API: {} paths", paths.len());
+    let mut checked = 0;
+    for (path, operations) in &paths {
+        let base = if path.starts_with("/admin/") { &stack.admin_url } else { &stack.public_url };
+        let url = format!("{base}{}", fill_path_parameters(path));
+        for method in
+            operations.as_object().map(|operations| operations.keys().cloned().collect()).unwrap_or_else(Vec::new)
+        {
+            let Ok(http_method) = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()) else { continue };
+            let mut request = stack.http.request(http_method, &url);
+            if matches!(method.as_str(), "post" | "put" | "patch") {
+                request = request.json(&json!({}));
+            }
+            let status = request.send().await?.status().as_u16();
+            let public = PUBLIC_OPERATIONS.contains(&(method.as_str(), path.as_str()));
+            if public {
+                // Answered on its merits: a bad body, or no widget session cookie, is the
+                // public route's own 4xx.
+                assert!(status < 500, "{method} {path} answered {status}");
+            } else {
+                assert_eq!(status, 401, "{method} {path} answered {status} without credentials");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "{checked} operations checked");
+    stack.stop().await
+}
+
+/// A documented path with each `{parameter}` replaced by an id that names nothing.
+fn fill_path_parameters(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.starts_with('{') && segment.ends_with('}') {
+                "01934b3e-7c5e-7000-8000-000000000000"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}

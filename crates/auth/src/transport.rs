@@ -55,20 +55,41 @@ pub fn verify_metadata(
 pub struct AuthInterceptor {
     verifier: Arc<Verifier>,
     audiences: &'static [Audience],
+    /// Whether a request without any token passes (with no `Caller`), for a server some of whose
+    /// RPCs are open. A token that does not verify is refused all the same.
+    anonymous_allowed: bool,
 }
 
 impl AuthInterceptor {
     pub fn new(verifier: Arc<Verifier>, audiences: &'static [Audience]) -> Self {
-        Self { verifier, audiences }
+        Self { verifier, audiences, anonymous_allowed: false }
+    }
+
+    /// For a server with open RPCs (accounts: the key set, the service token): each RPC then
+    /// says which caller it needs with `caller_of`, and an open one needs none.
+    pub fn allowing_anonymous(verifier: Arc<Verifier>, audiences: &'static [Audience]) -> Self {
+        Self { verifier, audiences, anonymous_allowed: true }
     }
 }
 
 impl tonic::service::Interceptor for AuthInterceptor {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if self.anonymous_allowed && request.metadata().get("authorization").is_none() {
+            return Ok(request);
+        }
         let caller = verify_metadata(&self.verifier, request.metadata(), self.audiences)
             .map_err(|error| tonic::Status::from(Error::from(error)))?;
         request.extensions_mut().insert(caller);
         Ok(request)
+    }
+}
+
+/// The caller the interceptor verified, if it is of one of `audiences`.
+pub fn caller_of<T>(request: &tonic::Request<T>, audiences: &[Audience]) -> Result<Caller, tonic::Status> {
+    match request.extensions().get::<Caller>() {
+        Some(caller) if audiences.contains(&caller.audience()) => Ok(caller.clone()),
+        Some(_) => Err(Error::from(AuthError::WrongAudience).into()),
+        None => Err(Error::from(AuthError::Missing).into()),
     }
 }
 

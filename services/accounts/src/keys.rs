@@ -63,7 +63,7 @@ impl KeySet {
 
 pub struct KeyRing {
     current: RwLock<Arc<KeySet>>,
-    pub verifier: Verifier,
+    pub verifier: Arc<Verifier>,
     pool: PgPool,
     clock: Clock,
 }
@@ -80,7 +80,7 @@ impl KeyRing {
             rows = live_keys(pool, clock.now()).await?;
         }
         let set = key_set(rows)?;
-        let verifier = Verifier::new(&set.all_public_keys(), clock.clone());
+        let verifier = Arc::new(Verifier::new(&set.all_public_keys(), clock.clone()));
         Ok(Self { current: RwLock::new(Arc::new(set)), verifier, pool: pool.clone(), clock: clock.clone() })
     }
 

@@ -20,6 +20,8 @@ pub fn hash_password_now(password: &str) -> Result<String, Error> {
 
 use std::sync::Arc;
 
+use causerie_auth::Audience;
+use causerie_auth::transport::AuthInterceptor;
 use causerie_bus::{Bus, Relay, Topology};
 use causerie_core::{Clock, Error, TenantId};
 use causerie_db::{DatabaseError, ServiceError};
@@ -146,9 +148,17 @@ async fn serve(
         tasks,
         shutdown.clone(),
     );
-    let routes = tonic::service::Routes::new(AccountsServiceServer::new(grpc::AccountsApi::new(state.clone())))
-        .add_service(PrivacyServiceServer::new(grpc::PrivacyApi::new(state)))
-        .add_service(health);
+    // One interceptor verifies every call's token; each RPC says whose call it takes.
+    let interceptor = AuthInterceptor::allowing_anonymous(
+        Arc::clone(&state.keys.verifier),
+        &[Audience::Tenant, Audience::Staff, Audience::Service],
+    );
+    let routes = tonic::service::Routes::new(AccountsServiceServer::with_interceptor(
+        grpc::AccountsApi::new(state.clone()),
+        interceptor.clone(),
+    ))
+    .add_service(PrivacyServiceServer::with_interceptor(grpc::PrivacyApi::new(state), interceptor))
+    .add_service(health);
     serve_grpc(listener, routes, readiness, "accounts", shutdown).await?;
     Ok(())
 }

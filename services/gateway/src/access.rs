@@ -17,15 +17,31 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 const POLL_EVERY: Duration = Duration::from_millis(500);
+/// How old the last successful read of the directory may be before the gateway stops deciding
+/// from it: ten polls missed in a row.
+const STALE_AFTER: Duration = Duration::from_secs(5);
 /// Revocations older than this stop no live token (access tokens live 15 minutes).
 const REVOCATION_HORIZON: chrono::Duration = chrono::Duration::minutes(16);
 
-#[derive(Default)]
 struct Snapshot {
     /// Subject id to the Unix millisecond of its latest revocation.
     revoked: HashMap<Uuid, i64>,
     /// Tenant id to its current legal-notice version.
     legal_notice_versions: HashMap<Uuid, i32>,
+    /// When Redis last answered: a revocation made since is not in this snapshot.
+    read_at: tokio::time::Instant,
+}
+
+impl Snapshot {
+    /// Fails closed once the directory has not been read for `STALE_AFTER`: from then on, the
+    /// gateway can no longer tell a revoked token (an erased user's, a revoked key's) from a good
+    /// one, so it answers every token `503` until Redis answers again (docs/decisions.md #20).
+    fn check_fresh(&self) -> Result<(), Error> {
+        if self.read_at.elapsed() > STALE_AFTER {
+            return Err(Error::unavailable("the access directory has not been read for a while; retry later"));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone)]
@@ -47,7 +63,11 @@ impl AccessDirectory {
         shutdown: CancellationToken,
     ) -> Result<Self, redis::RedisError> {
         let directory = Self {
-            snapshot: Arc::new(RwLock::new(Arc::new(Snapshot::default()))),
+            snapshot: Arc::new(RwLock::new(Arc::new(Snapshot {
+                revoked: HashMap::new(),
+                legal_notice_versions: HashMap::new(),
+                read_at: tokio::time::Instant::now(),
+            }))),
             acceptances: Arc::new(Mutex::new(HashSet::new())),
             redis,
             namespace: namespace.to_owned(),
@@ -88,6 +108,7 @@ impl AccessDirectory {
                 .into_iter()
                 .filter_map(|(tenant, version)| Some((Uuid::try_parse(&tenant).ok()?, version)))
                 .collect(),
+            read_at: tokio::time::Instant::now(),
         };
         self.replace(snapshot);
         Ok(())
@@ -108,9 +129,12 @@ impl AccessDirectory {
         }
     }
 
-    /// `401` when `subject` was revoked at or after the millisecond its token was issued.
+    /// `401` when `subject` was revoked at or after the millisecond its token was issued; `503`
+    /// when the directory is too old to tell.
     pub fn check_not_revoked(&self, subject: Uuid, issued_at: DateTime<Utc>) -> Result<(), Error> {
-        match self.current().revoked.get(&subject) {
+        let current = self.current();
+        current.check_fresh()?;
+        match current.revoked.get(&subject) {
             Some(revoked_at) if *revoked_at >= issued_at.timestamp_millis() => {
                 Err(Error::unauthenticated("this token was revoked; sign in again"))
             }
@@ -118,12 +142,21 @@ impl AccessDirectory {
         }
     }
 
+    /// `503` when the directory is too old to tell a revoked token from a good one.
+    pub fn check_fresh(&self) -> Result<(), Error> {
+        self.current().check_fresh()
+    }
+
     /// Records a revocation this gateway made itself, so it holds here before the next poll.
     pub fn note_revoked(&self, subject: Uuid, at: DateTime<Utc>) {
         let current = self.current();
         let mut revoked = current.revoked.clone();
         revoked.insert(subject, at.timestamp_millis());
-        self.replace(Snapshot { revoked, legal_notice_versions: current.legal_notice_versions.clone() });
+        self.replace(Snapshot {
+            revoked,
+            legal_notice_versions: current.legal_notice_versions.clone(),
+            read_at: current.read_at,
+        });
     }
 
     /// Records a version this gateway saw published, so the gate holds here before the next poll.
@@ -131,7 +164,7 @@ impl AccessDirectory {
         let current = self.current();
         let mut legal_notice_versions = current.legal_notice_versions.clone();
         legal_notice_versions.insert(tenant_id.as_uuid(), version);
-        self.replace(Snapshot { revoked: current.revoked.clone(), legal_notice_versions });
+        self.replace(Snapshot { revoked: current.revoked.clone(), legal_notice_versions, read_at: current.read_at });
     }
 
     pub fn note_accepted(&self, user_id: Uuid, version: i32) {
@@ -172,5 +205,26 @@ impl AccessDirectory {
             ErrorCode::LegalNoticeNotAccepted,
             format!("accept legal notice version {current} first: GET /v1/legal-notices/current"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(ago: Duration) -> Snapshot {
+        let now = tokio::time::Instant::now();
+        Snapshot {
+            revoked: HashMap::new(),
+            legal_notice_versions: HashMap::new(),
+            read_at: now.checked_sub(ago).unwrap_or(now),
+        }
+    }
+
+    #[test]
+    fn a_directory_not_read_for_five_seconds_refuses_every_token() {
+        assert!(read(Duration::from_secs(1)).check_fresh().is_ok());
+        let refused = read(STALE_AFTER + Duration::from_millis(1)).check_fresh().err().map(|error| error.code());
+        assert_eq!(refused, Some(ErrorCode::Unavailable), "an erased user's token could pass unseen");
     }
 }

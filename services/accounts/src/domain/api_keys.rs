@@ -110,7 +110,9 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: &str) -> Result<(), Err
     )
     .await?;
     state.directory.revoke(&[id], now).await?;
-    transaction.commit().await.map_err(Error::from)
+    transaction.commit().await?;
+    state.directory.revoke_after_commit(&[id], state.clock.now()).await;
+    Ok(())
 }
 
 /// An access token for a live key of an active tenant; `401` for anything else.

@@ -36,6 +36,16 @@ impl AccessDirectory {
         pipeline.query_async::<()>(&mut redis).await.map_err(Error::unavailable)
     }
 
+    /// Stamps `subjects` again once the revoking transaction has committed, at the time it did.
+    /// The stamp made before the commit refuses every token issued until then; this one refuses
+    /// too a token that a refresh running beside the revocation minted from the state it read
+    /// just before the commit. Should Redis fail now, only that window stays open: logged.
+    pub async fn revoke_after_commit(&self, subjects: &[uuid::Uuid], committed_at: DateTime<Utc>) {
+        if let Err(error) = self.revoke(subjects, committed_at).await {
+            tracing::warn!(%error, subjects = subjects.len(), "revocation not stamped again after its commit");
+        }
+    }
+
     pub async fn set_legal_notice_version(&self, tenant_id: TenantId, version: i32) -> Result<(), Error> {
         let mut redis = self.redis.clone();
         redis::cmd("HSET")

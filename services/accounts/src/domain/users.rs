@@ -331,10 +331,14 @@ pub async fn update(state: &AppState, actor: &Actor, id: &str, update: UserUpdat
         now,
     )
     .await?;
-    if user.role != before.role || user.project_ids != before.project_ids {
+    let access_changed = user.role != before.role || user.project_ids != before.project_ids;
+    if access_changed {
         state.directory.revoke(&[id], now).await?;
     }
     transaction.commit().await?;
+    if access_changed {
+        state.directory.revoke_after_commit(&[id], state.clock.now()).await;
+    }
     Ok(user)
 }
 
@@ -378,6 +382,7 @@ pub async fn erase(state: &AppState, actor: &Actor, id: &str) -> Result<(), Erro
     )
     .await?;
     transaction.commit().await?;
+    state.directory.revoke_after_commit(&subjects, state.clock.now()).await;
     tracing::info!(tenant.id = %actor.tenant_id, user.id = %id, "user erased");
     Ok(())
 }
@@ -619,5 +624,7 @@ pub async fn confirm_password_reset(state: &AppState, token: &str, new_password:
         now,
     )
     .await?;
-    transaction.commit().await.map_err(Error::from)
+    transaction.commit().await?;
+    state.directory.revoke_after_commit(&[user_id], state.clock.now()).await;
+    Ok(())
 }

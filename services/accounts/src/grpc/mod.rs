@@ -1,9 +1,11 @@
-//! The accounts gRPC API: wire messages in, domain calls, wire messages out. The key set and the
-//! service token are open; sign-in, refresh, logout, password reset, e-mail confirmation and the
-//! API-key exchange, whose callers have no token of their own, need a service token (the gateway
-//! makes them); every other call verifies the caller's forwarded token first.
+//! The accounts gRPC API: wire messages in, domain calls, wire messages out. One interceptor
+//! verifies the forwarded token of every call (`AuthInterceptor::allowing_anonymous`, set in
+//! `lib.rs`); each RPC then says whose call it takes. The key set and the service token are open;
+//! sign-in, refresh, logout, password reset, e-mail confirmation and the API-key exchange, whose
+//! callers have no token of their own, need a service token (the gateway makes them); the rest
+//! need a tenant user's, an API key's or a staff member's token.
 
-use causerie_auth::transport::verify_metadata;
+use causerie_auth::transport::caller_of;
 use causerie_auth::{Audience, Caller};
 use causerie_core::{Error, StaffId};
 use causerie_proto::accounts::v1 as pb;
@@ -51,28 +53,28 @@ impl AccountsApi {
         Self { state }
     }
 
-    fn caller<T>(&self, request: &Request<T>, audience: Audience) -> Result<Caller, Status> {
-        verify_metadata(&self.state.keys.verifier, request.metadata(), &[audience])
-            .map_err(|error| Status::from(Error::from(error)))
-    }
-
     /// The RPCs whose callers have no token of their own (sign-in, reset, API keys) are for the
     /// services, the gateway first, and need a service token.
     fn require_service<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        self.caller(request, Audience::Service).map(|_| ())
+        caller_of(request, &[Audience::Service]).map(|_| ())
     }
 
     fn actor<T>(&self, request: &Request<T>) -> Result<Actor, Status> {
-        let caller = self.caller(request, Audience::Tenant)?;
-        Ok(Actor::from_caller(caller, source_address(request))?)
+        tenant_actor(request)
     }
 
     fn staff<T>(&self, request: &Request<T>) -> Result<StaffId, Status> {
-        match self.caller(request, Audience::Staff)? {
+        match caller_of(request, &[Audience::Staff])? {
             Caller::Staff { staff_id, .. } => Ok(staff_id),
             _ => Err(Error::unauthenticated("a staff token is required").into()),
         }
     }
+}
+
+/// The tenant user or API key that the interceptor verified, as the domain's actor.
+pub(crate) fn tenant_actor<T>(request: &Request<T>) -> Result<Actor, Status> {
+    let caller = caller_of(request, &[Audience::Tenant])?;
+    Ok(Actor::from_caller(caller, source_address(request))?)
 }
 
 impl From<TenantRow> for pb::Tenant {
@@ -218,7 +220,7 @@ impl AccountsService for AccountsApi {
     }
 
     async fn create_tenant(&self, request: Request<pb::CreateTenantRequest>) -> Answer<pb::Tenant> {
-        self.caller(&request, Audience::Staff)?;
+        caller_of(&request, &[Audience::Staff])?;
         let request = request.into_inner();
         let admin = request.admin.ok_or_else(|| Error::invalid_field("admin", "is required"))?;
         let contract_end = time("contract_end", request.contract_end)?;
@@ -241,7 +243,7 @@ impl AccountsService for AccountsApi {
     }
 
     async fn list_tenants(&self, request: Request<pb::ListTenantsRequest>) -> Answer<pb::ListTenantsResponse> {
-        self.caller(&request, Audience::Staff)?;
+        caller_of(&request, &[Audience::Staff])?;
         let request = request.into_inner();
         let (tenants, next_cursor) = tenancy::list_tenants(&self.state, request.limit, &request.cursor).await?;
         Ok(Response::new(pb::ListTenantsResponse {
@@ -251,7 +253,7 @@ impl AccountsService for AccountsApi {
     }
 
     async fn update_tenant(&self, request: Request<pb::UpdateTenantRequest>) -> Answer<pb::Tenant> {
-        self.caller(&request, Audience::Staff)?;
+        caller_of(&request, &[Audience::Staff])?;
         let request = request.into_inner();
         let changes = crate::store::TenantChanges {
             status: request.status,
@@ -265,7 +267,7 @@ impl AccountsService for AccountsApi {
     }
 
     async fn get_tenant(&self, request: Request<pb::GetTenantRequest>) -> Answer<pb::Tenant> {
-        self.caller(&request, Audience::Staff)?;
+        caller_of(&request, &[Audience::Staff])?;
         let tenant = tenancy::tenant(&self.state, &request.into_inner().id).await?;
         Ok(Response::new(tenant.into()))
     }

@@ -2,7 +2,7 @@
 //! register and the sub-processors. Widget calls carry a service token (visitors have none of
 //! their own; the gateway makes them); the rest verify the caller's forwarded token.
 
-use causerie_auth::transport::verify_metadata;
+use causerie_auth::transport::caller_of;
 use causerie_auth::{Audience, Caller};
 use causerie_core::Error;
 use causerie_proto::accounts::v1 as pb;
@@ -10,7 +10,7 @@ use causerie_proto::time::to_timestamp;
 use pb::privacy_service_server::PrivacyService;
 use tonic::{Request, Response, Status};
 
-use super::{Answer, source_address};
+use super::Answer;
 use crate::AppState;
 use crate::domain::actor::Actor;
 use crate::domain::{privacy, register};
@@ -26,13 +26,11 @@ impl PrivacyApi {
     }
 
     fn caller<T>(&self, request: &Request<T>, audiences: &[Audience]) -> Result<Caller, Status> {
-        verify_metadata(&self.state.keys.verifier, request.metadata(), audiences)
-            .map_err(|error| Status::from(Error::from(error)))
+        caller_of(request, audiences)
     }
 
     fn actor<T>(&self, request: &Request<T>) -> Result<Actor, Status> {
-        let caller = self.caller(request, &[Audience::Tenant])?;
-        Ok(Actor::from_caller(caller, source_address(request))?)
+        super::tenant_actor(request)
     }
 }
 

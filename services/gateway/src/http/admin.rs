@@ -16,9 +16,13 @@ use super::sessions::TokenResponse;
 use super::users::{UserPage, user_page};
 use crate::state::AppState;
 
+/// Staff sign-in, the one admin route reached without a staff token.
+pub fn public_router() -> Router<AppState> {
+    Router::new().route("/admin/v1/auth/login", post(staff_login))
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin/v1/auth/login", post(staff_login))
         .route("/admin/v1/tenants", post(create_tenant).get(list_tenants))
         .route("/admin/v1/tenants/{id}", get(get_tenant).patch(update_tenant))
         .route("/admin/v1/subprocessors", get(list_subprocessors))

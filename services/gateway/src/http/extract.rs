@@ -177,7 +177,9 @@ fn reachable_before_legal_notice(path: &str) -> bool {
 }
 
 /// A verified tenant user or API key, not revoked, holding to the legal notice, within its rate
-/// limit; and the token to forward to services.
+/// limit; and the token to forward to services. Verified once by `require_tenant_caller`, the
+/// layer of every non-public route; a handler's extractor takes what the layer put in the request.
+#[derive(Clone)]
 pub struct TenantContext {
     pub tenant_id: TenantId,
     pub caller: Caller,
@@ -212,7 +214,42 @@ pub struct TenantUserClaims<'a> {
 impl FromRequestParts<AppState> for TenantContext {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Error> {
+        parts
+            .extensions
+            .get::<Self>()
+            .cloned()
+            .ok_or_else(|| Error::unauthenticated("this route needs a verified caller"))
+    }
+}
+
+/// The layer of the tenant routes: a request without a verified tenant caller is refused here,
+/// before its handler or its body is looked at.
+pub async fn require_tenant_caller(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Result<axum::response::Response, Error> {
+    let (mut parts, body) = request.into_parts();
+    let caller = TenantContext::verify(&mut parts, &state).await?;
+    parts.extensions.insert(caller);
+    Ok(next.run(Request::from_parts(parts, body)).await)
+}
+
+/// The layer of the admin routes: a request without a verified staff member is refused here.
+pub async fn require_staff_caller(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Result<axum::response::Response, Error> {
+    let (mut parts, body) = request.into_parts();
+    let caller = StaffContext::verify(&mut parts, &state).await?;
+    parts.extensions.insert(caller);
+    Ok(next.run(Request::from_parts(parts, body)).await)
+}
+
+impl TenantContext {
+    async fn verify(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let ClientAddress(client) =
             ClientAddress::from_request_parts(parts, state).await.unwrap_or(ClientAddress(None));
         let bearer = bearer_token(&parts.headers)?.to_owned();
@@ -244,7 +281,9 @@ impl FromRequestParts<AppState> for TenantContext {
     }
 }
 
-/// A verified member of the support staff, and the token to forward to services.
+/// A verified member of the support staff, and the token to forward to services. Verified once by
+/// `require_staff_caller`, the layer of every admin route but staff sign-in.
+#[derive(Clone)]
 pub struct StaffContext {
     pub token: String,
     pub client: Option<IpAddr>,
@@ -260,8 +299,16 @@ impl StaffContext {
 impl FromRequestParts<AppState> for StaffContext {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Error> {
+        parts.extensions.get::<Self>().cloned().ok_or_else(|| Error::unauthenticated("this route needs a staff token"))
+    }
+}
+
+impl StaffContext {
+    async fn verify(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let StaffMember(_) = StaffMember::from_request_parts(parts, state).await?;
+        // Support reaches every tenant: its calls stop too while revocations cannot be read.
+        state.access.check_fresh()?;
         let token = bearer_token(&parts.headers)?.to_owned();
         let ClientAddress(client) =
             ClientAddress::from_request_parts(parts, state).await.unwrap_or(ClientAddress(None));

@@ -1,6 +1,10 @@
 //! The gateway's HTTP surface: one router per feature module, merged here for each listener.
-//! Every route needs a verified caller except the explicit public ones (sign-in, refresh,
-//! logout, password reset, e-mail confirmation, health, the key set, the OpenAPI document).
+//! Each listener has two routers: the explicit list of public routes (sign-in, refresh, logout,
+//! password reset, e-mail confirmation, the key set, the OpenAPI document, the widget, health),
+//! and everything else behind a layer that refuses a request without a verified caller. A new
+//! route is therefore protected unless it is added to the public list, and the caller extractors
+//! only read what that layer verified, so a handler that needs a caller cannot be public by
+//! mistake: it would answer 401 to everyone.
 
 mod admin;
 mod api_keys;
@@ -16,8 +20,8 @@ mod widget;
 
 pub use extract::{for_service, forwarded};
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::{Router, middleware};
 use causerie_auth::Verifier;
 use causerie_core::Error;
 use causerie_runtime::Readiness;
@@ -55,7 +59,7 @@ async fn unknown_route() -> Error {
 /// The public listener's router and the admin listener's, sharing one set of readiness checks.
 pub fn routers(state: AppState) -> (Router, Router) {
     let readiness = readiness(&state);
-    let public = Router::new()
+    let tenant_routes = Router::new()
         .merge(sessions::router())
         .merge(users::router())
         .merge(legal::router())
@@ -63,14 +67,21 @@ pub fn routers(state: AppState) -> (Router, Router) {
         .merge(audit::router())
         .merge(projects::router())
         .merge(privacy::router())
+        .route_layer(middleware::from_fn_with_state(state.clone(), extract::require_tenant_caller));
+    let public = Router::new()
+        .merge(sessions::public_router())
         .merge(widget::router(state.clone()))
         .merge(openapi::router())
+        .merge(tenant_routes)
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .with_state(state.clone())
         .merge(health_router(readiness.clone()));
+    let staff_routes =
+        admin::router().route_layer(middleware::from_fn_with_state(state.clone(), extract::require_staff_caller));
     let admin = Router::new()
-        .merge(admin::router())
+        .merge(admin::public_router())
+        .merge(staff_routes)
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .with_state(state)

@@ -14,18 +14,24 @@ use utoipa::ToSchema;
 use super::extract::{ApiJson, ClientAddress, TenantContext, for_service, forwarded};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+/// The routes of people who have no token yet, or whose proof is in the body (a refresh token,
+/// a mailed link), and the key set.
+pub fn public_router() -> Router<AppState> {
     Router::new()
         .route("/v1/auth/login", post(login))
         .route("/v1/auth/refresh", post(refresh))
         .route("/v1/auth/logout", post(logout))
         .route("/v1/auth/password-reset", post(request_password_reset))
         .route("/v1/auth/password-reset/confirm", post(confirm_password_reset))
+        .route("/v1/me/email-confirmation", post(confirm_email_change))
+        .route("/.well-known/jwks.json", get(jwks))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
         .route("/v1/auth/session", get(session))
         .route("/v1/me", get(me).patch(update_me))
         .route("/v1/me/password", put(change_password))
-        .route("/v1/me/email-confirmation", post(confirm_email_change))
-        .route("/.well-known/jwks.json", get(jwks))
 }
 
 pub(super) fn from_status(status: tonic::Status) -> Error {
