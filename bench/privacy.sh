@@ -26,7 +26,9 @@ say "building causerie and the load generator (release profile)"
 cargo build --release -p causerie -p causerie-loadgen >&2
 if [[ -z "${BENCH_BASE_URL:-}" ]]; then
     say "starting the stack with deploy/local/up.sh (release, no per-caller rate limit)"
-    CAUSERIE_BIN="$ROOT/target/release/causerie" CAUSERIE_RATE_LIMIT_PER_MINUTE=1000000000 bash deploy/local/up.sh >&2
+    CAUSERIE_BIN="$ROOT/target/release/causerie" CAUSERIE_RATE_LIMIT_PER_MINUTE=1000000000 \
+        CAUSERIE_WIDGET_VISITOR_RATE_LIMIT_PER_MINUTE=1000000000 CAUSERIE_WIDGET_ADDRESS_RATE_LIMIT_PER_MINUTE=1000000000 \
+        bash deploy/local/up.sh >&2
     sleep 5
 fi
 

@@ -430,6 +430,70 @@ async fn a_widget_call_from_an_origin_not_allowed_is_refused() -> anyhow::Result
     assert_eq!(credits_from_elsewhere.status(), 403);
     let unknown = widget_session(&stack, "pk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", None).await?;
     assert_eq!(unknown.status(), 404);
+
+    // A write without Origin is a script, not a page: no session, no consent record.
+    let scripted = stack
+        .http
+        .post(format!("{}/widget/v1/projects/{public_id}/sessions", stack.public_url))
+        .json(&json!({"page_url": "https://shop.example/"}))
+        .send()
+        .await?;
+    assert_eq!(scripted.status(), 403);
+    assert!(scripted.headers().get("set-cookie").is_none());
+    let visitor_cookie = cookie_named(&set_cookies(&started), "cz_vid").map(|cookie| cookie_value(cookie));
+    let scripted_consent = stack
+        .http
+        .post(format!("{}/widget/v1/consents", stack.public_url))
+        .header("cookie", format!("cz_sid={session_cookie}; cz_vid={}", visitor_cookie.unwrap_or_default()))
+        .json(&json!({"purpose": "chat_history", "granted": true, "text_version": 1}))
+        .send()
+        .await?;
+    assert_eq!(scripted_consent.status(), 403);
+
+    // Preflights answer CORS only for an origin the project (or, without one, a project served
+    // here) allows.
+    let preflight = |path: String, origin: &'static str| {
+        stack
+            .http
+            .request(Method::OPTIONS, format!("{}{path}", stack.public_url))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let allowed_origin = |response: &reqwest::Response| {
+        response.headers().get("access-control-allow-origin").and_then(|value| value.to_str().ok()).map(str::to_owned)
+    };
+    let sessions = format!("/widget/v1/projects/{public_id}/sessions");
+    assert_eq!(allowed_origin(&preflight(sessions.clone(), SHOP).await?).as_deref(), Some(SHOP));
+    assert_eq!(allowed_origin(&preflight(sessions, "https://evil.example").await?), None);
+    let consents = "/widget/v1/consents".to_owned();
+    assert_eq!(allowed_origin(&preflight(consents.clone(), SHOP).await?).as_deref(), Some(SHOP));
+    assert_eq!(allowed_origin(&preflight(consents, "https://evil.example").await?), None);
+    let credits = format!("/widget/v1/privacy?project={public_id}");
+    assert_eq!(allowed_origin(&preflight(credits, "https://evil.example").await?), None);
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn a_source_address_making_up_visitors_meets_its_own_limit() -> anyhow::Result<()> {
+    let mut config = causerie_testkit::test_config()?;
+    config.widget_address_rate_limit_per_minute = 4;
+    let stack = TestStack::start_with(config).await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
+    let public_id = text(&new_project(&stack, &tenant).await?, "public_id");
+    let second_of_minute = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() % 60;
+    if second_of_minute >= 50 {
+        tokio::time::sleep(Duration::from_secs(61 - second_of_minute)).await;
+    }
+    // Each call a new visitor (no cookie): only the address ties them together.
+    for _ in 0..4 {
+        assert_eq!(widget_session(&stack, &public_id, None).await?.status(), 201);
+    }
+    let limited = widget_session(&stack, &public_id, None).await?;
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().get("retry-after").is_some());
+    assert_eq!(body(limited).await?["code"], "rate_limited");
     stack.stop().await
 }
 
@@ -675,7 +739,7 @@ async fn the_gateways_copy_of_a_widget_project_follows_changes_made_through_anot
 #[tokio::test]
 async fn widget_errors_reach_the_page_and_consents_past_the_rate_limit_get_429() -> anyhow::Result<()> {
     let mut config = causerie_testkit::test_config()?;
-    config.rate_limit_per_minute = 5;
+    config.widget_visitor_rate_limit_per_minute = 6;
     let stack = TestStack::start_with(config).await?;
     let tenant = new_tenant(&stack, "acme").await?;
     put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
@@ -709,9 +773,10 @@ async fn widget_errors_reach_the_page_and_consents_past_the_rate_limit_get_429()
     .await?;
     assert_eq!((foreign.status().as_u16(), allowed_origin(&foreign)), (403, None));
 
-    // The 422 above counted; four more fit in the minute's five, the next is refused.
+    // The three calls above counted; three more fit in the visitor's six a minute, the next is
+    // refused.
     let grant = json!({"purpose": "chat_history", "granted": true, "text_version": 1}).to_string();
-    for _ in 0..4 {
+    for _ in 0..3 {
         assert_eq!(consent(SHOP, grant.clone()).await?.status(), 201);
     }
     let limited = consent(SHOP, grant).await?;

@@ -115,6 +115,11 @@ pub struct Config {
     pub log_filter: String,
     /// Requests one caller may make per minute on the public API.
     pub rate_limit_per_minute: u64,
+    /// Widget requests one visitor (`cz_vid`) may make per minute.
+    pub widget_visitor_rate_limit_per_minute: u64,
+    /// Widget requests one source address may make per minute, whatever visitor they claim: the
+    /// visitor id is the caller's to choose, the address is not.
+    pub widget_address_rate_limit_per_minute: u64,
     /// The proxies in front of the gateway (an ingress, a load balancer): from a peer in these
     /// ranges, the client's address is read from `X-Forwarded-For`. Empty: the peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -167,6 +172,9 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let text = |name: &str, default: &str| -> String {
             lookup(name).filter(|value| !value.is_empty()).unwrap_or_else(|| default.to_owned())
+        };
+        let whole_number = |name: &str, default: &str| -> Result<u64, ConfigError> {
+            text(name, default).parse().map_err(|_| ConfigError::new(name, "not a whole number"))
         };
         let address = |name: &str, default: String| -> Result<SocketAddr, ConfigError> {
             text(name, &default)
@@ -221,9 +229,12 @@ impl Config {
                 .filter(|password| !password.is_empty()),
             test_mode,
             log_filter: lookup("CAUSERIE_LOG").or_else(|| lookup("RUST_LOG")).unwrap_or_else(|| "info".to_owned()),
-            rate_limit_per_minute: text("CAUSERIE_RATE_LIMIT_PER_MINUTE", "6000")
-                .parse()
-                .map_err(|_| ConfigError::new("CAUSERIE_RATE_LIMIT_PER_MINUTE", "not a whole number"))?,
+            rate_limit_per_minute: whole_number("CAUSERIE_RATE_LIMIT_PER_MINUTE", "6000")?,
+            widget_visitor_rate_limit_per_minute: whole_number("CAUSERIE_WIDGET_VISITOR_RATE_LIMIT_PER_MINUTE", "120")?,
+            widget_address_rate_limit_per_minute: whole_number(
+                "CAUSERIE_WIDGET_ADDRESS_RATE_LIMIT_PER_MINUTE",
+                "1200",
+            )?,
             otlp_endpoint: lookup("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|endpoint| !endpoint.is_empty()),
             trusted_proxies: text("CAUSERIE_TRUSTED_PROXIES", "")
                 .split(',')

@@ -88,6 +88,10 @@ async fn serve(
         privacy,
         accounts_health: tonic_health::pb::health_client::HealthClient::new(accounts_channel),
         verifier,
+        widget_limits: state::WidgetLimits {
+            per_visitor_per_minute: config.widget_visitor_rate_limit_per_minute,
+            per_address_per_minute: config.widget_address_rate_limit_per_minute,
+        },
         rate_limiter: rate_limit::RateLimiter::start(
             redis.clone(),
             &config.namespace,

@@ -56,14 +56,20 @@ impl RateLimiter {
     /// Counts one request of `caller` (a user's or an API key's id); `429 rate_limited` past the
     /// limit, with the seconds left in the window as `Retry-After`.
     pub fn check(&self, caller: Uuid) -> Result<(), Error> {
+        self.check_within(caller, self.per_minute)
+    }
+
+    /// Counts one request under `key` against a limit of its own (a widget visitor's, a source
+    /// address's). Keys of different kinds must not collide: derive them in a namespace each.
+    pub fn check_within(&self, key: Uuid, per_minute: u64) -> Result<(), Error> {
         let now = self.clock.now();
         let window = now.timestamp().div_euclid(WINDOW_SECONDS);
         let mut windows = self.windows.lock().map_err(|_| Error::internal("rate limiter lock poisoned"))?;
-        let entry = windows.entry(caller).or_default();
+        let entry = windows.entry(key).or_default();
         if entry.window != window {
             *entry = CallerWindow { window, ..CallerWindow::default() };
         }
-        if entry.counted_everywhere + entry.pending >= self.per_minute {
+        if entry.counted_everywhere + entry.pending >= per_minute {
             let retry_after = u64::try_from(WINDOW_SECONDS - now.timestamp().rem_euclid(WINDOW_SECONDS)).unwrap_or(60);
             return Err(Error::rate_limited(retry_after));
         }

@@ -37,6 +37,7 @@ pub struct Shared {
     pub accounts_health: tonic_health::pb::health_client::HealthClient<Channel>,
     pub verifier: Arc<Verifier>,
     pub rate_limiter: RateLimiter,
+    pub widget_limits: WidgetLimits,
     pub access: crate::access::AccessDirectory,
     pub api_keys: crate::api_keys::ApiKeyExchange,
     pub redis: redis::aio::ConnectionManager,
@@ -44,6 +45,13 @@ pub struct Shared {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The shared test clock in test mode, which `POST /admin/v1/test-clock` moves.
     pub clock: causerie_core::Clock,
+}
+
+/// Widget requests a minute, per visitor and per source address (`CAUSERIE_WIDGET_*`).
+#[derive(Clone, Copy)]
+pub struct WidgetLimits {
+    pub per_visitor_per_minute: u64,
+    pub per_address_per_minute: u64,
 }
 
 impl HasVerifier for AppState {

@@ -3,8 +3,9 @@
 //! announces a change to the project, its tenant or the tenant's policy, at once on this replica
 //! when the change went through it, and after `MAX_AGE` in any case (the bus being away).
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use causerie_auth::ServiceToken;
 use causerie_bus::Bus;
@@ -21,6 +22,10 @@ use crate::http::forwarded;
 const MAX_AGE: Duration = Duration::from_secs(30);
 /// Past this many projects, the copies start afresh.
 const CAPACITY: usize = 100_000;
+/// How long an origin that a served project allowed answers the consents' preflight, whose
+/// project is not known (it carries no cookie): a visitor's session start puts it there, and a
+/// page stays open for hours.
+const ORIGIN_SEEN_FOR: Duration = Duration::from_secs(24 * 3600);
 
 /// A project as accounts answered it, with its tenant parsed once.
 pub struct ResolvedProject {
@@ -33,6 +38,8 @@ pub struct WidgetProjects {
     privacy: PrivacyServiceClient<Channel>,
     service_token: ServiceToken,
     copies: Arc<Copies<String, Arc<ResolvedProject>>>,
+    /// Origins allowed by the projects this replica resolved, and when it last saw each.
+    origins_seen: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl WidgetProjects {
@@ -50,7 +57,7 @@ impl WidgetProjects {
             |_, resolved: &Arc<ResolvedProject>| resolved.tenant_id,
             shutdown,
         ));
-        Self { privacy, service_token, copies }
+        Self { privacy, service_token, copies, origins_seen: Arc::new(Mutex::new(HashMap::new())) }
     }
 
     /// The project embedded as `public_id`; unknown ids answer accounts' `404` and are not kept.
@@ -60,6 +67,7 @@ impl WidgetProjects {
             return Err(Error::not_found("no such project"));
         }
         if let Some(resolved) = self.copies.get(&public_id.to_owned()) {
+            self.saw_origins(&resolved);
             return Ok(resolved);
         }
         let since = self.copies.generation();
@@ -80,7 +88,26 @@ impl WidgetProjects {
             project.tenant_id.parse().map_err(|_| Error::internal("accounts answered a malformed tenant id"))?;
         let resolved = Arc::new(ResolvedProject { tenant_id, project });
         self.copies.insert(public_id.to_owned(), Arc::clone(&resolved), since);
+        self.saw_origins(&resolved);
         Ok(resolved)
+    }
+
+    fn saw_origins(&self, resolved: &ResolvedProject) {
+        let Ok(mut seen) = self.origins_seen.lock() else { return };
+        if seen.len() >= CAPACITY {
+            seen.clear();
+        }
+        let now = Instant::now();
+        for origin in &resolved.project.allowed_origins {
+            seen.insert(origin.to_ascii_lowercase(), now);
+        }
+    }
+
+    /// Whether a project this replica served in the last `ORIGIN_SEEN_FOR` allows `origin`.
+    pub fn any_allows(&self, origin: &str) -> bool {
+        self.origins_seen.lock().is_ok_and(|seen| {
+            seen.get(&origin.to_ascii_lowercase()).is_some_and(|seen_at| seen_at.elapsed() < ORIGIN_SEEN_FOR)
+        })
     }
 
     /// After a change this replica forwarded to accounts: its next requests see it at once.

@@ -21,6 +21,8 @@ use causerie_proto::accounts::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use axum::extract::FromRequestParts;
+
 use super::extract::{ApiJson, ApiQuery, ClientAddress, for_service};
 use super::privacy::{ConsentRecordResponse, policy_of};
 use super::sessions::from_status;
@@ -32,7 +34,32 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/widget/v1/projects/{public_id}/sessions", post(start_session).options(preflight))
         .route("/widget/v1/privacy", get(privacy_credits).options(preflight))
         .route("/widget/v1/consents", post(record_consent).get(current_consents).options(preflight))
+        // The limits inside, so that a 429 gets its CORS headers and the widget can read it.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), widget_limits))
         .layer(axum::middleware::from_fn_with_state(state, cors_on_errors))
+}
+
+/// Namespaces of the widget's rate-limit keys, so that an address, a visitor and a signed-in
+/// caller never share a count.
+const ADDRESS_LIMIT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x8f1d_3c2a_77e4_4f0b_9a61_5c0e_d2b4_a001);
+const VISITOR_LIMIT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x8f1d_3c2a_77e4_4f0b_9a61_5c0e_d2b4_a002);
+
+/// Every widget call, preflights included, counts against its source address (through
+/// `CAUSERIE_TRUSTED_PROXIES`), and, once it carries `cz_vid`, against that visitor: a script
+/// that makes up a new visitor for each call still meets its address's limit. Both limits are far
+/// above what a visitor's page makes (a session, a few consents, the credits).
+async fn widget_limits(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, Error> {
+    let (mut parts, body) = request.into_parts();
+    let Ok(ClientAddress(client)) = ClientAddress::from_request_parts(&mut parts, &state).await;
+    if let Some(client) = client {
+        let key = uuid::Uuid::new_v5(&ADDRESS_LIMIT_NAMESPACE, client.to_string().as_bytes());
+        state.rate_limiter.check_within(key, state.widget_limits.per_address_per_minute)?;
+    }
+    if let Some(visitor) = cookie(&parts.headers, cookies::VISITOR.name) {
+        let key = uuid::Uuid::new_v5(&VISITOR_LIMIT_NAMESPACE, visitor.as_bytes());
+        state.rate_limiter.check_within(key, state.widget_limits.per_visitor_per_minute)?;
+    }
+    Ok(next.run(Request::from_parts(parts, body)).await)
 }
 
 /// A browser lets a page read an answer from another site only with CORS headers: errors get them
@@ -90,14 +117,28 @@ fn origin(headers: &HeaderMap) -> Option<&str> {
     headers.get(ORIGIN).and_then(|value| value.to_str().ok())
 }
 
-/// Refuses a browser call from an origin the project does not allow. A call without `Origin`
+/// Refuses a browser call from an origin the project does not allow. A read without `Origin`
 /// does not come from a page of another site (browsers always send it on cross-origin calls).
 fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Error> {
     match origin(headers) {
-        Some(origin) if !allowed.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin)) => {
+        Some(origin) if !is_allowed(origin, allowed) => {
             Err(Error::forbidden("this site is not allowed to embed the project's widget"))
         }
         _ => Ok(()),
+    }
+}
+
+fn is_allowed(origin: &str, allowed: &[String]) -> bool {
+    allowed.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin))
+}
+
+/// A write (a session, a consent record kept for years) needs an `Origin` the project allows:
+/// browsers send one on every POST, so a call without it is a script, not a visitor's page.
+fn check_write_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Error> {
+    match origin(headers) {
+        Some(origin) if is_allowed(origin, allowed) => Ok(()),
+        Some(_) => Err(Error::forbidden("this site is not allowed to embed the project's widget")),
+        None => Err(Error::forbidden("a widget write must come from a page: Origin is required")),
     }
 }
 
@@ -113,12 +154,37 @@ fn cors(headers: &HeaderMap) -> Vec<(axum::http::HeaderName, HeaderValue)> {
     ]
 }
 
-/// Preflights carry no cookies, so the project is not known yet: they are answered for any
-/// origin, and the call itself is refused when its origin is not allowed.
-async fn preflight(headers: HeaderMap) -> Response {
+/// A preflight names its project in the path (a new session) or in `?project=` (the credits, and
+/// the consents when the widget adds it): it is answered with CORS headers only for an origin
+/// that project allows. A consents preflight without `?project=` carries no cookie, so its
+/// project is unknown: it is answered for an origin that a project this gateway served in the
+/// last day allows, as a visitor's session start makes it; the call itself is checked against
+/// its own project either way.
+async fn preflight(State(state): State<AppState>, request: Request) -> Response {
+    let headers = request.headers();
     let mut response = StatusCode::NO_CONTENT.into_response();
+    let Some(origin) = origin(headers) else { return response };
+    let path = request.uri().path();
+    let named_project = if let Some(rest) = path.strip_prefix("/widget/v1/projects/") {
+        rest.split('/').next().map(str::to_owned)
+    } else if path == "/widget/v1/privacy" || path == "/widget/v1/consents" {
+        axum::extract::Query::<CreditsQuery>::try_from_uri(request.uri()).ok().and_then(|query| query.0.project)
+    } else {
+        None
+    };
+    let allowed = match named_project {
+        Some(public_id) => state
+            .widget_projects
+            .resolve(&public_id)
+            .await
+            .is_ok_and(|resolved| is_allowed(origin, &resolved.project.allowed_origins)),
+        None => state.widget_projects.any_allows(origin),
+    };
+    if !allowed {
+        return response;
+    }
     let answer = response.headers_mut();
-    for (name, value) in cors(&headers) {
+    for (name, value) in cors(headers) {
         answer.insert(name, value);
     }
     answer.insert("access-control-allow-methods", HeaderValue::from_static("GET, POST"));
@@ -215,7 +281,8 @@ async fn start_session(
     Path(public_id): Path<String>,
     ApiJson(body): ApiJson<SessionRequest>,
 ) -> Result<Response, Error> {
-    let resolved = resolve_allowed(&state, &headers, &public_id).await?;
+    let resolved = state.widget_projects.resolve(&public_id).await?;
+    check_write_origin(&headers, &resolved.project.allowed_origins)?;
     let project = &resolved.project;
     if body.page_url.trim().is_empty() || body.page_url.len() > 4096 {
         return Err(Error::invalid_field("page_url", "is required, at most 4096 characters"));
@@ -379,12 +446,9 @@ async fn record_consent(
     ApiJson(body): ApiJson<ConsentRequest>,
 ) -> Result<Response, Error> {
     let public_id = widget_public_id(&headers, None)?;
-    let resolved = resolve_allowed(&state, &headers, &public_id).await?;
+    let resolved = state.widget_projects.resolve(&public_id).await?;
+    check_write_origin(&headers, &resolved.project.allowed_origins)?;
     let visitor_id = visitor(&headers, &resolved)?;
-    // Every consent is a row kept for years: a visitor is limited like any signed-in caller. Not
-    // per source address: behind an ingress left out of `CAUSERIE_TRUSTED_PROXIES`, every visitor
-    // would share the ingress's limit.
-    state.rate_limiter.check(visitor_id)?;
     let message = pb::RecordConsentRequest {
         public_id,
         visitor_id: visitor_id.to_string(),
