@@ -15,6 +15,7 @@ pub mod openapi;
 mod privacy;
 mod projects;
 mod sessions;
+mod transport_security;
 mod users;
 mod widget;
 
@@ -75,6 +76,7 @@ pub fn routers(state: AppState) -> (Router, Router) {
         .merge(tenant_routes)
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), transport_security::require_https))
         .with_state(state.clone())
         .merge(health_router(readiness.clone()));
     let staff_routes =
@@ -84,6 +86,7 @@ pub fn routers(state: AppState) -> (Router, Router) {
         .merge(staff_routes)
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn(transport_security::security_headers))
         .with_state(state)
         .merge(operations_router(readiness));
     (public, admin)
