@@ -15,3 +15,38 @@ async fn no_service_schema_leaks_between_tenants() -> anyhow::Result<()> {
     }
     stack.stop().await
 }
+
+#[tokio::test]
+async fn a_statement_that_sets_its_tenant_refuses_to_switch_a_tenant_transaction() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let owner = causerie_db::connect_owner(&stack.config, Service::Accounts).await?;
+    let (tenant, other) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let inside_tenant_transaction = |statement: &'static str| {
+        let owner = owner.clone();
+        async move {
+            let mut transaction = owner.begin().await?;
+            sqlx::query("select set_config('app.tenant_id', $1, true)")
+                .bind(tenant.to_string())
+                .execute(&mut *transaction)
+                .await?;
+            let outcome = sqlx::query(statement).bind(other).execute(&mut *transaction).await.map(|_| ());
+            transaction.rollback().await?;
+            anyhow::Ok(outcome.err().and_then(|error| error.as_database_error()?.code().map(|code| code.into_owned())))
+        }
+    };
+    let switched = inside_tenant_transaction("select * from tenant_user($1, gen_random_uuid())").await?;
+    assert_eq!(switched.as_deref(), Some("42501"), "tenant_user switched the transaction's tenant");
+    let switched = inside_tenant_transaction("select * from latest_consent($1, gen_random_uuid(), 'chat')").await?;
+    assert_eq!(switched.as_deref(), Some("42501"), "latest_consent switched the transaction's tenant");
+    let grouped = inside_tenant_transaction(
+        "select record_consent_group(array[$1]::uuid[], array[gen_random_uuid()], array[gen_random_uuid()],
+                                     array[gen_random_uuid()], array['chat'], array[true], array[1], array['widget'],
+                                     array[null]::text[], array[now()])",
+    )
+    .await?;
+    assert_eq!(grouped.as_deref(), Some("42501"), "record_consent_group ran inside a tenant transaction");
+    // On its own, as the hot paths call it, the statement runs.
+    sqlx::query("select * from tenant_user($1, gen_random_uuid())").bind(other).execute(&owner).await?;
+    owner.close().await;
+    stack.stop().await
+}

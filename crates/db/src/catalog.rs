@@ -11,7 +11,19 @@ pub struct IsolationLeak {
     pub problem: &'static str,
 }
 
-const CHECKS: [(&str, &str); 7] = [
+// Two allow-lists live in the checks below, as literals:
+// - the functions allowed to call `set_config`: `tenant_user` (GET /v1/me in one round trip),
+//   `latest_consent` (CheckConsent in one round trip) and `record_consent_group` (the consent
+//   ledger's grouped writes), each the whole statement of a hot path, each refusing to run inside
+//   a transaction that already has another tenant (accounts' migration
+//   `..._100_tenant_statements_refuse_another_tenant`). Any other function that sets the tenant
+//   could switch a tenant transaction to another tenant;
+// - the policies that need not read `app.tenant_id`: `outbox_relay`, the policy of the relay role,
+//   which publishes every tenant's events and sees the outbox and nothing else; and
+//   `outgoing_mail_relay`, through which accounts' mailer sends every tenant's mail, today as the
+//   relay role (the mailer's own role is issue 11's item 6).
+
+const CHECKS: [(&str, &str); 10] = [
     (
         "a table with tenant_id lacks enabled and forced row-level security or a policy",
         "select c.relname::text from pg_class c
@@ -46,14 +58,32 @@ const CHECKS: [(&str, &str); 7] = [
             and not (a.attnum = any(i.indkey::int2[]))",
     ),
     (
-        "a foreign key between tenant tables leaves tenant_id out, so it can point at another tenant's row",
+        "a foreign key between tenant tables does not pair tenant_id with tenant_id, so it can point at another tenant's row",
         "select con.conname::text from pg_constraint con
            join pg_class c on c.oid = con.conrelid
            join pg_namespace n on n.oid = c.relnamespace
            join pg_attribute a on a.attrelid = con.conrelid and a.attname = 'tenant_id' and not a.attisdropped
            join pg_attribute ref on ref.attrelid = con.confrelid and ref.attname = 'tenant_id' and not ref.attisdropped
           where n.nspname = 'public' and con.contype = 'f'
-            and not (a.attnum = any(con.conkey) and ref.attnum = any(con.confkey))",
+            and coalesce(array_position(con.conkey, a.attnum) is distinct from array_position(con.confkey, ref.attnum)
+                         or array_position(con.conkey, a.attnum) is null, true)",
+    ),
+    (
+        "a row-level security policy does not read app.tenant_id in its USING or WITH CHECK, so it admits other tenants' rows",
+        "select p.polname::text from pg_policy p
+           join pg_class c on c.oid = p.polrelid
+           join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public'
+            and p.polname not in ('outbox_relay', 'outgoing_mail_relay')
+            and ((p.polqual is not null and pg_get_expr(p.polqual, p.polrelid) not like '%app.tenant_id%')
+                 or (p.polwithcheck is not null and pg_get_expr(p.polwithcheck, p.polrelid) not like '%app.tenant_id%'))",
+    ),
+    (
+        "a function outside the allow-list calls set_config, so it could switch a tenant transaction to another tenant",
+        "select p.proname::text from pg_proc p
+           join pg_namespace n on n.oid = p.pronamespace
+          where n.nspname = 'public' and p.prosrc ilike '%set_config%'
+            and p.proname not in ('tenant_user', 'latest_consent', 'record_consent_group')",
     ),
     (
         "the application or relay role owns a table, so it could change or drop the policy",
@@ -64,6 +94,18 @@ const CHECKS: [(&str, &str); 7] = [
             and (owner.rolname in ('causerie_app', 'causerie_outbox_relay')
                  or exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid
                              where m.member = owner.oid and g.rolname in ('causerie_app', 'causerie_outbox_relay')))",
+    ),
+    (
+        "an application or relay role may TRUNCATE (which skips row-level security), REFERENCES or TRIGGER a table",
+        "select c.relname::text || ': ' || acl.privilege_type from pg_class c
+           join pg_namespace n on n.oid = c.relnamespace
+           cross join lateral aclexplode(c.relacl) acl
+           join pg_roles grantee on grantee.oid = acl.grantee
+          where n.nspname = 'public'
+            and acl.privilege_type in ('TRUNCATE', 'REFERENCES', 'TRIGGER')
+            and (grantee.rolname in ('causerie_app', 'causerie_outbox_relay')
+                 or exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid
+                             where m.member = grantee.oid and g.rolname in ('causerie_app', 'causerie_outbox_relay')))",
     ),
     (
         "an application or relay role is a superuser or has BYPASSRLS",

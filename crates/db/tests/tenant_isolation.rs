@@ -135,19 +135,46 @@ async fn the_catalog_check_finds_each_kind_of_leak() -> anyhow::Result<()> {
          create view note_bodies as select body from notes;
          create table app_owned (id uuid primary key);
          alter table app_owned owner to causerie_app;
-         create function all_notes() returns setof notes language sql security definer as 'select * from notes';",
+         create function all_notes() returns setof notes language sql security definer as 'select * from notes';
+         create policy wide_open on notes using (true);
+         create policy check_nothing on notes for insert with check (body is not null);
+         create function switch_tenant(t uuid) returns text language sql
+             as $$ select set_config('app.tenant_id', t::text, true) $$;
+         create table crossed (tenant_id uuid not null, id uuid not null, primary key (tenant_id, id),
+             foreign key (id, tenant_id) references notes (tenant_id, id));
+         alter table crossed enable row level security;
+         alter table crossed force row level security;
+         create policy crossed_policy on crossed using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+         grant truncate, references, trigger on notes to causerie_app;",
     )
     .execute(&owner)
     .await?;
     let leaks = causerie_db::catalog::isolation_leaks(&owner).await?;
     let objects: Vec<&str> = leaks.iter().map(|leak| leak.object.as_str()).collect();
-    for expected in ["open_notes", "unforced", "notes_body", "open_notes_pkey", "note_bodies", "app_owned", "all_notes"]
-    {
+    for expected in [
+        "open_notes",
+        "unforced",
+        "notes_body",
+        "open_notes_pkey",
+        "note_bodies",
+        "app_owned",
+        "all_notes",
+        "wide_open",
+        "check_nothing",
+        "switch_tenant",
+        "notes: TRUNCATE",
+        "notes: REFERENCES",
+        "notes: TRIGGER",
+    ] {
         assert!(objects.contains(&expected), "{expected} not reported in {objects:?}");
     }
     assert!(
         leaks.iter().any(|leak| leak.problem.contains("foreign key") && leak.object.starts_with("loose_comments")),
         "{leaks:#?}"
+    );
+    assert!(
+        leaks.iter().any(|leak| leak.problem.contains("foreign key") && leak.object.starts_with("crossed")),
+        "tenant_id paired with id: {leaks:#?}"
     );
     owner.close().await;
     finish(&config, pool).await

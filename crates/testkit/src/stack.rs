@@ -80,7 +80,7 @@ impl TestStack {
             let outcome = causerie_gateway::run(gateway_config, listeners, gateway_shutdown).await;
             (Service::Gateway, outcome.map_err(anyhow::Error::from))
         });
-        let stack = Self {
+        let mut stack = Self {
             public_url: format!("http://{}", config.public_addr),
             admin_url: format!("http://{}", config.admin_addr),
             http: reqwest::Client::new(),
@@ -93,7 +93,9 @@ impl TestStack {
         Ok(stack)
     }
 
-    async fn wait_until_ready(&self) -> anyhow::Result<()> {
+    /// Waits for every listener's readiness, and fails at once with its error when a service
+    /// stops before it is ready (a migration refused, a port taken).
+    async fn wait_until_ready(&mut self) -> anyhow::Result<()> {
         let mut urls = vec![format!("{}/readyz", self.public_url), format!("{}/readyz", self.admin_url)];
         for service in Service::ALL.into_iter().filter(|service| *service != Service::Gateway) {
             urls.push(format!("{}/readyz", self.config.service_url(service)));
@@ -104,6 +106,11 @@ impl TestStack {
                 let ready = matches!(self.http.get(&url).send().await, Ok(response) if response.status().is_success());
                 if ready {
                     break;
+                }
+                if let Some(stopped) = self.services.try_join_next() {
+                    let (service, outcome) = stopped?;
+                    let error = outcome.err().unwrap_or_else(|| anyhow::anyhow!("stopped without an error"));
+                    return Err(error.context(format!("{service} stopped while the stack was starting")));
                 }
                 if tokio::time::Instant::now() > deadline {
                     bail!("{url} not ready within 60 s");
