@@ -122,7 +122,10 @@ if command -v pgbench >/dev/null && command -v psql >/dev/null; then
         "select id, email, first_name, last_name, pseudonym, languages, skills, role from tenant_user('$demo_tenant', '$demo_user');" \
         >"$script"
     say "pgbench: /v1/me's statement alone, ${DURATION}s at 16 clients"
-    tps="$(PGPASSWORD="${CAUSERIE_DATABASE_APP_PASSWORD:-causerie-dev}" timeout $((DURATION + 30)) pgbench -n -M prepared \
+    # The accounts application role's own password, made by up.sh.
+    # shellcheck disable=SC1091
+    [[ -f "$ROOT/target/causerie.env" ]] && source "$ROOT/target/causerie.env"
+    tps="$(PGPASSWORD="${CAUSERIE_ACCOUNTS_DATABASE_PASSWORD:-}" timeout $((DURATION + 30)) pgbench -n -M prepared \
         -c 16 -j 2 -T "$DURATION" -f "$script" -h 127.0.0.1 -U causerie_accounts_app causerie_accounts 2>/dev/null |
         sed -n 's/^tps = \([0-9.]*\).*/\1/p')"
     rm -f "$script"

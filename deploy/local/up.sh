@@ -30,6 +30,28 @@ export CAUSERIE_LOG="${CAUSERIE_LOG:-info}"
 CAUSERIE_SERVICE_SECRET="${CAUSERIE_SERVICE_SECRET:-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')}"
 export CAUSERIE_SERVICE_SECRET
 
+# Each database role has a password of its own, with no default either. They are made once, kept in
+# target/causerie.env (readable by root only; bench/run.sh reads it too), and any given in the
+# environment wins. `causerie migrate` sets them on the roles; each service logs in with its own.
+SECRETS_ENV="$ROOT/target/causerie.env"
+mkdir -p "$ROOT/target"
+touch "$SECRETS_ENV"
+chmod 600 "$SECRETS_ENV"
+# shellcheck disable=SC1090
+source "$SECRETS_ENV"
+for service in ACCOUNTS ASSISTANT LIVE_CHAT FORMS_ANALYTICS RETENTION; do
+    roles=("" RELAY_)
+    [[ "$service" == ACCOUNTS ]] && roles+=(MAILER_)
+    for role in "${roles[@]}"; do
+        variable="CAUSERIE_${service}_${role}DATABASE_PASSWORD"
+        if [[ -z "${!variable:-}" ]]; then
+            printf 'export %s=%s\n' "$variable" "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" >>"$SECRETS_ENV"
+        fi
+    done
+done
+# shellcheck disable=SC1090
+source "$SECRETS_ENV"
+
 # CAUSERIE_BIN=/path/to/causerie uses that binary (e.g. target/release/causerie) and skips the build.
 if [[ -n "${CAUSERIE_BIN:-}" ]]; then
     BIN="$(realpath "$CAUSERIE_BIN")"
@@ -43,11 +65,17 @@ fi
 
 bash deploy/local/down.sh --quiet
 
-say "running migrations"
+say "running migrations (as the owner of CAUSERIE_DATABASE_URL)"
 "$BIN" migrate
 
+# The running services get the server without the owner's credentials: each logs in as its own roles.
+server_url="$(python3 -c 'import sys, urllib.parse as u
+url = u.urlsplit(sys.argv[1])
+host = url.hostname + (f":{url.port}" if url.port else "")
+print(u.urlunsplit(url._replace(netloc=host)))' "${CAUSERIE_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}")"
+
 say "starting causerie run --services all (logs: target/causerie.log)"
-nohup "$BIN" run --services all >>target/causerie.log 2>&1 </dev/null &
+CAUSERIE_DATABASE_URL="$server_url" nohup "$BIN" run --services all >>target/causerie.log 2>&1 </dev/null &
 echo $! >target/causerie.pid
 pid="$(cat target/causerie.pid)"
 

@@ -50,3 +50,55 @@ async fn a_statement_that_sets_its_tenant_refuses_to_switch_a_tenant_transaction
     owner.close().await;
     stack.stop().await
 }
+
+/// A connection to `service`'s database as `as_service`'s `role`, with that role's password.
+async fn connect_as(
+    stack: &TestStack,
+    as_service: Service,
+    role: causerie_runtime::DatabaseRole,
+    service: Service,
+) -> Result<sqlx::PgConnection, sqlx::Error> {
+    use sqlx::Connection;
+    use std::str::FromStr;
+    let config = &stack.config;
+    let password =
+        config.database_password(as_service, role).map_err(|error| sqlx::Error::Configuration(error.into()))?;
+    let options = sqlx::postgres::PgConnectOptions::from_str(&config.database_url)?
+        .database(&config.database_name(service))
+        .username(&causerie_db::login_role(config, as_service, role))
+        .password(password);
+    sqlx::PgConnection::connect_with(&options).await
+}
+
+#[tokio::test]
+async fn a_services_roles_reach_only_their_own_database_and_only_what_each_needs() -> anyhow::Result<()> {
+    use causerie_runtime::DatabaseRole;
+    let stack = TestStack::start().await?;
+    let denied =
+        |error: sqlx::Error| error.as_database_error().and_then(|error| error.code()).map(|code| code.into_owned());
+
+    let elsewhere = connect_as(&stack, Service::Assistant, DatabaseRole::Application, Service::Accounts).await;
+    assert_eq!(
+        elsewhere.err().and_then(denied).as_deref(),
+        Some("42501"),
+        "assistant's role opened accounts' database"
+    );
+    let relay_elsewhere = connect_as(&stack, Service::Retention, DatabaseRole::OutboxRelay, Service::Accounts).await;
+    assert!(relay_elsewhere.is_err(), "retention's relay opened accounts' database");
+
+    let mut relay = connect_as(&stack, Service::Accounts, DatabaseRole::OutboxRelay, Service::Accounts).await?;
+    sqlx::query("select count(*) from outbox").fetch_one(&mut relay).await?;
+    for table in ["users", "outgoing_mail", "consent_records", "inbox"] {
+        let read =
+            sqlx::query(sqlx::AssertSqlSafe(format!("select count(*) from {table}"))).fetch_one(&mut relay).await;
+        assert_eq!(read.err().and_then(denied).as_deref(), Some("42501"), "the relay role read {table}");
+    }
+    let mut mailer = connect_as(&stack, Service::Accounts, DatabaseRole::Mailer, Service::Accounts).await?;
+    sqlx::query("select count(*) from outgoing_mail").fetch_one(&mut mailer).await?;
+    for table in ["users", "outbox", "consent_records"] {
+        let read =
+            sqlx::query(sqlx::AssertSqlSafe(format!("select count(*) from {table}"))).fetch_one(&mut mailer).await;
+        assert_eq!(read.err().and_then(denied).as_deref(), Some("42501"), "the mailer role read {table}");
+    }
+    stack.stop().await
+}

@@ -20,8 +20,8 @@ pub struct IsolationLeak {
 //   could switch a tenant transaction to another tenant;
 // - the policies that need not read `app.tenant_id`: `outbox_relay`, the policy of the relay role,
 //   which publishes every tenant's events and sees the outbox and nothing else; and
-//   `outgoing_mail_relay`, through which accounts' mailer sends every tenant's mail, today as the
-//   relay role (the mailer's own role is issue 11's item 6).
+//   `outgoing_mail_mailer`, the policy of accounts' mailer role, which sends every tenant's mail
+//   and sees the outgoing mail and nothing else.
 
 const CHECKS: [(&str, &str); 10] = [
     (
@@ -74,7 +74,7 @@ const CHECKS: [(&str, &str); 10] = [
            join pg_class c on c.oid = p.polrelid
            join pg_namespace n on n.oid = c.relnamespace
           where n.nspname = 'public'
-            and p.polname not in ('outbox_relay', 'outgoing_mail_relay')
+            and p.polname not in ('outbox_relay', 'outgoing_mail_mailer')
             and ((p.polqual is not null and pg_get_expr(p.polqual, p.polrelid) not like '%app.tenant_id%')
                  or (p.polwithcheck is not null and pg_get_expr(p.polwithcheck, p.polrelid) not like '%app.tenant_id%'))",
     ),
@@ -86,33 +86,33 @@ const CHECKS: [(&str, &str); 10] = [
             and p.proname not in ('tenant_user', 'latest_consent', 'record_consent_group')",
     ),
     (
-        "the application or relay role owns a table, so it could change or drop the policy",
+        "an application, relay or mailer role owns a table, so it could change or drop the policy",
         "select c.relname::text from pg_class c
            join pg_namespace n on n.oid = c.relnamespace
            join pg_roles owner on owner.oid = c.relowner
           where n.nspname = 'public'
-            and (owner.rolname in ('causerie_app', 'causerie_outbox_relay')
+            and (owner.rolname in ('causerie_app', 'causerie_outbox_relay', 'causerie_mailer')
                  or exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid
-                             where m.member = owner.oid and g.rolname in ('causerie_app', 'causerie_outbox_relay')))",
+                             where m.member = owner.oid and g.rolname in ('causerie_app', 'causerie_outbox_relay', 'causerie_mailer')))",
     ),
     (
-        "an application or relay role may TRUNCATE (which skips row-level security), REFERENCES or TRIGGER a table",
+        "an application, relay or mailer role may TRUNCATE (which skips row-level security), REFERENCES or TRIGGER a table",
         "select c.relname::text || ': ' || acl.privilege_type from pg_class c
            join pg_namespace n on n.oid = c.relnamespace
            cross join lateral aclexplode(c.relacl) acl
            join pg_roles grantee on grantee.oid = acl.grantee
           where n.nspname = 'public'
             and acl.privilege_type in ('TRUNCATE', 'REFERENCES', 'TRIGGER')
-            and (grantee.rolname in ('causerie_app', 'causerie_outbox_relay')
+            and (grantee.rolname in ('causerie_app', 'causerie_outbox_relay', 'causerie_mailer')
                  or exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid
-                             where m.member = grantee.oid and g.rolname in ('causerie_app', 'causerie_outbox_relay')))",
+                             where m.member = grantee.oid and g.rolname in ('causerie_app', 'causerie_outbox_relay', 'causerie_mailer')))",
     ),
     (
-        "an application or relay role is a superuser or has BYPASSRLS",
+        "an application, relay or mailer role is a superuser or has BYPASSRLS",
         "select r.rolname::text from pg_roles r
-          where (r.rolname in ('causerie_app', 'causerie_outbox_relay')
+          where (r.rolname in ('causerie_app', 'causerie_outbox_relay', 'causerie_mailer')
                  or exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid
-                             where m.member = r.oid and g.rolname in ('causerie_app', 'causerie_outbox_relay')))
+                             where m.member = r.oid and g.rolname in ('causerie_app', 'causerie_outbox_relay', 'causerie_mailer')))
             and (r.rolsuper or r.rolbypassrls)",
     ),
 ];

@@ -5,7 +5,7 @@ pub mod catalog;
 mod prepare;
 mod tenant;
 
-pub use prepare::{DatabaseError, connect_owner, connect_relay, migrate, prepare};
+pub use prepare::{DatabaseError, connect, connect_owner, connect_relay, login_role, migrate, prepare};
 pub use tenant::{TenantTransaction, tenant_tx};
 
 /// The database-wide group role whose privileges every service's application role inherits.
@@ -13,6 +13,9 @@ pub const APP_GROUP_ROLE: &str = "causerie_app";
 
 /// The group role of the outbox relays, the only role that sees every tenant's outbox rows.
 pub const RELAY_GROUP_ROLE: &str = "causerie_outbox_relay";
+
+/// The group role of accounts' mailer, the only role that sees every tenant's outgoing mail.
+pub const MAILER_GROUP_ROLE: &str = "causerie_mailer";
 
 /// The readiness check of a service that uses this pool: the database answers a query.
 pub fn readiness_check(

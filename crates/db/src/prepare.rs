@@ -1,16 +1,16 @@
-//! Bringing a service's database to life: create it if missing, create the roles, migrate it as
-//! the owner, then hand back a pool that connects as the service's application role, which owns
-//! nothing and cannot bypass row-level security.
+//! A service's database: created, given its login roles and migrated as the owner (a deployment's
+//! migrate job, or the all-in-one mode at start), and the pools of the roles the service logs in
+//! as, each with its own password. None owns anything or can bypass row-level security.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use causerie_runtime::{Config, Service};
+use causerie_runtime::{Config, ConfigError, DatabaseRole, Service};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::{APP_GROUP_ROLE, RELAY_GROUP_ROLE};
+use crate::{APP_GROUP_ROLE, MAILER_GROUP_ROLE, RELAY_GROUP_ROLE};
 
 /// Serialises role creation across every service and test on the server: `create role` races
 /// with itself on the cluster-wide catalog.
@@ -26,6 +26,8 @@ pub enum DatabaseError {
         #[source]
         source: sqlx::Error,
     },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("cannot migrate {database}: {source}")]
     Migrate {
         database: String,
@@ -39,32 +41,47 @@ fn step(step: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DatabaseError {
     move |source| DatabaseError::Step { step, source }
 }
 
-/// The login role a service connects as.
-pub fn app_role(service: Service) -> String {
-    format!("causerie_{}_app", service.identifier())
+/// The login role `service` connects as for `role`, in the configuration's namespace: roles are
+/// cluster-wide, and each namespace (a deployment, a test) sets its own passwords.
+pub fn login_role(config: &Config, service: Service, role: DatabaseRole) -> String {
+    format!("{}_{}_{}", config.namespace, service.identifier(), role.suffix())
 }
 
-/// The login role of a service's outbox relay.
-pub fn relay_role(service: Service) -> String {
-    format!("causerie_{}_relay", service.identifier())
+/// The group whose privileges the migrations grant, and which each service's login role of that
+/// kind joins.
+fn group_role(role: DatabaseRole) -> &'static str {
+    match role {
+        DatabaseRole::Application => APP_GROUP_ROLE,
+        DatabaseRole::OutboxRelay => RELAY_GROUP_ROLE,
+        DatabaseRole::Mailer => MAILER_GROUP_ROLE,
+    }
+}
+
+/// A pool on the service's database as its `role`, with that role's own password.
+pub async fn connect(
+    config: &Config,
+    service: Service,
+    role: DatabaseRole,
+    max_connections: u32,
+) -> Result<PgPool, DatabaseError> {
+    let database = config.database_name(service);
+    let login = login_role(config, service, role);
+    let password = config.database_password(service, role)?;
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(server_options(config)?.database(&database).username(&login).password(password))
+        .await
+        .map_err(step(format!("connect to {database} as {login}")))
 }
 
 /// A small pool as the service's outbox relay role, which sees every tenant's outbox rows and
 /// nothing else.
 pub async fn connect_relay(config: &Config, service: Service) -> Result<PgPool, DatabaseError> {
-    let database = config.database_name(service);
-    let role = relay_role(service);
-    PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(
-            owner_options(config)?.database(&database).username(&role).password(&config.database_app_password),
-        )
-        .await
-        .map_err(step(format!("connect to {database} as {role}")))
+    connect(config, service, DatabaseRole::OutboxRelay, 2).await
 }
 
-fn owner_options(config: &Config) -> Result<PgConnectOptions, DatabaseError> {
+fn server_options(config: &Config) -> Result<PgConnectOptions, DatabaseError> {
     PgConnectOptions::from_str(&config.database_url).map_err(DatabaseError::Url)
 }
 
@@ -75,36 +92,29 @@ pub async fn connect_owner(config: &Config, service: Service) -> Result<PgPool, 
     PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(Duration::from_secs(10))
-        .connect_with(owner_options(config)?.database(&database))
+        .connect_with(server_options(config)?.database(&database))
         .await
         .map_err(step(format!("connect to {database} as owner")))
 }
 
-/// Creates and migrates the service's database, for a deployment job, without serving.
+/// Creates the service's database if missing and its login roles with their passwords, and
+/// migrates it, as the owner of `CAUSERIE_DATABASE_URL`: a deployment's job, or the start of a
+/// service in the all-in-one mode (`migrate_at_start`).
 pub async fn migrate(config: &Config, service: Service, service_migrator: &Migrator) -> Result<(), DatabaseError> {
-    prepare(config, service, service_migrator).await?.close().await;
-    Ok(())
-}
-
-/// Creates and migrates the service's database and returns the application pool.
-pub async fn prepare(config: &Config, service: Service, service_migrator: &Migrator) -> Result<PgPool, DatabaseError> {
     let database = config.database_name(service);
-    let role = app_role(service);
     let mut server =
-        PgConnection::connect_with(&owner_options(config)?).await.map_err(step("connect to the PostgreSQL server"))?;
+        PgConnection::connect_with(&server_options(config)?).await.map_err(step("connect to the PostgreSQL server"))?;
     create_database_if_missing(&mut server, &database).await?;
-    let relay = relay_role(service);
-    create_roles_if_missing(
-        &mut server,
-        &[(APP_GROUP_ROLE, role.as_str()), (RELAY_GROUP_ROLE, relay.as_str())],
-        &config.database_app_password,
-    )
-    .await?;
+    let mut logins = Vec::new();
+    for role in DatabaseRole::of(service) {
+        logins.push((group_role(*role), login_role(config, service, *role), config.database_password(service, *role)?));
+    }
+    create_roles_if_missing(&mut server, &logins).await?;
     execute_formatted(&mut server, "revoke connect on database %I from public", &[&database])
         .await
         .map_err(step(format!("revoke connect on {database}")))?;
-    for login_role in [&role, &relay] {
-        execute_formatted(&mut server, "grant connect on database %I to %I", &[&database, login_role])
+    for (_, login, _) in &logins {
+        execute_formatted(&mut server, "grant connect on database %I to %I", &[&database, login])
             .await
             .map_err(step(format!("grant connect on {database}")))?;
     }
@@ -122,15 +132,15 @@ pub async fn prepare(config: &Config, service: Service, service_migrator: &Migra
         .await
         .map_err(|source| DatabaseError::Migrate { database: database.clone(), source })?;
     owner.close().await;
+    Ok(())
+}
 
-    PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(
-            owner_options(config)?.database(&database).username(&role).password(&config.database_app_password),
-        )
-        .await
-        .map_err(step(format!("connect to {database} as {role}")))
+/// The service's application pool, after migrating its database when `migrate_at_start` says so.
+pub async fn prepare(config: &Config, service: Service, service_migrator: &Migrator) -> Result<PgPool, DatabaseError> {
+    if config.migrate_at_start {
+        migrate(config, service, service_migrator).await?;
+    }
+    connect(config, service, DatabaseRole::Application, 16).await
 }
 
 async fn create_database_if_missing(server: &mut PgConnection, database: &str) -> Result<(), DatabaseError> {
@@ -153,12 +163,11 @@ async fn create_database_if_missing(server: &mut PgConnection, database: &str) -
     }
 }
 
-/// Creates each `(group, login)` pair of roles that is missing: the group owns nothing and cannot
+/// Creates each `(group, login, password)` role that is missing: the group owns nothing and cannot
 /// bypass row-level security; the login role belongs to it. Passwords follow the configuration.
 async fn create_roles_if_missing(
     server: &mut PgConnection,
-    roles: &[(&str, &str)],
-    password: &str,
+    roles: &[(&str, String, &str)],
 ) -> Result<(), DatabaseError> {
     let mut transaction = server.begin().await.map_err(step("begin role creation"))?;
     sqlx::query("select pg_advisory_xact_lock($1)")
@@ -166,9 +175,9 @@ async fn create_roles_if_missing(
         .execute(&mut *transaction)
         .await
         .map_err(step("take the role lock"))?;
-    for (group, login) in roles {
+    for (group, login, password) in roles {
         let existing: Vec<String> = sqlx::query_scalar("select rolname::text from pg_roles where rolname = any($1)")
-            .bind([*group, *login])
+            .bind([*group, login.as_str()])
             .fetch_all(&mut *transaction)
             .await
             .map_err(step("look up roles"))?;

@@ -49,6 +49,51 @@ impl Service {
     }
 }
 
+/// The database roles a service logs in as, each with a password of its own, so that what one
+/// service holds cannot open another's data, nor its own beyond what the role needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DatabaseRole {
+    /// The service's own tables, under row-level security.
+    Application,
+    /// The outbox relay: every tenant's outbox rows, and nothing else.
+    OutboxRelay,
+    /// Accounts' mailer: every tenant's outgoing mail, and nothing else.
+    Mailer,
+}
+
+impl DatabaseRole {
+    /// The last word of the login role's name (`causerie_accounts_app`).
+    pub const fn suffix(self) -> &'static str {
+        match self {
+            Self::Application => "app",
+            Self::OutboxRelay => "relay",
+            Self::Mailer => "mailer",
+        }
+    }
+
+    const fn variable_part(self) -> &'static str {
+        match self {
+            Self::Application => "",
+            Self::OutboxRelay => "RELAY_",
+            Self::Mailer => "MAILER_",
+        }
+    }
+
+    /// The roles `service` logs in as.
+    pub const fn of(service: Service) -> &'static [DatabaseRole] {
+        match service {
+            Service::Gateway => &[],
+            Service::Accounts => &[Self::Application, Self::OutboxRelay, Self::Mailer],
+            _ => &[Self::Application, Self::OutboxRelay],
+        }
+    }
+
+    /// The variable that holds the role's password: `CAUSERIE_ACCOUNTS_RELAY_DATABASE_PASSWORD`.
+    pub fn password_variable(service: Service, role: DatabaseRole) -> String {
+        format!("CAUSERIE_{}_{}DATABASE_PASSWORD", service.identifier().to_uppercase(), role.variable_part())
+    }
+}
+
 impl fmt::Display for Service {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(self.name())
@@ -92,10 +137,16 @@ pub struct Config {
     service_addrs: HashMap<Service, SocketAddr>,
     /// How other services reach each backend service.
     service_urls: HashMap<Service, String>,
-    /// A PostgreSQL server URL of a role that may create databases and roles; it owns the tables.
+    /// The PostgreSQL server. Services take its host, port and options and log in as their own
+    /// roles; only migrating (`causerie migrate`, or `migrate_at_start`) uses the role it names,
+    /// which must be able to create databases and roles, and owns the tables.
     pub database_url: String,
-    /// Password of the per-service application roles the services connect as.
-    pub database_app_password: String,
+    /// `CAUSERIE_MIGRATE_AT_START`: each service creates and migrates its database at start, as
+    /// the owner of `database_url`. For the all-in-one local mode and the tests; a deployment
+    /// migrates in a job of its own, so that no running service holds the owner's credentials.
+    pub migrate_at_start: bool,
+    /// The password of each role of each service, read through `database_password()`.
+    database_passwords: HashMap<(Service, DatabaseRole), String>,
     /// Shared by the services only: what a service shows accounts to be given a service token.
     /// Read through `service_secret()`, which the services that need it call at start.
     service_secret: Option<String>,
@@ -143,6 +194,11 @@ impl fmt::Debug for Config {
 
 /// The shortest service secret accepted.
 const MIN_SERVICE_SECRET_LEN: usize = 16;
+/// The shortest database password accepted.
+const MIN_DATABASE_PASSWORD_LEN: usize = 16;
+/// What every role's password is in the test mode when none is given: tests on one server share
+/// it, each with roles of its own namespace.
+const TEST_MODE_DATABASE_PASSWORD: &str = "causerie-test-mode-database-password";
 
 impl Config {
     /// `CAUSERIE_SERVICE_SECRET`, required by the services that ask for service tokens or give them.
@@ -158,6 +214,26 @@ impl Config {
                 format!(
                     "required: the secret the services share, at least {MIN_SERVICE_SECRET_LEN} characters; set the same \
                      random value for every service, e.g. `export CAUSERIE_SERVICE_SECRET=$(openssl rand -hex 32)`"
+                ),
+            )),
+        }
+    }
+
+    /// The password `service` logs in with as `role` (`DatabaseRole::password_variable`). No
+    /// default outside the test mode: each role's is its own.
+    pub fn database_password(&self, service: Service, role: DatabaseRole) -> Result<&str, ConfigError> {
+        let variable = DatabaseRole::password_variable(service, role);
+        match self.database_passwords.get(&(service, role)) {
+            Some(password) if password.len() >= MIN_DATABASE_PASSWORD_LEN => Ok(password),
+            Some(_) => Err(ConfigError::new(variable, format!("at least {MIN_DATABASE_PASSWORD_LEN} characters"))),
+            None if self.test_mode => Ok(TEST_MODE_DATABASE_PASSWORD),
+            None => Err(ConfigError::new(
+                &variable,
+                format!(
+                    "required: the password of the {} database role of {service}, at least \
+                     {MIN_DATABASE_PASSWORD_LEN} characters, the same for `causerie migrate` and the service; \
+                     e.g. `export {variable}=$(openssl rand -hex 24)`",
+                    role.suffix()
                 ),
             )),
         }
@@ -213,7 +289,21 @@ impl Config {
             service_addrs,
             service_urls,
             database_url: text("CAUSERIE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-            database_app_password: text("CAUSERIE_DATABASE_APP_PASSWORD", "causerie-dev"),
+            migrate_at_start: match text("CAUSERIE_MIGRATE_AT_START", "0").as_str() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                other => {
+                    return Err(ConfigError::new("CAUSERIE_MIGRATE_AT_START", format!("{other:?} is not 0 or 1")));
+                }
+            },
+            database_passwords: Service::ALL
+                .into_iter()
+                .flat_map(|service| DatabaseRole::of(service).iter().map(move |role| (service, *role)))
+                .filter_map(|(service, role)| {
+                    let password = lookup(&DatabaseRole::password_variable(service, role))?;
+                    (!password.is_empty()).then_some(((service, role), password))
+                })
+                .collect(),
             // No default outside the test mode: a secret everyone can read in this file would let
             // anything on the network ask for a service token.
             service_secret: lookup("CAUSERIE_SERVICE_SECRET")

@@ -12,6 +12,6 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use clock::clock_for;
-pub use config::{Config, ConfigError, Service};
+pub use config::{Config, ConfigError, DatabaseRole, Service};
 pub use redis::RedisError;
 pub use server::{Readiness, serve};

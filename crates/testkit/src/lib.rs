@@ -20,6 +20,8 @@ pub use stack::TestStack;
 const STALE_AFTER: Duration = Duration::from_secs(2 * 3600);
 pub const TEST_STAFF_EMAIL: &str = "staff@causerie.test";
 pub const TEST_STAFF_PASSWORD: &str = "test-staff-password-2026";
+/// Every database role's password in the tests; each test's roles are its namespace's own.
+const TEST_DATABASE_PASSWORD: &str = "causerie-test-database-password";
 
 /// A configuration read from the environment (so CI can point tests at its servers), in test
 /// mode, with a namespace of its own: `t<unix seconds>_<random>`.
@@ -30,6 +32,10 @@ pub fn test_config() -> anyhow::Result<Config> {
     let config = Config::from_lookup(|name| match name {
         "CAUSERIE_NAMESPACE" => Some(namespace.clone()),
         "CAUSERIE_TEST_MODE" => Some("1".to_owned()),
+        // Each test's stack creates its databases, as the all-in-one local mode does.
+        "CAUSERIE_MIGRATE_AT_START" => Some("1".to_owned()),
+        // Given, so that a test that turns the test mode off still has them.
+        role if role.ends_with("_DATABASE_PASSWORD") => Some(TEST_DATABASE_PASSWORD.to_owned()),
         "CAUSERIE_BOOTSTRAP_STAFF_EMAIL" => Some(TEST_STAFF_EMAIL.to_owned()),
         "CAUSERIE_BOOTSTRAP_STAFF_PASSWORD" => Some(TEST_STAFF_PASSWORD.to_owned()),
         _ => std::env::var(name).ok(),
@@ -113,6 +119,14 @@ async fn reap_stale_test_databases(config: &Config) -> anyhow::Result<()> {
             .fetch_all(&mut server)
             .await?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let stale_namespaces: std::collections::BTreeSet<String> = names
+        .iter()
+        .filter(|name| is_stale_test_name(name, now))
+        .filter_map(|name| {
+            let mut parts = name.splitn(3, '_');
+            Some(format!("{}_{}", parts.next()?, parts.next()?))
+        })
+        .collect();
     for name in names {
         if is_stale_test_name(&name, now) {
             let statement: String =
@@ -125,10 +139,14 @@ async fn reap_stale_test_databases(config: &Config) -> anyhow::Result<()> {
             }
         }
     }
+    for namespace in stale_namespaces {
+        drop_login_roles(&mut server, &namespace).await?;
+    }
     Ok(())
 }
 
-/// Drops every database of `config`'s namespace.
+/// Drops every database of `config`'s namespace, then its login roles (roles are cluster-wide:
+/// each test namespace has its own).
 pub async fn drop_test_databases(config: &Config) -> anyhow::Result<()> {
     use sqlx::Connection;
     let mut server = sqlx::PgConnection::connect(&config.database_url).await?;
@@ -139,6 +157,24 @@ pub async fn drop_test_databases(config: &Config) -> anyhow::Result<()> {
                 .fetch_one(&mut server)
                 .await?;
         sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut server).await?;
+    }
+    drop_login_roles(&mut server, &config.namespace).await
+}
+
+/// Drops the login roles of a namespace, whose databases are gone.
+async fn drop_login_roles(server: &mut sqlx::PgConnection, namespace: &str) -> anyhow::Result<()> {
+    for service in causerie_runtime::Service::ALL {
+        for role in causerie_runtime::DatabaseRole::of(service) {
+            let login = format!("{namespace}_{}_{}", service.identifier(), role.suffix());
+            let statement: String = sqlx::query_scalar("select format('drop role if exists %I', $1::text)")
+                .bind(&login)
+                .fetch_one(&mut *server)
+                .await?;
+            if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut *server).await {
+                // Another test's database of the same namespace may still grant it something.
+                tracing::warn!(%error, role = login, "test role not dropped");
+            }
+        }
     }
     Ok(())
 }

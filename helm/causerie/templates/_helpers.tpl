@@ -90,33 +90,93 @@ Environment-variable stem of a service name: live-chat -> LIVE_CHAT.
 {{- end }}
 
 {{/*
-The secret keys every service reads.
+The secret keys every service's Deployment reads, whatever its database.
 */}}
-{{- define "causerie.secretKeys" -}}
-{{- list "CAUSERIE_DATABASE_URL" "CAUSERIE_DATABASE_APP_PASSWORD" "CAUSERIE_AMQP_URL" "CAUSERIE_REDIS_URL" "CAUSERIE_SMTP_URL" "CAUSERIE_BOOTSTRAP_STAFF_PASSWORD" "CAUSERIE_SERVICE_SECRET" | toJson }}
+{{- define "causerie.serviceSecretKeys" -}}
+{{- list "CAUSERIE_AMQP_URL" "CAUSERIE_REDIS_URL" "CAUSERIE_SMTP_URL" "CAUSERIE_BOOTSTRAP_STAFF_PASSWORD" "CAUSERIE_SERVICE_SECRET" | toJson }}
 {{- end }}
 
 {{/*
-Refuses to render the chart's own Secret while it would hold a placeholder from values.yaml: a chart that
-installs with `change-me` runs in production with a password anyone can read in the chart. Every problem is
-listed at once, so one retry is enough.
+The services with a database, as the binary knows them (not .Values.services: disabling a Deployment does
+not stop `causerie migrate` from migrating its database, nor its roles from needing a password).
+*/}}
+{{- define "causerie.databaseServices" -}}
+{{- list "accounts" "assistant" "live-chat" "forms-analytics" "retention" | toJson }}
+{{- end }}
+
+{{/*
+Password keys of one service's database roles: its application role and its outbox relay's, plus the
+mailer's for accounts. Call with the service name; the gateway has no database, so none. Each Deployment
+gets only its own, so a compromised pod cannot sign in as another service.
+*/}}
+{{- define "causerie.databaseRoleKeys" -}}
+{{- $keys := list }}
+{{- if has . (include "causerie.databaseServices" . | fromJsonArray) }}
+{{- $env := include "causerie.envName" . }}
+{{- $keys = list (printf "CAUSERIE_%s_DATABASE_PASSWORD" $env) (printf "CAUSERIE_%s_RELAY_DATABASE_PASSWORD" $env) }}
+{{- if eq . "accounts" }}
+{{- $keys = append $keys "CAUSERIE_ACCOUNTS_MAILER_DATABASE_PASSWORD" }}
+{{- end }}
+{{- end }}
+{{- $keys | toJson }}
+{{- end }}
+
+{{/*
+Every role's password key: what `causerie migrate` needs to create the roles and set their passwords.
+*/}}
+{{- define "causerie.allDatabaseRoleKeys" -}}
+{{- $keys := list }}
+{{- range $service := include "causerie.databaseServices" . | fromJsonArray }}
+{{- $keys = concat $keys (include "causerie.databaseRoleKeys" $service | fromJsonArray) }}
+{{- end }}
+{{- $keys | toJson }}
+{{- end }}
+
+{{/*
+The keys of the chart's own Secret, the one the Deployments read. The owner's CAUSERIE_DATABASE_URL is not
+among them: only the migrate hook needs it, so it lives only in the hook's Secret, deleted once the hooks
+succeed.
+*/}}
+{{- define "causerie.secretKeys" -}}
+{{- concat (include "causerie.serviceSecretKeys" . | fromJsonArray) (include "causerie.allDatabaseRoleKeys" . | fromJsonArray) | toJson }}
+{{- end }}
+
+{{/*
+The keys of the migrate hook's Secret: the owner role's server URL and every role's password.
+*/}}
+{{- define "causerie.migrateSecretKeys" -}}
+{{- prepend (include "causerie.allDatabaseRoleKeys" . | fromJsonArray) "CAUSERIE_DATABASE_URL" | toJson }}
+{{- end }}
+
+{{/*
+Refuses to render the chart's Secrets while they would hold a placeholder from values.yaml (a chart that
+installs with `change-me` runs in production with a password anyone can read in the chart), an empty value,
+or a service secret or role password shorter than 16 characters. Every problem is listed at once, so one
+retry is enough.
 */}}
 {{- define "causerie.checkSecrets" -}}
 {{- if not .Values.secrets.existingSecret }}
 {{- $problems := list }}
-{{- range $key := include "causerie.secretKeys" . | fromJsonArray }}
+{{- $keys := include "causerie.secretKeys" . | fromJsonArray }}
+{{- /* The owner URL is written only for the migrate hook; without it, the chart has no use for the value. */}}
+{{- if .Values.migrate.enabled }}
+{{- $keys = prepend $keys "CAUSERIE_DATABASE_URL" }}
+{{- end }}
+{{- /* The services refuse a shorter service secret at start-up (crates/runtime config); a role password is
+as good as the service secret at reaching the data. Fail here, before the install. */}}
+{{- $long := append (include "causerie.allDatabaseRoleKeys" . | fromJsonArray) "CAUSERIE_SERVICE_SECRET" }}
+{{- range $key := $keys }}
 {{- $value := index $.Values.secrets.values $key | default "" | toString }}
-{{- if regexMatch "(?i)change-?me" $value }}
+{{- if not $value }}
+{{- $problems = append $problems (printf "secrets.values.%s is required" $key) }}
+{{- else if regexMatch "(?i)change-?me" $value }}
 {{- $problems = append $problems (printf "secrets.values.%s is still the placeholder from values.yaml" $key) }}
+{{- else if and (has $key $long) (lt (len $value) 16) }}
+{{- $problems = append $problems (printf "secrets.values.%s must be at least 16 characters" $key) }}
 {{- end }}
-{{- end }}
-{{- /* The services refuse a shorter one at start-up (crates/runtime config); fail here, before the install. */}}
-{{- $serviceSecret := index .Values.secrets.values "CAUSERIE_SERVICE_SECRET" | default "" | toString }}
-{{- if and $serviceSecret (lt (len $serviceSecret) 16) }}
-{{- $problems = append $problems "secrets.values.CAUSERIE_SERVICE_SECRET must be at least 16 characters" }}
 {{- end }}
 {{- if $problems }}
-{{- fail (printf "refusing to render with placeholder secrets:\n  - %s\nSet secrets.existingSecret to a Secret you manage (recommended), or give each of these a real value, e.g. --set secrets.values.CAUSERIE_SERVICE_SECRET=$(openssl rand -hex 32)" (join "\n  - " $problems)) }}
+{{- fail (printf "refusing to render with missing, placeholder or short secrets:\n  - %s\nSet secrets.existingSecret to a Secret you manage (recommended), or give each of these a real value, e.g. --set secrets.values.CAUSERIE_ACCOUNTS_DATABASE_PASSWORD=$(openssl rand -hex 32)" (join "\n  - " $problems)) }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -125,8 +125,10 @@ async fn serve(
 
     let bus = Bus::start(&config.amqp_url, "accounts", Topology::for_config(config), tasks, shutdown.clone());
     let relay_pool = causerie_db::connect_relay(config, Service::Accounts).await?;
-    tasks.spawn(Relay::new(relay_pool.clone(), bus.clone(), clock.clone()).run(shutdown.clone()));
-    let mailer = domain::mail::Mailer::new(relay_pool, &config.smtp_url, &config.mail_from, clock)
+    tasks.spawn(Relay::new(relay_pool, bus.clone(), clock.clone()).run(shutdown.clone()));
+    let mailer_pool =
+        causerie_db::connect(config, Service::Accounts, causerie_runtime::DatabaseRole::Mailer, 2).await?;
+    let mailer = domain::mail::Mailer::new(mailer_pool, &config.smtp_url, &config.mail_from, clock)
         .map_err(ServiceError::Setup)?;
     tasks.spawn(mailer.run(shutdown.clone()));
     tasks.spawn(maintain_keys(keys, shutdown.clone()));

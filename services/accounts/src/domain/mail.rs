@@ -79,7 +79,7 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    /// `pool` connects as the relay role, which may read every tenant's outgoing mail.
+    /// `pool` connects as the mailer role, which may read every tenant's outgoing mail and nothing else.
     pub fn new(pool: PgPool, smtp_url: &str, from: &str, clock: Clock) -> Result<Self, Error> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
             .map_err(|error| Error::internal(format!("CAUSERIE_SMTP_URL: {error}")))?
