@@ -117,6 +117,7 @@ pub struct PolicyDocument {
     pub subprocessors: Subprocessors,
     pub data_residency: DataResidency,
     #[serde(default = "default_erasure_deadline")]
+    #[schema(minimum = 1, maximum = 30)]
     pub erasure_deadline_days: u32,
     pub consent_text: String,
 }

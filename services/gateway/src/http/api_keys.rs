@@ -20,11 +20,40 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateKeyRequest {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Among `projects:read`, `projects:write`, `knowledge_base:read`, `knowledge_base:write`,
     /// `forms:read`, `analytics:read`, `conversations:read`, `consents:read`, `users:read`,
     /// `privacy_requests:write`.
+    #[schema(min_items = 1, inline, value_type = Vec<KeyScope>)]
     pub scopes: Vec<String>,
+}
+
+/// What an API key may do.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum KeyScope {
+    #[schema(rename = "projects:read")]
+    ProjectsRead,
+    #[schema(rename = "projects:write")]
+    ProjectsWrite,
+    #[schema(rename = "knowledge_base:read")]
+    KnowledgeBaseRead,
+    #[schema(rename = "knowledge_base:write")]
+    KnowledgeBaseWrite,
+    #[schema(rename = "forms:read")]
+    FormsRead,
+    #[schema(rename = "analytics:read")]
+    AnalyticsRead,
+    #[schema(rename = "conversations:read")]
+    ConversationsRead,
+    #[schema(rename = "consents:read")]
+    ConsentsRead,
+    #[schema(rename = "users:read")]
+    UsersRead,
+    #[schema(rename = "privacy_requests:write")]
+    PrivacyRequestsWrite,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -23,11 +23,13 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     pub actor_id: Option<String>,
     pub action: Option<String>,
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     pub to: Option<chrono::DateTime<chrono::Utc>>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -118,6 +120,7 @@ async fn verify(State(state): State<AppState>, caller: TenantContext) -> Result<
 #[derive(Deserialize, ToSchema)]
 pub struct CreateGrantRequest {
     /// `read` or `read_write`.
+    #[schema(pattern = "^(read|read_write)$")]
     pub scope: String,
     /// At most 30 days away.
     pub expires_at: chrono::DateTime<chrono::Utc>,

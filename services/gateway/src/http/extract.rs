@@ -74,8 +74,10 @@ fn has_nul_escape(json: &[u8]) -> bool {
 
 /// `?limit=&cursor=` of a list (API.md).
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Default 50, at most 200.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct PublishRequest {
+    #[schema(min_length = 1, max_length = 50000)]
     pub text: String,
 }
 

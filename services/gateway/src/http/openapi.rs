@@ -69,9 +69,150 @@ use crate::state::AppState;
         super::admin::get_tenant,
         super::admin::advance_test_clock,
     ),
-    modifiers(&BearerAuth),
+    components(schemas(ProblemDocument, FieldProblem)),
+    modifiers(&BearerAuth, &TrueToTheServer),
 )]
 pub struct ApiDoc;
+
+/// The body of every error answer (RFC 9457), as `causerie_core::Error` writes it.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Problem)]
+#[allow(dead_code)]
+struct ProblemDocument {
+    /// `https://causerie.dev/problems/<code>`.
+    #[schema(rename = "type")]
+    problem_type: String,
+    title: String,
+    status: u16,
+    detail: String,
+    /// The stable code of API.md: `invalid_request`, `unauthenticated`, `forbidden`, `not_found`...
+    code: String,
+    /// Each offending field of a `422`.
+    errors: Option<Vec<FieldProblem>>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct FieldProblem {
+    field: String,
+    message: String,
+}
+
+/// The statuses any operation may answer besides its own, each with the problem body: a body that
+/// cannot be read, no or a wrong credential, a caller not allowed, what is not there, a field that
+/// is wrong, a rate limit, and the platform failing or a dependency away.
+const ERROR_STATUSES: [(&str, &str); 9] = [
+    ("400", "malformed_request: the body is not JSON, or not sent as JSON"),
+    ("401", "unauthenticated"),
+    ("403", "forbidden"),
+    ("404", "not_found"),
+    ("409", "conflict"),
+    ("413", "payload_too_large"),
+    ("422", "invalid_request, or a rule of the operation"),
+    ("429", "rate_limited, with Retry-After"),
+    ("503", "unavailable: retry later"),
+];
+
+/// Makes the generated document say what the server does, so clients generated from it and
+/// schema-driven testers (schemathesis, in CI) meet no surprise:
+/// - every `{parameter}` of a path is declared, as a string, where the handler did not;
+/// - every operation lists the error statuses with the problem schema;
+/// - text refuses NUL, as every handler does (PostgreSQL cannot store it).
+struct TrueToTheServer;
+
+impl Modify for TrueToTheServer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
+
+        let problem = || ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+        let declare = |path: &str, operation: &mut Operation| {
+            let parameters = operation.parameters.get_or_insert_with(Vec::new);
+            for name in path_parameters(path) {
+                let declared = parameters
+                    .iter()
+                    .any(|parameter| parameter.name == name && parameter.parameter_in == ParameterIn::Path);
+                if !declared {
+                    parameters.push(
+                        ParameterBuilder::new()
+                            .name(name)
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .schema(Some(no_nul_string()))
+                            .build(),
+                    );
+                }
+            }
+            for (status, description) in ERROR_STATUSES {
+                let response =
+                    ResponseBuilder::new().description(description).content("application/problem+json", problem());
+                operation.responses.responses.entry(status.to_owned()).or_insert_with(|| response.build().into());
+            }
+        };
+        for (path, item) in &mut openapi.paths.paths {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.options,
+                &mut item.head,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                declare(path, operation);
+            }
+        }
+        if let Some(components) = openapi.components.as_mut() {
+            for schema in components.schemas.values_mut() {
+                refuse_nul(schema);
+            }
+        }
+    }
+}
+
+fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter_map(|segment| segment.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')))
+}
+
+/// A string that holds no NUL character.
+const NO_NUL: &str = "^[^\\u0000]*$";
+
+fn no_nul_string() -> utoipa::openapi::ObjectBuilder {
+    utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String).pattern(Some(NO_NUL))
+}
+
+fn refuse_nul(schema: &mut utoipa::openapi::RefOr<utoipa::openapi::Schema>) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
+    let RefOr::T(schema) = schema else { return };
+    match schema {
+        Schema::Object(object) => {
+            let is_text = match &object.schema_type {
+                SchemaType::Type(Type::String) => true,
+                SchemaType::Array(types) => types.contains(&Type::String),
+                _ => false,
+            };
+            if is_text && object.enum_values.is_none() && object.format.is_none() && object.pattern.is_none() {
+                object.pattern = Some(NO_NUL.to_owned());
+            }
+            for property in object.properties.values_mut() {
+                refuse_nul(property);
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                refuse_nul(items);
+            }
+        }
+        Schema::OneOf(one_of) => one_of.items.iter_mut().for_each(refuse_nul),
+        Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(refuse_nul),
+        Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(refuse_nul),
+        _ => {}
+    }
+}
 
 struct BearerAuth;
 

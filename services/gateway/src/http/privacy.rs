@@ -126,6 +126,7 @@ async fn get_version(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RegisterQuery {
     /// `json` (default), `csv` or `md`.
     pub format: Option<String>,
@@ -153,9 +154,11 @@ async fn processing_register(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConsentQuery {
     pub visitor_id: String,
     /// Default 50, at most 200.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }

@@ -163,10 +163,12 @@ async fn erase_user(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OperatorQuery {
     /// A language tag such as `fr`.
     pub language: Option<String>,
     pub skill: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }

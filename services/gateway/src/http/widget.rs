@@ -238,6 +238,7 @@ pub struct ConsentIntroduction {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = WidgetSession)]
 pub struct SessionResponse {
     pub session_id: String,
     pub visitor_id: String,
@@ -338,6 +339,7 @@ async fn resolve_allowed(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CreditsQuery {
     /// The project's public id, when the visitor has no session yet.
     pub project: Option<String>,
