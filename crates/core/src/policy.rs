@@ -12,14 +12,19 @@ use crate::{Error, ErrorCode, FieldError, RetentionCategory};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Controller {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    #[schema(min_length = 1, max_length = 500)]
     pub address: String,
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DataProtectionOfficer {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
 }
 
@@ -119,6 +124,8 @@ pub struct PolicyDocument {
     #[serde(default = "default_erasure_deadline")]
     #[schema(minimum = 1, maximum = 30)]
     pub erasure_deadline_days: u32,
+    /// Required (not blank) while a purpose rests on consent: it is what the visitor agrees to.
+    #[schema(max_length = 10000)]
     pub consent_text: String,
 }
 

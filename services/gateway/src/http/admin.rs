@@ -39,6 +39,7 @@ fn from_status(status: tonic::Status) -> Error {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StaffLoginRequest {
     pub email: String,
     pub password: String,
@@ -62,6 +63,7 @@ async fn staff_login(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewTenantAdmin {
     pub email: String,
     pub first_name: String,
@@ -70,6 +72,7 @@ pub struct NewTenantAdmin {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateTenantRequest {
     pub name: String,
     pub slug: String,
@@ -185,6 +188,7 @@ async fn get_tenant(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FeatureChanges {
     pub privacy_button: Option<bool>,
     pub credits_sequence: Option<bool>,
@@ -192,6 +196,7 @@ pub struct FeatureChanges {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateTenantRequest {
     /// `active` or `suspended`.
     pub status: Option<String>,
@@ -387,6 +392,7 @@ async fn start_totp(State(state): State<AppState>, staff: StaffContext) -> Resul
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConfirmTotpRequest {
     pub code: String,
 }
@@ -410,6 +416,7 @@ async fn confirm_totp(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AdvanceClockRequest {
     /// Whole days to move every service's clock forward, 1 to 3650.
     pub advance_days: i64,

@@ -118,6 +118,7 @@ async fn verify(State(state): State<AppState>, caller: TenantContext) -> Result<
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateGrantRequest {
     /// `read` or `read_write`.
     #[schema(pattern = "^(read|read_write)$")]

@@ -72,6 +72,18 @@ fn has_nul_escape(json: &[u8]) -> bool {
     })
 }
 
+/// A JSON number that is a whole `i32`, written `3` or `3.0`: JSON Schema counts both as integers,
+/// and a client generated from the document may send either.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
+    let number = <f64 as serde::Deserialize>::deserialize(deserializer)?;
+    if number.fract() != 0.0 || number < f64::from(i32::MIN) || number > f64::from(i32::MAX) {
+        return Err(serde::de::Error::custom(format!("{number} is not a whole number of 32 bits")));
+    }
+    // Whole and within the bounds checked above.
+    #[allow(clippy::cast_possible_truncation)]
+    Ok(number as i32)
+}
+
 /// `?limit=&cursor=` of a list (API.md).
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

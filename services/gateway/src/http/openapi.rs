@@ -143,6 +143,11 @@ impl Modify for TrueToTheServer {
                     );
                 }
             }
+            for parameter in parameters.iter_mut() {
+                if let Some(schema) = parameter.schema.as_mut() {
+                    refuse_nul(schema);
+                }
+            }
             for (status, description) in ERROR_STATUSES {
                 let response =
                     ResponseBuilder::new().description(description).content("application/problem+json", problem());
@@ -178,7 +183,7 @@ fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// A string that holds no NUL character.
-const NO_NUL: &str = "^[^\\u0000]*$";
+const NO_NUL: &str = "^[^\\x00]*$";
 
 fn no_nul_string() -> utoipa::openapi::ObjectBuilder {
     utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String).pattern(Some(NO_NUL))

@@ -129,6 +129,7 @@ async fn get_version(
 #[into_params(parameter_in = Query)]
 pub struct RegisterQuery {
     /// `json` (default), `csv` or `md`.
+    #[param(pattern = "^(json|csv|md)?$")]
     pub format: Option<String>,
 }
 
@@ -156,6 +157,7 @@ async fn processing_register(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConsentQuery {
+    #[param(format = Uuid)]
     pub visitor_id: String,
     /// Default 50, at most 200.
     #[param(minimum = 1, maximum = 200)]

@@ -22,7 +22,9 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProjectRequest {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// Origins allowed to embed the widget, such as `https://www.example.org`; the widget API
     /// answers CORS for them only.

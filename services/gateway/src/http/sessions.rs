@@ -39,6 +39,7 @@ pub(super) fn from_status(status: tonic::Status) -> Error {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The tenant's slug.
     pub tenant: String,
@@ -102,6 +103,7 @@ async fn login(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
@@ -134,6 +136,7 @@ async fn logout(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordResetRequest {
     /// The tenant's slug.
     pub tenant: String,
@@ -157,8 +160,10 @@ async fn request_password_reset(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConfirmPasswordResetRequest {
     pub token: String,
+    #[schema(min_length = 12, max_length = 128)]
     pub new_password: String,
 }
 
@@ -252,10 +257,14 @@ async fn me(State(state): State<AppState>, caller: TenantContext) -> Result<Json
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
+    #[schema(min_length = 1, max_length = 200)]
     pub first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub last_name: Option<String>,
     /// Takes effect once the link mailed to the new address is followed.
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     /// An empty string clears it.
     pub pseudonym: Option<String>,
@@ -301,8 +310,10 @@ async fn update_me(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
+    #[schema(min_length = 12, max_length = 128)]
     pub new_password: String,
 }
 
@@ -322,6 +333,7 @@ async fn change_password(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConfirmEmailRequest {
     pub token: String,
 }

@@ -34,13 +34,19 @@ pub(super) fn user_page(response: pb::ListUsersResponse) -> UserPage {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub first_name: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub last_name: String,
     /// `admin`, `contributor` or `operator`.
+    #[schema(pattern = "^(admin|contributor|operator)$")]
     pub role: String,
     /// Without one, the user sets it through the password-reset flow.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: Option<String>,
     pub pseudonym: Option<String>,
     #[serde(default)]
@@ -106,14 +112,19 @@ async fn get_user(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
+    #[schema(min_length = 1, max_length = 200)]
     pub first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub last_name: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     /// An empty string clears it.
     pub pseudonym: Option<String>,
     pub languages: Option<Vec<String>>,
     pub skills: Option<Vec<String>>,
+    #[schema(pattern = "^(admin|contributor|operator)$")]
     pub role: Option<String>,
     pub project_ids: Option<Vec<String>>,
 }

@@ -216,6 +216,7 @@ fn cookie_value(text: &str) -> String {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SessionRequest {
     pub page_url: String,
     pub language: Option<String>,
@@ -421,10 +422,12 @@ async fn privacy_credits(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConsentRequest {
     pub purpose: String,
     pub granted: bool,
     /// The version of the consent text the visitor was shown.
+    #[serde(deserialize_with = "super::extract::whole_number")]
     pub text_version: i32,
 }
 
