@@ -170,6 +170,9 @@ async fn relay_and_consumer_survive_broker_restart() -> anyhow::Result<()> {
     probe.enqueue(&before).await?;
     probe.wait_applied(before.id, Duration::from_secs(20)).await?;
 
+    // The broker loses the namespace's exchanges and queues: after the restart, only the
+    // supervisor's redeclaration can bring them back (durable ones would survive a plain restart).
+    causerie_testkit::remove_test_bus(&probe.config, &[]).await?;
     let restart = BrokerRestart::stop()?;
     let during = probe.envelope("during");
     probe.enqueue(&during).await?;

@@ -18,7 +18,10 @@ use uuid::Uuid;
 
 static APPLICATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./tests/fixtures/applications");
 
-pub const PROBE: &str = "probe";
+/// The probe consumes the queue of a service that does not run in these tests: retention's, which
+/// receives `accounts.tenant.created`. Being in the topology every connection declares, it comes
+/// back after a broker lost it only if the supervisor redeclares the topology.
+pub const PROBE: &str = "retention";
 /// A message whose slug is this fails every time it is handled.
 pub const POISON: &str = "poison";
 

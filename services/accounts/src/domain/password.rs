@@ -305,31 +305,52 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_that_waits_past_the_deadline_is_answered_unavailable_and_skipped() {
-        let mut hashing = PasswordHashing::start().await.unwrap();
-        hashing.deadline = std::time::Duration::from_millis(200);
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let patient = PasswordHashing::start().await.unwrap();
+        let mut hurried = patient.clone();
+        hurried.deadline = std::time::Duration::from_millis(200);
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let mut jobs = tokio::task::JoinSet::new();
-        for _ in 0..=cores {
-            let (hashing, ran) = (hashing.clone(), Arc::clone(&ran));
-            jobs.spawn(async move {
-                hashing
+        // Every hashing thread busy with a job that holds it until released.
+        let (started, release) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+        let mut blockers = tokio::task::JoinSet::new();
+        for _ in 0..cores {
+            let (patient, started, release) = (patient.clone(), Arc::clone(&started), Arc::clone(&release));
+            blockers.spawn(async move {
+                patient
                     .on_pool(move || {
-                        ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        std::thread::sleep(std::time::Duration::from_millis(500));
+                        started.fetch_add(1, Ordering::SeqCst);
+                        while !release.load(Ordering::SeqCst) {
+                            std::thread::sleep(std::time::Duration::from_millis(5));
+                        }
                         Ok(())
                     })
                     .await
             });
         }
-        while let Some(outcome) = jobs.join_next().await {
-            let code = outcome.unwrap().err().map(|error| error.code());
-            assert_eq!(code, Some(causerie_core::ErrorCode::Unavailable));
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while started.load(Ordering::SeqCst) < cores {
+            assert!(tokio::time::Instant::now() < deadline, "the hashing threads never took their jobs");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        // At most every thread started a job before its caller gave up; the job queued behind
-        // them is skipped, not worked for a caller that is gone.
-        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-        assert!(ran.load(std::sync::atomic::Ordering::SeqCst) <= cores);
+
+        // Queued behind them, its caller gives up at the deadline...
+        let late_ran = Arc::new(AtomicBool::new(false));
+        let late = {
+            let late_ran = Arc::clone(&late_ran);
+            hurried.on_pool(move || {
+                late_ran.store(true, Ordering::SeqCst);
+                Ok(())
+            })
+        };
+        assert_eq!(late.await.err().map(|error| error.code()), Some(causerie_core::ErrorCode::Unavailable));
+        // ...and once the threads are free, the job is skipped: a job queued after it runs, and it
+        // did not.
+        release.store(true, Ordering::SeqCst);
+        while let Some(outcome) = blockers.join_next().await {
+            assert!(outcome.unwrap().is_ok());
+        }
+        patient.on_pool(|| Ok(())).await.unwrap();
+        assert!(!late_ran.load(Ordering::SeqCst), "a job whose caller was gone was worked for");
     }
 
     #[cfg(target_os = "linux")]
