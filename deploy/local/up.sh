@@ -31,8 +31,9 @@ CAUSERIE_SERVICE_SECRET="${CAUSERIE_SERVICE_SECRET:-$(head -c 24 /dev/urandom | 
 export CAUSERIE_SERVICE_SECRET
 
 # Each database role has a password of its own, with no default either. They are made once, kept in
-# target/causerie.env (readable by root only; bench/run.sh reads it too), and any given in the
-# environment wins. `causerie migrate` sets them on the roles; each service logs in with its own.
+# target/causerie.env (readable by its owner only; bench/run.sh reads it too), and any given in the
+# environment wins: the file's lines only set what is unset. `causerie migrate` sets them on the
+# roles; each service logs in with its own.
 SECRETS_ENV="$ROOT/target/causerie.env"
 mkdir -p "$ROOT/target"
 touch "$SECRETS_ENV"
@@ -44,8 +45,9 @@ for service in ACCOUNTS ASSISTANT LIVE_CHAT FORMS_ANALYTICS RETENTION; do
     [[ "$service" == ACCOUNTS ]] && roles+=(MAILER_)
     for role in "${roles[@]}"; do
         variable="CAUSERIE_${service}_${role}DATABASE_PASSWORD"
-        if [[ -z "${!variable:-}" ]]; then
-            printf 'export %s=%s\n' "$variable" "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" >>"$SECRETS_ENV"
+        if ! grep -q "^: \"\${$variable:=" "$SECRETS_ENV"; then
+            printf ': "${%s:=%s}"; export %s\n' "$variable" "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" \
+                "$variable" >>"$SECRETS_ENV"
         fi
     done
 done
@@ -71,7 +73,8 @@ say "running migrations (as the owner of CAUSERIE_DATABASE_URL)"
 # The running services get the server without the owner's credentials: each logs in as its own roles.
 server_url="$(python3 -c 'import sys, urllib.parse as u
 url = u.urlsplit(sys.argv[1])
-host = url.hostname + (f":{url.port}" if url.port else "")
+host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+host += f":{url.port}" if url.port else ""
 print(u.urlunsplit(url._replace(netloc=host)))' "${CAUSERIE_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}")"
 
 say "starting causerie run --services all (logs: target/causerie.log)"

@@ -84,7 +84,11 @@ async fn a_services_roles_reach_only_their_own_database_and_only_what_each_needs
         "assistant's role opened accounts' database"
     );
     let relay_elsewhere = connect_as(&stack, Service::Retention, DatabaseRole::OutboxRelay, Service::Accounts).await;
-    assert!(relay_elsewhere.is_err(), "retention's relay opened accounts' database");
+    assert_eq!(
+        relay_elsewhere.err().and_then(denied).as_deref(),
+        Some("42501"),
+        "retention's relay opened accounts' database"
+    );
 
     let mut relay = connect_as(&stack, Service::Accounts, DatabaseRole::OutboxRelay, Service::Accounts).await?;
     sqlx::query("select count(*) from outbox").fetch_one(&mut relay).await?;

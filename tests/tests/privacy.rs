@@ -478,6 +478,9 @@ async fn a_widget_call_from_an_origin_not_allowed_is_refused() -> anyhow::Result
 async fn a_source_address_making_up_visitors_meets_its_own_limit() -> anyhow::Result<()> {
     let mut config = causerie_testkit::test_config()?;
     config.widget_address_rate_limit_per_minute = 4;
+    // The test's client is 127.0.0.1: an address the gateway vouches for only behind a proxy it
+    // trusts (here none stands in between, so the peer is the client).
+    config.trusted_proxies = vec!["127.0.0.1/32".parse()?];
     let stack = TestStack::start_with(config).await?;
     let tenant = new_tenant(&stack, "acme").await?;
     put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;

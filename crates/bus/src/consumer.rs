@@ -22,6 +22,11 @@ const PREFETCH: u16 = 16;
 /// to `LONGEST_HOLD_RETRY`.
 const FIRST_HOLD_RETRY: Duration = Duration::from_millis(200);
 const LONGEST_HOLD_RETRY: Duration = Duration::from_secs(5);
+/// A message that lost a race (a lock held, a serialization failure) is tried again in place this
+/// many times, after a short pause each, before it goes back to the queue: requeued at once, it
+/// would spend its five deliveries in milliseconds while the lock is still held.
+pub const CONTENTION_RETRIES: u32 = 3;
+const CONTENTION_PAUSE: Duration = Duration::from_millis(100);
 /// How long inbox rows are kept. A message is redelivered while it is unacknowledged: after a
 /// crash, a lost connection, or the broker's consumer timeout (30 minutes) at most five times
 /// over, and a producer publishes a row again only until it has marked it sent. Two weeks is
@@ -171,10 +176,19 @@ impl<H: MessageHandler> Consumer<H> {
     async fn apply_holding(&self, envelope: &Envelope, shutdown: &CancellationToken) -> Option<Verdict> {
         let mut wait = FIRST_HOLD_RETRY;
         let mut held = false;
+        let mut contention_retries = 0;
         loop {
             let verdict = match self.apply(envelope).await {
                 Ok(outcome) => Verdict::Applied(outcome),
                 Err(HandlerError::Permanent(reason)) => Verdict::DeadLetter(reason),
+                Err(HandlerError::Transient(_)) if contention_retries < CONTENTION_RETRIES => {
+                    contention_retries += 1;
+                    tokio::select! {
+                        () = shutdown.cancelled() => return None,
+                        () = tokio::time::sleep(CONTENTION_PAUSE * contention_retries) => {}
+                    }
+                    continue;
+                }
                 Err(HandlerError::Transient(reason)) => Verdict::Requeue(reason),
                 Err(HandlerError::Unavailable(reason)) => {
                     if !held {

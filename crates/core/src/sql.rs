@@ -28,10 +28,18 @@ impl SqlFailure {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => Self::DatabaseAway,
             sqlx::Error::Database(database) => match database.code().as_deref() {
-                // Class 08: connection exception; 57P01-57P03: admin or crash shutdown, cannot
-                // connect now; 53300: too many connections.
-                Some(code) if code.starts_with("08") => Self::DatabaseAway,
-                Some("57P01" | "57P02" | "57P03" | "53300") => Self::DatabaseAway,
+                // Class 08: connection exception; 53: insufficient resources (disk, memory,
+                // connections); 57: operator intervention (shutdown, statement timeout); 58: system
+                // error (I/O); 25006: a read-only transaction, as on a standby during a fail-over.
+                Some(code)
+                    if code.starts_with("08")
+                        || code.starts_with("53")
+                        || code.starts_with("57")
+                        || code.starts_with("58")
+                        || code == "25006" =>
+                {
+                    Self::DatabaseAway
+                }
                 Some("40001" | "40P01" | "55P03") => Self::Contention,
                 _ => Self::Refused,
             },

@@ -74,7 +74,7 @@ const CHECKS: [(&str, &str); 10] = [
            join pg_class c on c.oid = p.polrelid
            join pg_namespace n on n.oid = c.relnamespace
           where n.nspname = 'public'
-            and p.polname not in ('outbox_relay', 'outgoing_mail_mailer')
+            and (c.relname, p.polname) not in (('outbox', 'outbox_relay'), ('outgoing_mail', 'outgoing_mail_mailer'))
             and ((p.polqual is not null and pg_get_expr(p.polqual, p.polrelid) not like '%app.tenant_id%')
                  or (p.polwithcheck is not null and pg_get_expr(p.polwithcheck, p.polrelid) not like '%app.tenant_id%'))",
     ),
@@ -100,10 +100,11 @@ const CHECKS: [(&str, &str); 10] = [
         "select c.relname::text || ': ' || acl.privilege_type from pg_class c
            join pg_namespace n on n.oid = c.relnamespace
            cross join lateral aclexplode(c.relacl) acl
-           join pg_roles grantee on grantee.oid = acl.grantee
+           left join pg_roles grantee on grantee.oid = acl.grantee
           where n.nspname = 'public'
             and acl.privilege_type in ('TRUNCATE', 'REFERENCES', 'TRIGGER')
-            and (grantee.rolname in ('causerie_app', 'causerie_outbox_relay', 'causerie_mailer')
+            -- Grantee 0 is PUBLIC, which every role is.
+            and (acl.grantee = 0 or grantee.rolname in ('causerie_app', 'causerie_outbox_relay', 'causerie_mailer')
                  or exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid
                              where m.member = grantee.oid and g.rolname in ('causerie_app', 'causerie_outbox_relay', 'causerie_mailer')))",
     ),

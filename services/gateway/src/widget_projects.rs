@@ -110,6 +110,11 @@ impl WidgetProjects {
         })
     }
 
+    /// The copy of a project, if this replica holds one; never asks accounts.
+    pub fn cached(&self, public_id: &str) -> Option<Arc<ResolvedProject>> {
+        self.copies.get(&public_id.to_owned())
+    }
+
     /// After a change this replica forwarded to accounts: its next requests see it at once.
     pub fn forget_tenant(&self, tenant_id: TenantId) {
         self.copies.invalidate(|_, resolved| resolved.tenant_id == tenant_id);

@@ -491,8 +491,12 @@ fn self_actor(tenant_id: TenantId, user_id: Uuid, source_address: Option<String>
 }
 
 /// What an attacker knows of a user's account, which its password must not be built from.
-async fn account_words(state: &AppState, tenant_id: TenantId, user: &UserRow) -> Result<Vec<String>, Error> {
-    let tenant = crate::store::tenant_by_id(&state.pool, tenant_id).await?;
+async fn account_words(
+    executor: impl sqlx::PgExecutor<'_>,
+    tenant_id: TenantId,
+    user: &UserRow,
+) -> Result<Vec<String>, Error> {
+    let tenant = crate::store::tenant_by_id(executor, tenant_id).await?;
     let personal = [&user.email, &user.first_name, &user.last_name, &user.pseudonym].into_iter().flatten().cloned();
     Ok(personal.chain(tenant.into_iter().flat_map(|tenant| [tenant.name, tenant.slug])).collect())
 }
@@ -503,7 +507,7 @@ pub async fn change_password(state: &AppState, actor: &Actor, current: String, n
     let user_id = actor.user_id()?.as_uuid();
     let current = Password::attempt(current)?;
     let user = me(state, actor).await?;
-    let words = account_words(state, actor.tenant_id, &user).await?;
+    let words = account_words(&state.pool, actor.tenant_id, &user).await?;
     let new = Password::new_from("new_password", new, &words.iter().map(String::as_str).collect::<Vec<_>>())?;
     // A stolen access token must not become a way to guess the password: same limits as sign-in.
     let attempt = state.login_guard.attempt(
@@ -599,7 +603,7 @@ pub async fn confirm_password_reset(state: &AppState, token: &str, new_password:
             .await?
             .ok_or_else(invalid)?;
         let user = user_store::by_id(&mut transaction, user_id).await?.ok_or_else(invalid)?;
-        let words = account_words(state, tenant_id, &user).await?;
+        let words = account_words(&mut *transaction, tenant_id, &user).await?;
         Password::new_from("new_password", new_password, &words.iter().map(String::as_str).collect::<Vec<_>>())?
     };
     let hash = state.passwords.hash(&new_password).await?;

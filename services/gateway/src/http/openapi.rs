@@ -114,7 +114,7 @@ const ERROR_STATUSES: [(&str, &str); 9] = [
 ];
 
 /// Makes the generated document say what the server does, so clients generated from it and
-/// schema-driven testers (schemathesis, in CI) meet no surprise:
+/// schema-driven testers (`deploy/local/schemathesis.sh`) meet no surprise:
 /// - every `{parameter}` of a path is declared, as a string, where the handler did not;
 /// - every operation lists the error statuses with the problem schema;
 /// - text refuses NUL, as every handler does (PostgreSQL cannot store it).

@@ -44,6 +44,32 @@ pub fn router(state: AppState) -> Router<AppState> {
 const ADDRESS_LIMIT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x8f1d_3c2a_77e4_4f0b_9a61_5c0e_d2b4_a001);
 const VISITOR_LIMIT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x8f1d_3c2a_77e4_4f0b_9a61_5c0e_d2b4_a002);
 
+/// The source a widget call counts against: the client's address when the gateway can vouch for
+/// it (named by a trusted proxy, or a public peer reaching it directly), IPv6 by its /64, which is
+/// what one subscriber holds. A private peer without trusted proxies is an ingress left out of
+/// `CAUSERIE_TRUSTED_PROXIES`: every visitor would share its count, so none is kept.
+fn limited_source(client: std::net::IpAddr, behind_trusted_proxies: bool) -> Option<String> {
+    use std::net::IpAddr;
+    let private = match client {
+        IpAddr::V4(v4) => {
+            v4.is_private() || v4.is_loopback() || v4.is_link_local()
+            // 100.64.0.0/10, carrier-grade NAT.
+            || (v4.octets()[0] == 100 && v4.octets()[1] & 0xc0 == 64)
+        }
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local(),
+    };
+    if private && !behind_trusted_proxies {
+        return None;
+    }
+    Some(match client {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", segments[0], segments[1], segments[2], segments[3])
+        }
+    })
+}
+
 /// Every widget call, preflights included, counts against its source address (through
 /// `CAUSERIE_TRUSTED_PROXIES`), and, once it carries `cz_vid`, against that visitor: a script
 /// that makes up a new visitor for each call still meets its address's limit. Both limits are far
@@ -51,8 +77,8 @@ const VISITOR_LIMIT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x8f1d_3c2a_77
 async fn widget_limits(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, Error> {
     let (mut parts, body) = request.into_parts();
     let Ok(ClientAddress(client)) = ClientAddress::from_request_parts(&mut parts, &state).await;
-    if let Some(client) = client {
-        let key = uuid::Uuid::new_v5(&ADDRESS_LIMIT_NAMESPACE, client.to_string().as_bytes());
+    if let Some(source) = client.and_then(|client| limited_source(client, !state.trusted_proxies.is_empty())) {
+        let key = uuid::Uuid::new_v5(&ADDRESS_LIMIT_NAMESPACE, source.as_bytes());
         state.rate_limiter.check_within(key, state.widget_limits.per_address_per_minute)?;
     }
     if let Some(visitor) = cookie(&parts.headers, cookies::VISITOR.name) {
@@ -92,8 +118,14 @@ async fn cors_on_errors(State(state): State<AppState>, request: Request, next: N
     }
     let mut caller = HeaderMap::new();
     caller.insert(ORIGIN, origin);
-    if let Some(public_id) = public_id
-        && let Ok(resolved) = state.widget_projects.resolve(&public_id).await
+    // A refusal of the limits looks only at the copies: asking accounts for every call a flood
+    // makes would carry the flood past the limit.
+    let resolved = match public_id {
+        Some(public_id) if status == StatusCode::TOO_MANY_REQUESTS => state.widget_projects.cached(&public_id),
+        Some(public_id) => state.widget_projects.resolve(&public_id).await.ok(),
+        None => None,
+    };
+    if let Some(resolved) = resolved
         && check_origin(&caller, &resolved.project.allowed_origins).is_ok()
     {
         response.headers_mut().extend(cors(&caller));
@@ -526,6 +558,17 @@ mod tests {
         assert_eq!(cookie_value("https://a.example/p?q=1&r=2"), "https://a.example/p?q=1&r=2");
         assert_eq!(cookie_value("https://a.example/a b;c,d\"é"), "https://a.example/a%20b%3Bc%2Cd%22%C3%A9");
         assert!(cookie_value(&"x".repeat(5000)).len() <= 1002);
+    }
+
+    #[test]
+    fn the_address_limit_counts_what_the_gateway_can_vouch_for() {
+        let address = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(limited_source(address("10.1.2.3"), false), None, "an untrusted ingress");
+        assert_eq!(limited_source(address("10.1.2.3"), true).as_deref(), Some("10.1.2.3"));
+        assert_eq!(limited_source(address("203.0.113.7"), false).as_deref(), Some("203.0.113.7"));
+        let one = limited_source(address("2001:db8:1:2:aaaa::1"), false);
+        let other = limited_source(address("2001:db8:1:2:bbbb::9"), false);
+        assert_eq!(one, other, "one /64, one count");
     }
 
     #[test]
