@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use anyhow::Context;
+use causerie_e2e::TestStack;
 use causerie_runtime::Service;
-use causerie_testkit::TestStack;
 use common::*;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
@@ -43,13 +43,15 @@ async fn audit_entries(stack: &TestStack, tenant: &Tenant, query: &str) -> anyho
 
 #[tokio::test]
 async fn a_forgotten_password_is_reset_through_the_mailed_link() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
-    let before = tokens(&stack, "acme", &tenant.admin_email, ADMIN_PASSWORD).await?;
+    let before = tokens(&stack, &tenant.slug, &tenant.admin_email, ADMIN_PASSWORD).await?;
 
-    for (slug, email) in
-        [("acme", "nobody@acme.example"), ("nosuch", "ada@acme.example"), ("acme", &*tenant.admin_email)]
-    {
+    for (slug, email) in [
+        (&*tenant.slug, tenant.email("nobody")),
+        ("nosuch", tenant.email("ada")),
+        (&*tenant.slug, tenant.admin_email.clone()),
+    ] {
         let asked = stack
             .http
             .post(format!("{}/v1/auth/password-reset", stack.public_url))
@@ -59,7 +61,9 @@ async fn a_forgotten_password_is_reset_through_the_mailed_link() -> anyhow::Resu
         assert_eq!(asked.status(), 202, "the answer is the same whether the account exists or not");
     }
     let mail = stack.mail.wait_for(&tenant.admin_email, Duration::from_secs(10)).await.context("no reset mail")?;
-    assert_eq!(stack.mail.mails().len(), 1, "only the existing account gets a mail");
+    let domain = format!("@{}.example", tenant.slug);
+    let to_the_tenant = stack.mail.mails().into_iter().filter(|mail| mail.to.iter().any(|to| to.ends_with(&domain)));
+    assert_eq!(to_the_tenant.count(), 1, "only the existing account gets a mail");
     assert!(mail.data.contains("Subject: Reset your Causerie password"));
     let token = secret_in(&mail.data, "czp_").context("no token in the mail")?;
 
@@ -78,8 +82,8 @@ async fn a_forgotten_password_is_reset_through_the_mailed_link() -> anyhow::Resu
     assert_eq!(confirm("a brand new passphrase").await?.status(), 204);
     assert_eq!(confirm("another new passphrase").await?.status(), 422, "the link works once");
 
-    assert_eq!(sign_in(&stack, "acme", &tenant.admin_email, ADMIN_PASSWORD).await?.status(), 401);
-    assert_eq!(sign_in(&stack, "acme", &tenant.admin_email, "a brand new passphrase").await?.status(), 200);
+    assert_eq!(sign_in(&stack, &tenant.slug, &tenant.admin_email, ADMIN_PASSWORD).await?.status(), 401);
+    assert_eq!(sign_in(&stack, &tenant.slug, &tenant.admin_email, "a brand new passphrase").await?.status(), 200);
     let old_session = refresh(&stack, &text(&before, "refresh_token")).await?;
     assert_eq!(old_session.status(), 401, "a reset ends every session");
     stack.stop().await
@@ -87,20 +91,20 @@ async fn a_forgotten_password_is_reset_through_the_mailed_link() -> anyhow::Resu
 
 #[tokio::test]
 async fn reset_mails_are_limited_per_account_and_reset_requests_per_address() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
     let ask = |email: &str| {
         stack
             .http
             .post(format!("{}/v1/auth/password-reset", stack.public_url))
-            .json(&json!({"tenant": "acme", "email": email}))
+            .json(&json!({"tenant": tenant.slug, "email": email}))
             .send()
     };
     for _ in 0..5 {
         assert_eq!(ask(&tenant.admin_email).await?.status(), 202, "the answer never says the account had its share");
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while stack.mail.mails().len() < 3 && tokio::time::Instant::now() < deadline {
+    while stack.mail.mails_to(&tenant.admin_email).len() < 3 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let owner = causerie_db::connect_owner(&stack.config, Service::Accounts).await?;
@@ -112,13 +116,13 @@ async fn reset_mails_are_limited_per_account_and_reset_requests_per_address() ->
     .fetch_one(&owner)
     .await?;
     assert_eq!(links, 3, "three links an hour, however many requests");
-    assert_eq!(stack.mail.mails().len(), 3, "and three mails");
+    assert_eq!(stack.mail.mails_to(&tenant.admin_email).len(), 3, "and three mails");
 
     // Twenty requests an hour from one address, whatever the accounts asked for.
     for number in 5..20 {
-        assert_eq!(ask(&format!("someone-{number}@acme.example")).await?.status(), 202);
+        assert_eq!(ask(&tenant.email(&format!("someone-{number}"))).await?.status(), 202);
     }
-    let refused = ask("someone-else@acme.example").await?;
+    let refused = ask(&tenant.email("someone-else")).await?;
     assert_eq!(refused.status(), 429);
     let retry_after: u64 = refused.headers().get("retry-after").context("no Retry-After")?.to_str()?.parse()?;
     assert!((1..=3600).contains(&retry_after), "Retry-After {retry_after} is within the hour");
@@ -128,9 +132,9 @@ async fn reset_mails_are_limited_per_account_and_reset_requests_per_address() ->
 
 #[tokio::test]
 async fn a_refresh_token_rotates_and_its_reuse_revokes_the_family() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
-    let first = tokens(&stack, "acme", &tenant.admin_email, ADMIN_PASSWORD).await?;
+    let first = tokens(&stack, &tenant.slug, &tenant.admin_email, ADMIN_PASSWORD).await?;
     let first_refresh = text(&first, "refresh_token");
     assert!(first_refresh.starts_with("czr_"));
     assert_eq!(first["legal_notice_pending"], false);
@@ -146,7 +150,7 @@ async fn a_refresh_token_rotates_and_its_reuse_revokes_the_family() -> anyhow::R
     assert_eq!(body(replayed).await?["code"], "unauthenticated");
     assert_eq!(refresh(&stack, &second_refresh).await?.status(), 401, "the replay revoked the whole family");
 
-    let other = tokens(&stack, "acme", &tenant.admin_email, ADMIN_PASSWORD).await?;
+    let other = tokens(&stack, &tenant.slug, &tenant.admin_email, ADMIN_PASSWORD).await?;
     let logout = stack
         .http
         .post(format!("{}/v1/auth/logout", stack.public_url))
@@ -161,13 +165,13 @@ async fn a_refresh_token_rotates_and_its_reuse_revokes_the_family() -> anyhow::R
 
 #[tokio::test]
 async fn repeated_failures_lock_the_account_with_retry_after() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
     for attempt in 1..=5 {
-        let response = sign_in(&stack, "acme", &tenant.admin_email, "not the passphrase").await?;
+        let response = sign_in(&stack, &tenant.slug, &tenant.admin_email, "not the passphrase").await?;
         assert_eq!(response.status(), 401, "attempt {attempt}");
     }
-    let locked = sign_in(&stack, "acme", &tenant.admin_email, ADMIN_PASSWORD).await?;
+    let locked = sign_in(&stack, &tenant.slug, &tenant.admin_email, ADMIN_PASSWORD).await?;
     assert_eq!(locked.status(), 429, "even the right password waits");
     let retry_after: u64 = locked
         .headers()
@@ -179,17 +183,17 @@ async fn repeated_failures_lock_the_account_with_retry_after() -> anyhow::Result
     assert_eq!(body(locked).await?["code"], "rate_limited");
 
     // Another account of the tenant is not locked by the first one's failures.
-    new_operator(&stack, &tenant, "grace@acme.example", json!({})).await?;
-    assert_eq!(sign_in(&stack, "acme", "grace@acme.example", OPERATOR_PASSWORD).await?.status(), 200);
+    new_operator(&stack, &tenant, &tenant.email("grace"), json!({})).await?;
+    assert_eq!(sign_in(&stack, &tenant.slug, &tenant.email("grace"), OPERATOR_PASSWORD).await?.status(), 200);
     stack.stop().await
 }
 
 #[tokio::test]
 async fn until_the_legal_notice_is_accepted_only_me_notices_and_logout_answer() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
-    new_operator(&stack, &tenant, "grace@acme.example", json!({})).await?;
-    let operator = tokens(&stack, "acme", "grace@acme.example", OPERATOR_PASSWORD).await?;
+    new_operator(&stack, &tenant, &tenant.email("grace"), json!({})).await?;
+    let operator = tokens(&stack, &tenant.slug, &tenant.email("grace"), OPERATOR_PASSWORD).await?;
     let operator_token = text(&operator, "access_token");
 
     let published = public(&stack, Method::POST, "/v1/legal-notices", &tenant.admin_token)
@@ -208,7 +212,7 @@ async fn until_the_legal_notice_is_accepted_only_me_notices_and_logout_answer() 
     let current = body(public(&stack, Method::GET, "/v1/legal-notices/current", &operator_token).send().await?).await?;
     assert_eq!(current["version"], 1);
     assert_eq!(current["accepted"], false);
-    let pending = tokens(&stack, "acme", "grace@acme.example", OPERATOR_PASSWORD).await?;
+    let pending = tokens(&stack, &tenant.slug, &tenant.email("grace"), OPERATOR_PASSWORD).await?;
     assert_eq!(pending["legal_notice_pending"], true);
 
     let accepted = public(&stack, Method::POST, "/v1/legal-notices/1/acceptance", &operator_token).send().await?;
@@ -218,7 +222,7 @@ async fn until_the_legal_notice_is_accepted_only_me_notices_and_logout_answer() 
         public(&stack, Method::POST, "/v1/legal-notices/7/acceptance", &operator_token).send().await?.status(),
         404
     );
-    let after = tokens(&stack, "acme", "grace@acme.example", OPERATOR_PASSWORD).await?;
+    let after = tokens(&stack, &tenant.slug, &tenant.email("grace"), OPERATOR_PASSWORD).await?;
     assert_eq!(after["legal_notice_pending"], false);
     let current = body(public(&stack, Method::GET, "/v1/legal-notices/current", &operator_token).send().await?).await?;
     assert_eq!(current["accepted"], true);
@@ -233,9 +237,9 @@ async fn until_the_legal_notice_is_accepted_only_me_notices_and_logout_answer() 
 async fn an_erased_user_cannot_sign_in_refresh_or_use_a_token_and_keeps_no_personal_field() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
     let tenant = new_tenant(&stack, "acme").await?;
-    let operator = new_operator(&stack, &tenant, "grace@acme.example", json!({})).await?;
+    let operator = new_operator(&stack, &tenant, &tenant.email("grace"), json!({})).await?;
     let operator_id = text(&operator, "id");
-    let session = tokens(&stack, "acme", "grace@acme.example", OPERATOR_PASSWORD).await?;
+    let session = tokens(&stack, &tenant.slug, &tenant.email("grace"), OPERATOR_PASSWORD).await?;
     let access_token = text(&session, "access_token");
 
     let erased =
@@ -248,7 +252,7 @@ async fn an_erased_user_cannot_sign_in_refresh_or_use_a_token_and_keeps_no_perso
     );
 
     assert_eq!(public(&stack, Method::GET, "/v1/me", &access_token).send().await?.status(), 401, "revoked at once");
-    assert_eq!(sign_in(&stack, "acme", "grace@acme.example", OPERATOR_PASSWORD).await?.status(), 401);
+    assert_eq!(sign_in(&stack, &tenant.slug, &tenant.email("grace"), OPERATOR_PASSWORD).await?.status(), 401);
     assert_eq!(refresh(&stack, &text(&session, "refresh_token")).await?.status(), 401);
     advance_days(&stack, 1).await?;
     assert_eq!(public(&stack, Method::GET, "/v1/me", &access_token).send().await?.status(), 401, "and expired");
@@ -278,7 +282,7 @@ async fn an_erased_user_cannot_sign_in_refresh_or_use_a_token_and_keeps_no_perso
     owner.close().await;
 
     // The admin's token is a day old now; a fresh one lists what is left.
-    let admin = tokens(&stack, "acme", &tenant.admin_email, ADMIN_PASSWORD).await?;
+    let admin = tokens(&stack, &tenant.slug, &tenant.admin_email, ADMIN_PASSWORD).await?;
     let listed = body(public(&stack, Method::GET, "/v1/users", &text(&admin, "access_token")).send().await?).await?;
     let ids: Vec<&str> =
         listed["items"].as_array().into_iter().flatten().filter_map(|user| user["id"].as_str()).collect();
@@ -323,7 +327,7 @@ async fn support_sees_a_tenants_users_only_under_a_grant_until_it_expires() -> a
 async fn an_audit_row_edited_in_the_database_fails_verification() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
     let tenant = new_tenant(&stack, "acme").await?;
-    let operator = new_operator(&stack, &tenant, "grace@acme.example", json!({})).await?;
+    let operator = new_operator(&stack, &tenant, &tenant.email("grace"), json!({})).await?;
     public(&stack, Method::GET, "/v1/users", &tenant.admin_token).send().await?.error_for_status()?;
     let later_read = format!("/v1/users/{}", tenant.admin_id);
     public(&stack, Method::GET, &later_read, &tenant.admin_token).send().await?.error_for_status()?;
@@ -364,9 +368,9 @@ async fn an_audit_row_edited_in_the_database_fails_verification() -> anyhow::Res
 
 #[tokio::test]
 async fn reads_of_personal_data_are_audited_with_actor_subject_and_address() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
-    let operator = new_operator(&stack, &tenant, "grace@acme.example", json!({})).await?;
+    let operator = new_operator(&stack, &tenant, &tenant.email("grace"), json!({})).await?;
     let operator_id = text(&operator, "id");
     public(&stack, Method::GET, &format!("/v1/users/{operator_id}"), &tenant.admin_token)
         .send()
@@ -377,7 +381,7 @@ async fn reads_of_personal_data_are_audited_with_actor_subject_and_address() -> 
     let read = entries.iter().find(|entry| entry["subject_id"] == operator_id.as_str()).context("no audit entry")?;
     assert_eq!(read["actor_kind"], "user");
     assert_eq!(read["subject_kind"], "user");
-    assert_eq!(read["source_address"], "127.0.0.1");
+    assert_eq!(read["source_address"], stack.source_address.to_string());
     assert!(read["occurred_at"].is_string());
     let created = audit_entries(&stack, &tenant, "?action=user.created").await?;
     assert_eq!(created.len(), 1);
@@ -386,10 +390,10 @@ async fn reads_of_personal_data_are_audited_with_actor_subject_and_address() -> 
 
 #[tokio::test]
 async fn another_tenants_users_and_keys_answer_404() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let acme = new_tenant(&stack, "acme").await?;
     let globex = new_tenant(&stack, "globex").await?;
-    let globex_operator = new_operator(&stack, &globex, "grace@globex.example", json!({})).await?;
+    let globex_operator = new_operator(&stack, &globex, &globex.email("grace"), json!({})).await?;
     let globex_key = body(
         public(&stack, Method::POST, "/v1/api-keys", &globex.admin_token)
             .json(&json!({"name": "crm", "scopes": ["users:read"]}))
@@ -419,7 +423,7 @@ async fn another_tenants_users_and_keys_answer_404() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn an_api_key_works_within_its_scopes_and_stops_when_revoked() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
     let create_key = |scopes: Value| {
         public(&stack, Method::POST, "/v1/api-keys", &tenant.admin_token)
@@ -439,7 +443,7 @@ async fn an_api_key_works_within_its_scopes_and_stops_when_revoked() -> anyhow::
 
     assert_eq!(public(&stack, Method::GET, "/v1/users", &reader_key).send().await?.status(), 200);
     let write = public(&stack, Method::POST, "/v1/users", &reader_key)
-        .json(&json!({"email": "x@acme.example", "first_name": "X", "last_name": "Y", "role": "operator"}))
+        .json(&json!({"email": tenant.email("x"), "first_name": "X", "last_name": "Y", "role": "operator"}))
         .send()
         .await?;
     assert_eq!(write.status(), 403);
@@ -465,14 +469,14 @@ async fn an_api_key_works_within_its_scopes_and_stops_when_revoked() -> anyhow::
 
 #[tokio::test]
 async fn a_user_reads_and_corrects_its_profile_and_a_new_email_waits_for_its_link() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
-    new_operator(&stack, &tenant, "grace@acme.example", json!({})).await?;
-    let token = text(&tokens(&stack, "acme", "grace@acme.example", OPERATOR_PASSWORD).await?, "access_token");
+    new_operator(&stack, &tenant, &tenant.email("grace"), json!({})).await?;
+    let token = text(&tokens(&stack, &tenant.slug, &tenant.email("grace"), OPERATOR_PASSWORD).await?, "access_token");
 
     let corrected = public(&stack, Method::PATCH, "/v1/me", &token)
         .json(&json!({"first_name": "Grace B.", "pseudonym": "", "languages": ["EN", "fr"], "skills": ["Billing", "refunds"],
-                      "email": "grace.hopper@acme.example"}))
+                      "email": tenant.email("grace.hopper")}))
         .send()
         .await?;
     assert_eq!(corrected.status(), 200);
@@ -481,7 +485,7 @@ async fn a_user_reads_and_corrects_its_profile_and_a_new_email_waits_for_its_lin
     assert_eq!(profile["pseudonym"], Value::Null);
     assert_eq!(profile["languages"], json!(["en", "fr"]));
     assert_eq!(profile["skills"], json!(["billing", "refunds"]));
-    assert_eq!(profile["email"], "grace@acme.example", "the new address waits for confirmation");
+    assert_eq!(profile["email"], tenant.email("grace"), "the new address waits for confirmation");
 
     let not_allowed = public(&stack, Method::PATCH, "/v1/me", &token).json(&json!({"role": "admin"})).send().await?;
     assert_eq!(not_allowed.status(), 422);
@@ -490,7 +494,7 @@ async fn a_user_reads_and_corrects_its_profile_and_a_new_email_waits_for_its_lin
         public(&stack, Method::PATCH, "/v1/me", &token).json(&json!({"languages": ["not a language"]})).send().await?;
     assert_eq!(bad.status(), 422);
 
-    let mail = stack.mail.wait_for("grace.hopper@acme.example", Duration::from_secs(10)).await.context("no mail")?;
+    let mail = stack.mail.wait_for(&tenant.email("grace.hopper"), Duration::from_secs(10)).await.context("no mail")?;
     let confirmation = secret_in(&mail.data, "cze_").context("no token")?;
     let confirmed = stack
         .http
@@ -500,8 +504,8 @@ async fn a_user_reads_and_corrects_its_profile_and_a_new_email_waits_for_its_lin
         .await?;
     assert_eq!(confirmed.status(), 204);
     let profile = body(public(&stack, Method::GET, "/v1/me", &token).send().await?).await?;
-    assert_eq!(profile["email"], "grace.hopper@acme.example");
-    assert_eq!(sign_in(&stack, "acme", "grace.hopper@acme.example", OPERATOR_PASSWORD).await?.status(), 200);
+    assert_eq!(profile["email"], tenant.email("grace.hopper"));
+    assert_eq!(sign_in(&stack, &tenant.slug, &tenant.email("grace.hopper"), OPERATOR_PASSWORD).await?.status(), 200);
 
     let changed = public(&stack, Method::PUT, "/v1/me/password", &token)
         .json(&json!({"current_password": "wrong", "new_password": "a fresh operator passphrase"}))
@@ -514,7 +518,7 @@ async fn a_user_reads_and_corrects_its_profile_and_a_new_email_waits_for_its_lin
         .await?;
     assert_eq!(changed.status(), 204);
     assert_eq!(
-        sign_in(&stack, "acme", "grace.hopper@acme.example", "a fresh operator passphrase").await?.status(),
+        sign_in(&stack, &tenant.slug, &tenant.email("grace.hopper"), "a fresh operator passphrase").await?.status(),
         200
     );
     stack.stop().await
@@ -522,11 +526,12 @@ async fn a_user_reads_and_corrects_its_profile_and_a_new_email_waits_for_its_lin
 
 #[tokio::test]
 async fn operators_are_found_by_language_and_skill() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
-    new_operator(&stack, &tenant, "a@acme.example", json!({"languages": ["fr", "en"], "skills": ["billing"]})).await?;
-    new_operator(&stack, &tenant, "b@acme.example", json!({"languages": ["fr"], "skills": ["shipping"]})).await?;
-    new_operator(&stack, &tenant, "c@acme.example", json!({"languages": ["de"], "skills": ["billing"]})).await?;
+    new_operator(&stack, &tenant, &tenant.email("a"), json!({"languages": ["fr", "en"], "skills": ["billing"]}))
+        .await?;
+    new_operator(&stack, &tenant, &tenant.email("b"), json!({"languages": ["fr"], "skills": ["shipping"]})).await?;
+    new_operator(&stack, &tenant, &tenant.email("c"), json!({"languages": ["de"], "skills": ["billing"]})).await?;
     let emails = |query: &'static str| {
         let stack = &stack;
         let token = tenant.admin_token.clone();
@@ -538,9 +543,9 @@ async fn operators_are_found_by_language_and_skill() -> anyhow::Result<()> {
             anyhow::Ok(emails)
         }
     };
-    assert_eq!(emails("?language=fr").await?, ["a@acme.example", "b@acme.example"]);
-    assert_eq!(emails("?language=fr&skill=Billing").await?, ["a@acme.example"]);
-    assert_eq!(emails("?skill=billing").await?, ["a@acme.example", "c@acme.example"]);
+    assert_eq!(emails("?language=fr").await?, [tenant.email("a"), tenant.email("b")]);
+    assert_eq!(emails("?language=fr&skill=Billing").await?, [tenant.email("a")]);
+    assert_eq!(emails("?skill=billing").await?, [tenant.email("a"), tenant.email("c")]);
     assert_eq!(emails("").await?.len(), 3, "the admin is not an operator");
     stack.stop().await
 }
@@ -623,11 +628,11 @@ async fn signing_keys_rotate_without_logging_anyone_out() -> anyhow::Result<()> 
     both.sort();
     assert_eq!(published, both, "the new key is published before it signs");
     assert_eq!(public(&stack, Method::GET, "/v1/me", &tenant.admin_token).send().await?.status(), 200);
-    let meanwhile = tokens(&stack, "acme", &tenant.admin_email, ADMIN_PASSWORD).await?;
+    let meanwhile = tokens(&stack, &tenant.slug, &tenant.admin_email, ADMIN_PASSWORD).await?;
     assert_eq!(key_id_of(&text(&meanwhile, "access_token"))?, old_key, "the old key signs until the new one's turn");
 
     advance_days(&stack, 1).await?;
-    let later = tokens(&stack, "acme", &tenant.admin_email, ADMIN_PASSWORD).await?;
+    let later = tokens(&stack, &tenant.slug, &tenant.admin_email, ADMIN_PASSWORD).await?;
     let later_token = text(&later, "access_token");
     assert_eq!(key_id_of(&later_token)?, new_key);
     assert_eq!(published_key_ids(&stack).await?, [new_key], "the old key is withdrawn once its tokens expired");
@@ -637,7 +642,7 @@ async fn signing_keys_rotate_without_logging_anyone_out() -> anyhow::Result<()> 
 
 #[tokio::test]
 async fn a_guessable_password_is_refused_on_every_path_that_sets_one() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
     let refused_field = |response: reqwest::Response| async move {
         anyhow::ensure!(response.status() == 422, "answered {}", response.status());
@@ -647,13 +652,13 @@ async fn a_guessable_password_is_refused_on_every_path_that_sets_one() -> anyhow
     };
 
     let user = public(&stack, Method::POST, "/v1/users", &tenant.admin_token)
-        .json(&json!({"email": "grace@acme.example", "first_name": "Grace", "last_name": "Hopper",
+        .json(&json!({"email": tenant.email("grace"), "first_name": "Grace", "last_name": "Hopper",
                       "role": "operator", "password": "password1234"}))
         .send()
         .await?;
     assert_eq!(refused_field(user).await?, "password");
     let named_after_her = public(&stack, Method::POST, "/v1/users", &tenant.admin_token)
-        .json(&json!({"email": "grace@acme.example", "first_name": "Grace", "last_name": "Hopper",
+        .json(&json!({"email": tenant.email("grace"), "first_name": "Grace", "last_name": "Hopper",
                       "role": "operator", "password": "GraceHopperAcme!"}))
         .send()
         .await?;
@@ -676,6 +681,6 @@ async fn a_guessable_password_is_refused_on_every_path_that_sets_one() -> anyhow
         .send()
         .await?;
     assert_eq!(refused_field(new_tenant).await?, "admin.password");
-    assert_eq!(sign_in(&stack, "acme", &tenant.admin_email, ADMIN_PASSWORD).await?.status(), 200, "unchanged");
+    assert_eq!(sign_in(&stack, &tenant.slug, &tenant.admin_email, ADMIN_PASSWORD).await?.status(), 200, "unchanged");
     stack.stop().await
 }

@@ -1,12 +1,12 @@
 //! Every service's migrated schema keeps tenants apart: the catalog shows no way for one
 //! tenant's rows to leak to another (DESIGN.md section 4).
 
+use causerie_e2e::TestStack;
 use causerie_runtime::Service;
-use causerie_testkit::TestStack;
 
 #[tokio::test]
 async fn no_service_schema_leaks_between_tenants() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     for service in Service::ALL.into_iter().filter(|service| *service != Service::Gateway) {
         let owner = causerie_db::connect_owner(&stack.config, service).await?;
         let leaks = causerie_db::catalog::isolation_leaks(&owner).await?;
@@ -18,7 +18,7 @@ async fn no_service_schema_leaks_between_tenants() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn a_statement_that_sets_its_tenant_refuses_to_switch_a_tenant_transaction() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let owner = causerie_db::connect_owner(&stack.config, Service::Accounts).await?;
     let (tenant, other) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
     let inside_tenant_transaction = |statement: &'static str| {
@@ -73,7 +73,7 @@ async fn connect_as(
 #[tokio::test]
 async fn a_services_roles_reach_only_their_own_database_and_only_what_each_needs() -> anyhow::Result<()> {
     use causerie_runtime::DatabaseRole;
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let denied =
         |error: sqlx::Error| error.as_database_error().and_then(|error| error.code()).map(|code| code.into_owned());
 

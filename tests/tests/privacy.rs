@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use anyhow::Context;
-use causerie_testkit::TestStack;
+use causerie_e2e::TestStack;
 use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -115,7 +115,7 @@ fn widget_consent(stack: &TestStack, origin: &str, cookie_header: &str) -> reqwe
 
 #[tokio::test]
 async fn each_policy_rule_answers_its_code() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
 
     let defaults = body(public(&stack, Method::GET, "/v1/privacy-policy", &tenant.admin_token).send().await?).await?;
@@ -159,8 +159,8 @@ async fn each_policy_rule_answers_its_code() -> anyhow::Result<()> {
         .await?;
     assert_eq!(malformed.status(), 400);
 
-    new_operator(&stack, &tenant, "grace@acme.example", json!({})).await?;
-    let operator = tokens(&stack, "acme", "grace@acme.example", OPERATOR_PASSWORD).await?;
+    new_operator(&stack, &tenant, &tenant.email("grace"), json!({})).await?;
+    let operator = tokens(&stack, &tenant.slug, &tenant.email("grace"), OPERATOR_PASSWORD).await?;
     let by_operator = public(&stack, Method::PUT, "/v1/privacy-policy", &text(&operator, "access_token"))
         .json(&policy(json!({})))
         .send()
@@ -174,7 +174,7 @@ async fn each_policy_rule_answers_its_code() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn every_change_makes_a_version_and_the_history_stays_readable() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
     let first = body(put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?).await?;
     assert_eq!(first["version"], 1);
@@ -219,7 +219,7 @@ async fn every_change_makes_a_version_and_the_history_stays_readable() -> anyhow
 #[tokio::test]
 async fn translation_is_switched_on_by_support_allowed_by_the_policys_residency_and_only_then_in_the_register()
 -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
     let staff_token = stack.staff_token().await?;
     let switch_translation = |on: bool| {
@@ -312,12 +312,14 @@ async fn translation_is_switched_on_by_support_allowed_by_the_policys_residency_
 
 #[tokio::test]
 async fn a_contributor_creates_changes_and_deletes_projects_and_an_operator_may_not() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
-    new_operator(&stack, &tenant, "linus@acme.example", json!({"role": "contributor"})).await?;
-    new_operator(&stack, &tenant, "grace@acme.example", json!({})).await?;
-    let contributor = text(&tokens(&stack, "acme", "linus@acme.example", OPERATOR_PASSWORD).await?, "access_token");
-    let operator = text(&tokens(&stack, "acme", "grace@acme.example", OPERATOR_PASSWORD).await?, "access_token");
+    new_operator(&stack, &tenant, &tenant.email("linus"), json!({"role": "contributor"})).await?;
+    new_operator(&stack, &tenant, &tenant.email("grace"), json!({})).await?;
+    let contributor =
+        text(&tokens(&stack, &tenant.slug, &tenant.email("linus"), OPERATOR_PASSWORD).await?, "access_token");
+    let operator =
+        text(&tokens(&stack, &tenant.slug, &tenant.email("grace"), OPERATOR_PASSWORD).await?, "access_token");
     let project = json!({"name": "Shop assistant", "allowed_origins": [SHOP], "languages": ["fr"]});
 
     let created = public(&stack, Method::POST, "/v1/projects", &contributor).json(&project).send().await?;
@@ -337,7 +339,7 @@ async fn a_contributor_creates_changes_and_deletes_projects_and_an_operator_may_
 #[tokio::test]
 async fn widget_cookies_have_the_exact_names_lifetimes_and_attributes_and_the_visitor_id_is_kept() -> anyhow::Result<()>
 {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
     put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
     let project = new_project(&stack, &tenant).await?;
@@ -401,7 +403,7 @@ async fn widget_cookies_have_the_exact_names_lifetimes_and_attributes_and_the_vi
 
 #[tokio::test]
 async fn a_widget_call_from_an_origin_not_allowed_is_refused() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
     let project = new_project(&stack, &tenant).await?;
     let public_id = text(&project, "public_id");
@@ -478,9 +480,9 @@ async fn a_widget_call_from_an_origin_not_allowed_is_refused() -> anyhow::Result
 async fn a_source_address_making_up_visitors_meets_its_own_limit() -> anyhow::Result<()> {
     let mut config = causerie_testkit::test_config()?;
     config.widget_address_rate_limit_per_minute = 4;
-    // The test's client is 127.0.0.1: an address the gateway vouches for only behind a proxy it
-    // trusts (here none stands in between, so the peer is the client).
-    config.trusted_proxies = vec!["127.0.0.1/32".parse()?];
+    // The test's client has an address of 127.0.0.0/8: one the gateway vouches for only behind a
+    // proxy it trusts (here none stands in between, so the peer is the client).
+    config.trusted_proxies = vec!["127.0.0.0/8".parse()?];
     let stack = TestStack::start_with(config).await?;
     let tenant = new_tenant(&stack, "acme").await?;
     put_policy(&stack, &tenant, &policy(json!({}))).await?.error_for_status()?;
@@ -502,7 +504,7 @@ async fn a_source_address_making_up_visitors_meets_its_own_limit() -> anyhow::Re
 
 #[tokio::test]
 async fn grant_withdraw_and_grant_again_leave_three_records_and_the_state_granted() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let (tenant, cookie_header, visitor_id) = tenant_with_visitor(&stack, "acme").await?;
     let decide = |granted: bool, purpose: &'static str, text_version: i64| {
         widget_consent(&stack, SHOP, &cookie_header)
@@ -574,8 +576,11 @@ async fn grant_withdraw_and_grant_again_leave_three_records_and_the_state_grante
     let decisions: Vec<bool> = records.iter().filter_map(|record| record["granted"].as_bool()).collect();
     assert_eq!(decisions, [true, false, true], "newest first");
     assert!(records.iter().all(|record| record["text_version"] == 1 && record["source"] == "widget"));
+    let std::net::IpAddr::V4(source) = stack.source_address else { anyhow::bail!("the test client is on IPv4") };
+    let [a, b, c, _] = source.octets();
+    let network = format!("{a}.{b}.{c}.0/24");
     assert!(
-        records.iter().all(|record| record["client_network"] == "127.0.0.0/24"),
+        records.iter().all(|record| record["client_network"] == network.as_str()),
         "the address is truncated: {records:?}"
     );
     stack.stop().await
@@ -583,7 +588,7 @@ async fn grant_withdraw_and_grant_again_leave_three_records_and_the_state_grante
 
 #[tokio::test]
 async fn another_tenants_project_policy_and_consent_records_answer_404_or_nothing() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let acme = new_tenant(&stack, "acme").await?;
     let globex = new_tenant(&stack, "globex").await?;
     put_policy(&stack, &acme, &policy(json!({}))).await?.error_for_status()?;
@@ -630,7 +635,7 @@ async fn another_tenants_project_policy_and_consent_records_answer_404_or_nothin
 
 #[tokio::test]
 async fn the_policy_cache_drops_its_copy_when_the_policy_changes() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
     let tenant_id: causerie_core::TenantId = tenant.id.parse().map_err(|_| anyhow::anyhow!("tenant id"))?;
     let channel =
@@ -701,7 +706,7 @@ async fn until_widget_answers(stack: &TestStack, public_id: &str, origin: &str, 
 async fn the_gateways_copy_of_a_widget_project_follows_changes_made_through_another_replica() -> anyhow::Result<()> {
     use causerie_proto::accounts::v1 as pb;
 
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
     let project = new_project(&stack, &tenant).await?;
     let public_id = text(&project, "public_id");
@@ -812,7 +817,7 @@ async fn pages(stack: &TestStack, token: &str, path: &str, limit: u32) -> anyhow
 
 #[tokio::test]
 async fn projects_versions_consents_api_keys_and_grants_answer_a_page_at_a_time() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
     let token = &tenant.admin_token;
     for text in ["first", "second", "third"] {
@@ -877,7 +882,7 @@ async fn projects_versions_consents_api_keys_and_grants_answer_a_page_at_a_time(
 
 #[tokio::test]
 async fn decisions_sent_at_once_are_each_recorded_and_answered() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     // Two tenants, so that groups hold records of both and each tenant's part is written apart.
     let mut visitors = Vec::new();
     for slug in ["acme", "globex"] {
@@ -976,7 +981,7 @@ async fn the_consent_ledger_opens_a_new_connection_when_its_own_is_cut() -> anyh
 #[tokio::test]
 async fn the_rpcs_of_callers_without_a_token_answer_only_a_service_token() -> anyhow::Result<()> {
     use causerie_proto::accounts::v1 as pb;
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let tenant = new_tenant(&stack, "acme").await?;
     let project = new_project(&stack, &tenant).await?;
     let public_id = text(&project, "public_id");
@@ -995,8 +1000,8 @@ async fn the_rpcs_of_callers_without_a_token_answer_only_a_service_token() -> an
     let as_tenant = privacy.resolve_widget_project(as_caller(resolve(), &tenant.admin_token)?).await;
     assert_eq!(code(as_tenant), Some(tonic::Code::Unauthenticated), "a tenant's token is not a service's");
     let login = pb::LoginRequest {
-        tenant: "acme".to_owned(),
-        email: "ada@acme.example".to_owned(),
+        tenant: tenant.slug.clone(),
+        email: tenant.admin_email.clone(),
         password: ADMIN_PASSWORD.to_owned(),
     };
     let signed_in = accounts.login(login).await.map(|_| ()).map_err(|status| status.code());
@@ -1050,7 +1055,8 @@ async fn the_rpcs_of_callers_without_a_token_answer_only_a_service_token() -> an
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_client_address_is_recorded_truncated() -> anyhow::Result<()> {
     let mut config = causerie_testkit::test_config()?;
-    config.trusted_proxies = vec!["127.0.0.1/32".parse()?];
+    // Every test's client has an address of its own in 127.0.0.0/8: all of them are the proxy.
+    config.trusted_proxies = vec!["127.0.0.0/8".parse()?];
     let stack = TestStack::start_with(config).await?;
     let (tenant, cookie_header, visitor_id) = tenant_with_visitor(&stack, "acme").await?;
     let recorded = widget_consent(&stack, SHOP, &cookie_header)

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use causerie_e2e::TestStack;
 use causerie_proto::retention::v1::GetTrackedTenantRequest;
 use causerie_proto::retention::v1::retention_service_client::RetentionServiceClient;
 use causerie_runtime::Service;
-use causerie_testkit::TestStack;
 use serde_json::{Value, json};
 
 const ADMIN_PASSWORD: &str = "a long admin passphrase";
@@ -21,7 +21,7 @@ fn new_tenant(slug: &str) -> Value {
 
 #[tokio::test]
 async fn staff_creates_a_tenant_whose_admin_signs_in_and_retention_tracks_it() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let staff_token = stack.staff_token().await?;
 
     let created = stack
@@ -117,7 +117,7 @@ async fn staff_creates_a_tenant_whose_admin_signs_in_and_retention_tracks_it() -
 
 #[tokio::test]
 async fn retention_refuses_callers_without_a_staff_or_service_token() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let mut retention = RetentionServiceClient::connect(stack.config.service_url(Service::Retention)).await?;
     let anonymous =
         retention.get_tracked_tenant(GetTrackedTenantRequest { tenant_id: uuid::Uuid::now_v7().to_string() }).await;
@@ -127,7 +127,7 @@ async fn retention_refuses_callers_without_a_staff_or_service_token() -> anyhow:
 
 #[tokio::test]
 async fn trace_context_flows_from_http_through_grpc_to_the_bus() -> anyhow::Result<()> {
-    let stack = TestStack::start().await?;
+    let stack = TestStack::shared()?;
     let staff_token = stack.staff_token().await?;
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let created = stack

@@ -1,11 +1,11 @@
 //! The test harness: a configuration of its own for every test (a namespace that names its
-//! databases, bus exchanges and queues, and Redis keys), the whole platform started in the test
-//! process on ports the system picks, an SMTP sink that keeps the mail it receives, and a TCP
-//! proxy that fault tests cut.
+//! databases, bus exchanges and queues, and Redis keys), services started in the test process on
+//! ports the system picks, an SMTP sink that keeps the mail it receives, and a TCP proxy that
+//! fault tests cut.
 
 mod proxy;
+mod services;
 mod smtp;
-mod stack;
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use causerie_runtime::Config;
 
 pub use proxy::TcpProxy;
+pub use services::{GatewayListeners, RunningServices, TestServices};
 pub use smtp::{Mail, SmtpSink};
-pub use stack::TestStack;
 
 /// Namespaces of tests older than this are dropped by the next test run that starts.
 const STALE_AFTER: Duration = Duration::from_secs(2 * 3600);
@@ -24,11 +24,13 @@ pub const TEST_STAFF_PASSWORD: &str = "test-staff-password-2026";
 const TEST_DATABASE_PASSWORD: &str = "causerie-test-database-password";
 
 /// A configuration read from the environment (so CI can point tests at its servers), in test
-/// mode, with a namespace of its own: `t<unix seconds>_<random>`.
+/// mode, with a namespace of its own: `t<unix seconds>_<process id, 8 hex digits><random>`.
+/// The process id lets the next run drop what a test process left behind when it ended without
+/// cleaning up (killed, or a stack shared by a whole test binary).
 pub fn test_config() -> anyhow::Result<Config> {
     let seconds = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let random = uuid::Uuid::new_v4().simple().to_string();
-    let namespace = format!("t{seconds}_{}", &random[..10]);
+    let namespace = format!("t{seconds}_{:08x}{}", std::process::id(), &random[..6]);
     let config = Config::from_lookup(|name| match name {
         "CAUSERIE_NAMESPACE" => Some(namespace.clone()),
         "CAUSERIE_TEST_MODE" => Some("1".to_owned()),
@@ -60,10 +62,22 @@ pub fn init_test_logs() {
     });
 }
 
+/// A test namespace's name, or the name of one of its databases or queues, whose process has
+/// ended, or which is older than two hours.
 fn is_stale_test_name(name: &str, now: u64) -> bool {
     let Some(rest) = name.strip_prefix('t') else { return false };
-    let created: Option<u64> = rest.split('_').next().and_then(|seconds| seconds.parse().ok());
-    created.is_some_and(|created| now.saturating_sub(created) > STALE_AFTER.as_secs())
+    let mut parts = rest.split('_');
+    let Some(created) = parts.next().and_then(|seconds| seconds.parse::<u64>().ok()) else { return false };
+    if now.saturating_sub(created) > STALE_AFTER.as_secs() {
+        return true;
+    }
+    let owner = parts.next().and_then(|tag| tag.get(..8)).and_then(|pid| u32::from_str_radix(pid, 16).ok());
+    owner.is_some_and(|pid| pid != std::process::id() && !process_is_alive(pid))
+}
+
+fn process_is_alive(pid: u32) -> bool {
+    // Where /proc is missing, every process counts as alive and only age reaps.
+    !std::path::Path::new("/proc/self").exists() || std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Deletes the bus queues of test namespaces older than two hours, left by runs that were killed.
@@ -104,11 +118,17 @@ pub async fn remove_test_bus(config: &Config, other_consumers: &[&str]) -> anyho
     Ok(())
 }
 
-/// Drops the databases and bus queues of test namespaces older than two hours, left by runs
-/// that were killed.
+/// Drops the databases and bus queues of test namespaces whose process has ended or that are
+/// older than two hours. Once per process: what ends later is the next process's to reap.
 pub async fn reap_stale_test_namespaces(config: &Config) -> anyhow::Result<()> {
-    reap_stale_test_queues(config).await?;
-    reap_stale_test_databases(config).await
+    static REAPED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    REAPED
+        .get_or_try_init(|| async {
+            reap_stale_test_queues(config).await?;
+            reap_stale_test_databases(config).await
+        })
+        .await?;
+    Ok(())
 }
 
 async fn reap_stale_test_databases(config: &Config) -> anyhow::Result<()> {
@@ -177,4 +197,22 @@ async fn drop_login_roles(server: &mut sqlx::PgConnection, namespace: &str) -> a
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_namespace_is_stale_once_its_process_has_ended_or_after_two_hours() {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or_default();
+        let ours = format!("t{now}_{:08x}abcdef_accounts", std::process::id());
+        assert!(!is_stale_test_name(&ours, now), "this process is alive");
+        // Process ids stop far below this one on Linux (`pid_max` is at most 2^22).
+        let ended = format!("t{now}_{:08x}abcdef_accounts", u32::MAX - 1);
+        assert!(is_stale_test_name(&ended, now));
+        let old = format!("t{}_{:08x}abcdef.retention", now - 3 * 3600, std::process::id());
+        assert!(is_stale_test_name(&old, now));
+        assert!(!is_stale_test_name("causerie_accounts", now), "not a test namespace");
+    }
 }

@@ -54,11 +54,16 @@ impl SmtpSink {
         self.mails.lock().map(|mails| mails.clone()).unwrap_or_default()
     }
 
+    /// The mails received so far for `recipient`.
+    pub fn mails_to(&self, recipient: &str) -> Vec<Mail> {
+        self.mails().into_iter().filter(|mail| mail.to.iter().any(|to| to == recipient)).collect()
+    }
+
     /// Waits up to `timeout` for a mail to `recipient`.
     pub async fn wait_for(&self, recipient: &str, timeout: Duration) -> Option<Mail> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if let Some(mail) = self.mails().into_iter().find(|mail| mail.to.iter().any(|to| to == recipient)) {
+            if let Some(mail) = self.mails_to(recipient).into_iter().next() {
                 return Some(mail);
             }
             if tokio::time::Instant::now() > deadline {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use causerie_testkit::TestStack;
+use causerie_e2e::TestStack;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 
@@ -13,6 +13,8 @@ pub const OPERATOR_PASSWORD: &str = "an operator's own passphrase";
 
 pub struct Tenant {
     pub id: String,
+    /// The name given to `new_tenant` and a suffix, so that tests sharing a stack never meet.
+    pub slug: String,
     pub admin_id: String,
     pub admin_email: String,
     pub admin_token: String,
@@ -45,8 +47,18 @@ pub fn text(value: &Value, field: &str) -> String {
     value[field].as_str().unwrap_or_default().to_owned()
 }
 
-pub async fn new_tenant(stack: &TestStack, slug: &str) -> anyhow::Result<Tenant> {
+impl Tenant {
+    /// An e-mail address of the tenant's own domain: no other test's mail goes there.
+    pub fn email(&self, local_part: &str) -> String {
+        format!("{local_part}@{}.example", self.slug)
+    }
+}
+
+/// A tenant whose slug is `name` and a suffix of its own, with its admin signed in.
+pub async fn new_tenant(stack: &TestStack, name: &str) -> anyhow::Result<Tenant> {
     let staff_token = stack.staff_token().await?;
+    let slug = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let slug = slug.as_str();
     let admin_email = format!("ada@{slug}.example");
     let created = body(
         stack
@@ -65,6 +77,7 @@ pub async fn new_tenant(stack: &TestStack, slug: &str) -> anyhow::Result<Tenant>
     let signed_in = tokens(stack, slug, &admin_email, ADMIN_PASSWORD).await?;
     Ok(Tenant {
         id: text(&created, "id"),
+        slug: slug.to_owned(),
         admin_id: text(&created, "admin_user_id"),
         admin_email,
         admin_token: text(&signed_in, "access_token"),
