@@ -66,7 +66,6 @@ impl TestStack {
 
     /// A stack of this test's own, with `config` (from `causerie_testkit::test_config`).
     pub async fn start_with(config: Config) -> anyhow::Result<Self> {
-        causerie_testkit::reap_stale_test_namespaces(&config).await.context("reaping stale test namespaces")?;
         let running = platform(config).start().await?;
         let (config, mail) = (running.config.clone(), Arc::clone(&running.mail));
         Self::handle(config, mail, Some(running))

@@ -75,10 +75,12 @@ impl TestServices {
     }
 
     /// Binds every listener first (so each service knows where the others are), starts the
-    /// services, and waits until each reports ready. Mail goes to an SMTP sink of its own.
+    /// services, and waits until each reports ready. Mail goes to an SMTP sink of its own. What
+    /// ended test processes left behind is dropped first.
     pub async fn start(self) -> anyhow::Result<RunningServices> {
         crate::init_test_logs();
         let Self { mut config, backends, gateway } = self;
+        crate::reap_stale_test_namespaces(&config).await.context("reaping stale test namespaces")?;
         let mail = Arc::new(SmtpSink::start().await?);
         config.smtp_url.clone_from(&mail.url);
         let mut ready_urls = Vec::new();
@@ -141,15 +143,18 @@ impl RunningServices {
         endpoint.connect().await.with_context(|| format!("connecting to {service} at {url}"))
     }
 
-    /// A staff access token for the bootstrap account, from accounts (which must be started).
+    /// A staff access token for the bootstrap account, from accounts (which must be started),
+    /// asked for as the gateway does: sign-ins are the gateway's to pass on.
     pub async fn staff_token(&self) -> anyhow::Result<String> {
+        let gateway_token = self.service_token(Service::Gateway).await?;
         let mut accounts = AccountsServiceClient::new(self.channel(Service::Accounts).await?);
         let request = StaffLoginRequest {
             email: crate::TEST_STAFF_EMAIL.to_owned(),
             password: crate::TEST_STAFF_PASSWORD.to_owned(),
             totp_code: None,
         };
-        Ok(accounts.staff_login(request).await?.into_inner().access_token)
+        let request = crate::with_bearer(request, &gateway_token)?;
+        Ok(accounts.staff_login(request).await.context("staff sign-in")?.into_inner().access_token)
     }
 
     /// A service token for `service`, from accounts (which must be started).

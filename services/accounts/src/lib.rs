@@ -22,14 +22,13 @@ use std::sync::Arc;
 
 use causerie_auth::Audience;
 use causerie_auth::transport::AuthInterceptor;
-use causerie_bus::{Bus, Relay, Topology};
 use causerie_core::{Clock, Error, TenantId};
 use causerie_db::{DatabaseError, ServiceError};
 use causerie_policy::copies::{Copies, WIDGET_PROJECT_CHANGES};
 use causerie_proto::accounts::v1::accounts_service_server::AccountsServiceServer;
 use causerie_proto::accounts::v1::privacy_service_server::PrivacyServiceServer;
-use causerie_runtime::server::{grpc_health, run_tracked, serve_grpc};
-use causerie_runtime::{Config, Readiness, Service};
+use causerie_runtime::{Config, Service};
+use causerie_service::{Foundation, GrpcApi};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -92,18 +91,12 @@ pub async fn migrate(config: &Config) -> Result<(), DatabaseError> {
 
 /// Serves accounts on `listener` until `shutdown` fires, then waits for its tasks.
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServiceError> {
-    run_tracked(shutdown.clone(), async |tasks| serve(&config, listener, &tasks, shutdown).await).await
+    causerie_service::run(config, Service::Accounts, &MIGRATOR, listener, shutdown, serve).await
 }
 
-async fn serve(
-    config: &Config,
-    listener: TcpListener,
-    tasks: &TaskTracker,
-    shutdown: CancellationToken,
-) -> Result<(), ServiceError> {
-    let pool = causerie_db::prepare(config, Service::Accounts, &MIGRATOR).await?;
-    let clock = causerie_runtime::clock_for(config, tasks, shutdown.clone()).await?;
-    let keys = Arc::new(keys::KeyRing::load_or_create(&pool, &clock).await.map_err(ServiceError::Setup)?);
+async fn serve(service: &mut Foundation) -> Result<GrpcApi, ServiceError> {
+    let (config, pool, clock, tasks) = (&service.config, &service.pool, &service.clock, &service.tasks);
+    let keys = Arc::new(keys::KeyRing::load_or_create(pool, clock).await.map_err(ServiceError::Setup)?);
     let passwords = PasswordHashing::start().await.map_err(ServiceError::Setup)?;
     let redis = redis::aio::ConnectionManager::new(redis::Client::open(config.redis_url.as_str())?).await?;
     let state = AppState {
@@ -116,41 +109,31 @@ async fn serve(
         public_url: config.public_url.trim_end_matches('/').to_owned(),
         widget_projects: Arc::new(Copies::new(WIDGET_PROJECT_MAX_AGE, WIDGET_PROJECT_CAPACITY)),
         consent_states: Arc::new(Copies::new(CONSENT_STATE_MAX_AGE, CONSENT_STATE_CAPACITY)),
-        consent_ledger: domain::consent_ledger::ConsentLedger::start(&pool, tasks).map_err(ServiceError::Setup)?,
+        consent_ledger: domain::consent_ledger::ConsentLedger::start(pool, tasks).map_err(ServiceError::Setup)?,
         service_secret_digest: domain::secret::hash(config.service_secret()?),
         tasks: tasks.clone(),
     };
     bootstrap_staff(config, &state).await.map_err(ServiceError::Setup)?;
     domain::legal::republish_versions(&state).await.map_err(ServiceError::Setup)?;
 
-    let bus = Bus::start(&config.amqp_url, "accounts", Topology::for_config(config), tasks, shutdown.clone());
-    let relay_pool = causerie_db::connect_relay(config, Service::Accounts).await?;
-    tasks.spawn(Relay::new(relay_pool, bus.clone(), clock.clone()).run(shutdown.clone()));
     let mailer_pool =
         causerie_db::connect(config, Service::Accounts, causerie_runtime::DatabaseRole::Mailer, 2).await?;
-    let mailer = domain::mail::Mailer::new(mailer_pool, &config.smtp_url, &config.mail_from, clock)
+    let mailer = domain::mail::Mailer::new(mailer_pool, &config.smtp_url, &config.mail_from, clock.clone())
         .map_err(ServiceError::Setup)?;
-    tasks.spawn(mailer.run(shutdown.clone()));
-    tasks.spawn(maintain_keys(keys, shutdown.clone()));
-    tasks.spawn(reconcile_access_directory(state.clone(), shutdown.clone()));
-    tasks.spawn(Arc::clone(&state.widget_projects).follow(
-        bus.clone(),
+    service.relay_outbox().await?;
+    service.spawn(mailer.run(service.shutdown.clone()));
+    service.spawn(maintain_keys(keys, service.shutdown.clone()));
+    service.spawn(reconcile_access_directory(state.clone(), service.shutdown.clone()));
+    service.spawn(Arc::clone(&state.widget_projects).follow(
+        service.bus.clone(),
         &WIDGET_PROJECT_CHANGES,
         |(tenant_id, _), _| *tenant_id,
-        shutdown.clone(),
+        service.shutdown.clone(),
     ));
+    service.check_redis_ready(redis);
 
-    let readiness = Readiness::new()
-        .with_check("postgres", causerie_db::readiness_check(pool.clone()))
-        .with_check("rabbitmq", bus.readiness_check())
-        .with_redis(redis);
-    let health = grpc_health(
-        &["causerie.accounts.v1.AccountsService", "causerie.accounts.v1.PrivacyService"],
-        readiness.clone(),
-        tasks,
-        shutdown.clone(),
-    );
-    // One interceptor verifies every call's token; each RPC says whose call it takes.
+    // One interceptor verifies every call's token with the keys accounts signs with; each RPC
+    // says whose call it takes.
     let interceptor = AuthInterceptor::allowing_anonymous(
         Arc::clone(&state.keys.verifier),
         &[Audience::Tenant, Audience::Staff, Audience::Service],
@@ -159,10 +142,8 @@ async fn serve(
         grpc::AccountsApi::new(state.clone()),
         interceptor.clone(),
     ))
-    .add_service(PrivacyServiceServer::with_interceptor(grpc::PrivacyApi::new(state), interceptor))
-    .add_service(health);
-    serve_grpc(listener, routes, readiness, "accounts", shutdown).await?;
-    Ok(())
+    .add_service(PrivacyServiceServer::with_interceptor(grpc::PrivacyApi::new(state), interceptor));
+    Ok(GrpcApi::new(&["causerie.accounts.v1.AccountsService", "causerie.accounts.v1.PrivacyService"], routes))
 }
 
 async fn maintain_keys(keys: Arc<keys::KeyRing>, shutdown: CancellationToken) {

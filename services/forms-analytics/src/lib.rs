@@ -1,9 +1,10 @@
-//! The forms-analytics service. It owns forms, their submissions, analytics events and daily statistics; for now it boots with its own migrated database, its
-//! gRPC health service, readiness and metrics, and the rest arrives with the issues that build it.
+//! The forms-analytics service. It owns forms, their submissions, analytics events and daily statistics; for now it
+//! serves only the foundation every service has (its migrated database, clock, bus, gRPC health,
+//! readiness and metrics), and the rest arrives with the issues that build it.
 
 use causerie_db::{DatabaseError, ServiceError};
-use causerie_runtime::server::{grpc_health, run_tracked, serve_grpc};
-use causerie_runtime::{Config, Readiness, Service};
+use causerie_runtime::{Config, Service};
+use causerie_service::GrpcApi;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -15,13 +16,8 @@ pub async fn migrate(config: &Config) -> Result<(), DatabaseError> {
 }
 
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServiceError> {
-    let pool = causerie_db::prepare(&config, Service::FormsAnalytics, &MIGRATOR).await?;
-    let readiness = Readiness::new().with_check("postgres", causerie_db::readiness_check(pool.clone()));
-    let served = run_tracked(shutdown.clone(), async |tasks| {
-        let routes = tonic::service::Routes::new(grpc_health(&[], readiness.clone(), &tasks, shutdown.clone()));
-        serve_grpc(listener, routes, readiness, Service::FormsAnalytics.name(), shutdown).await
+    causerie_service::run(config, Service::FormsAnalytics, &MIGRATOR, listener, shutdown, async |_| {
+        Ok(GrpcApi::new(&[], tonic::service::Routes::default()))
     })
-    .await;
-    pool.close().await;
-    Ok(served?)
+    .await
 }

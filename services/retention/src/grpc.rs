@@ -1,13 +1,14 @@
-//! The retention gRPC API. Its interceptor admits staff and service callers only.
+//! The retention gRPC API: requests decoded, the domain asked, answers encoded. Its interceptor
+//! admits staff and service callers only.
 
-use causerie_core::Error;
+use causerie_core::TenantId;
 use causerie_proto::retention::v1 as pb;
 use causerie_proto::time::to_timestamp;
 use pb::retention_service_server::RetentionService;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::store;
+use crate::domain::tenants;
 
 pub struct RetentionApi {
     pool: PgPool,
@@ -25,9 +26,9 @@ impl RetentionService for RetentionApi {
         &self,
         request: Request<pb::GetTrackedTenantRequest>,
     ) -> Result<Response<pb::TrackedTenant>, Status> {
-        let not_found = || Error::not_found("retention does not track this tenant");
-        let tenant_id: uuid::Uuid = request.into_inner().tenant_id.parse().map_err(|_| not_found())?;
-        let tenant = store::tracked_tenant(&self.pool, tenant_id).await.map_err(Error::from)?.ok_or_else(not_found)?;
+        // An id that is not one names no tenant retention tracks.
+        let tenant_id: TenantId = request.into_inner().tenant_id.parse().map_err(|_| tenants::not_tracked())?;
+        let tenant = tenants::find(&self.pool, tenant_id).await?;
         Ok(Response::new(pb::TrackedTenant {
             tenant_id: tenant.id.to_string(),
             slug: tenant.slug,

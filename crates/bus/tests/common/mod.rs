@@ -63,6 +63,9 @@ impl Probe {
     pub async fn new() -> anyhow::Result<Self> {
         causerie_testkit::init_test_logs();
         let config = causerie_testkit::test_config()?;
+        // What ended test processes left would otherwise be in the broker when a test restarts
+        // it, and their quorum queues would slow its recovery past the test's deadlines.
+        causerie_testkit::reap_stale_test_namespaces(&config).await?;
         let pool = causerie_db::prepare(&config, Service::LiveChat, &APPLICATIONS).await?;
         let relay_pool = causerie_db::connect_relay(&config, Service::LiveChat).await?;
         let tasks = TaskTracker::new();

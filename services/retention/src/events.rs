@@ -1,10 +1,11 @@
-//! What retention does with the messages on its queue.
+//! What retention does with the messages on its queue: each decoded, checked against its
+//! envelope, and handed to the domain.
 
 use causerie_bus::{Envelope, HandlerError, Message, MessageHandler};
 use causerie_core::Clock;
 use sqlx::PgConnection;
 
-use crate::store;
+use crate::domain::tenants;
 
 pub struct RetentionHandler {
     pub clock: Clock,
@@ -17,7 +18,7 @@ impl MessageHandler for RetentionHandler {
                 if tenant.tenant_id != envelope.tenant_id {
                     return Err(HandlerError::Permanent("payload names another tenant than the envelope".into()));
                 }
-                store::track_tenant(transaction, tenant, self.clock.now()).await?;
+                tenants::track(transaction, tenant, self.clock.now()).await?;
                 tracing::info!(slug = %tenant.slug, "tenant tracked for retention");
                 Ok(())
             }

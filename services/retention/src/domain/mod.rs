@@ -1,0 +1,3 @@
+//! Retention's rules, one module per aggregate.
+
+pub mod tenants;
