@@ -3,7 +3,8 @@
 -- The application role then sees and writes only the rows of the tenant its transaction names
 -- (`app.tenant_id`, set by `causerie_db::tenant_tx`); `force` holds the table's owner to the
 -- policies too, so a query run as the owner finds nothing rather than every tenant's rows. The
--- catalog check (`causerie_db::catalog`) verifies the result at every start of the tests.
+-- catalog check (`causerie_db::catalog`, run over every service's database by `tests/tests/isolation.rs`)
+-- verifies the result.
 create function causerie_tenant_isolation(tenant_table regclass) returns void
 language plpgsql
 as $$
