@@ -12,6 +12,6 @@ mod verifier;
 
 pub use claims::{Audience, Caller, Claims, ISSUER, Role, Scope, TOKEN_TYPE_ACCESS};
 pub use keys::{KeyError, SigningKey, TokenIssuer, TokenRequest};
-pub use refresh::{RefreshError, refresh_keys_from_accounts};
+pub use refresh::{RefreshError, verifier_from_accounts};
 pub use service_token::ServiceToken;
 pub use verifier::{AuthError, Verifier};

@@ -4,10 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use causerie_core::Clock;
 use causerie_proto::accounts::v1::GetJwksRequest;
 use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
 use jsonwebtoken::jwk::JwkSet;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::Verifier;
 
@@ -31,9 +33,23 @@ async fn fetch(client: &mut AccountsServiceClient<tonic::transport::Channel>) ->
     Ok(serde_json::from_str(&response.jwks_json)?)
 }
 
+/// A verifier for a service that does not sign tokens itself: it starts with no keys and is kept
+/// in step with the key set of the accounts service at `accounts_url` by a task of `tasks`, until
+/// `shutdown` fires.
+pub fn verifier_from_accounts(
+    accounts_url: String,
+    clock: Clock,
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+) -> Arc<Verifier> {
+    let verifier = Arc::new(Verifier::new(&JwkSet { keys: Vec::new() }, clock));
+    tasks.spawn(refresh_keys_from_accounts(accounts_url, Arc::clone(&verifier), shutdown));
+    verifier
+}
+
 /// Refreshes `verifier` from the accounts service at `accounts_url` until `shutdown` fires, and
 /// at once whenever the verifier meets a key it does not know.
-pub async fn refresh_keys_from_accounts(accounts_url: String, verifier: Arc<Verifier>, shutdown: CancellationToken) {
+async fn refresh_keys_from_accounts(accounts_url: String, verifier: Arc<Verifier>, shutdown: CancellationToken) {
     let channel = match tonic::transport::Endpoint::from_shared(accounts_url) {
         Ok(endpoint) => endpoint.connect_lazy(),
         Err(error) => {

@@ -127,12 +127,12 @@ impl Foundation {
     /// The keys are fetched from accounts and refreshed; until the first set arrives, the service
     /// is not ready.
     pub fn verify_tokens(&mut self, audiences: &'static [Audience]) -> AuthInterceptor {
-        let verifier = Arc::new(Verifier::new(&jsonwebtoken::jwk::JwkSet { keys: Vec::new() }, self.clock.clone()));
-        self.spawn(causerie_auth::refresh_keys_from_accounts(
+        let verifier = causerie_auth::verifier_from_accounts(
             self.config.service_url(Service::Accounts),
-            Arc::clone(&verifier),
+            self.clock.clone(),
+            &self.tasks,
             self.shutdown.clone(),
-        ));
+        );
         self.check_ready("signing keys", Verifier::readiness_check(Arc::clone(&verifier)));
         AuthInterceptor::new(verifier, audiences)
     }

@@ -199,13 +199,6 @@ async fn drop_login_roles(server: &mut sqlx::PgConnection, namespace: &str) -> a
     Ok(())
 }
 
-/// A gRPC request carrying `token` as its bearer.
-pub fn with_bearer<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
-    Ok(request)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -153,7 +153,7 @@ impl RunningServices {
             password: crate::TEST_STAFF_PASSWORD.to_owned(),
             totp_code: None,
         };
-        let request = crate::with_bearer(request, &gateway_token)?;
+        let request = causerie_auth::transport::with_bearer(tonic::Request::new(request), &gateway_token)?;
         Ok(accounts.staff_login(request).await.context("staff sign-in")?.into_inner().access_token)
     }
 

@@ -9,9 +9,7 @@ mod rate_limit;
 mod state;
 mod widget_projects;
 
-use std::sync::Arc;
-
-use causerie_auth::{ServiceToken, Verifier};
+use causerie_auth::ServiceToken;
 use causerie_bus::{Bus, Topology};
 use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
 use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
@@ -59,12 +57,12 @@ async fn serve(
     let redis = redis::aio::ConnectionManager::new(redis_client).await?;
     let accounts_channel =
         tonic::transport::Endpoint::from_shared(config.service_url(Service::Accounts))?.connect_lazy();
-    let verifier = Arc::new(Verifier::new(&jsonwebtoken::jwk::JwkSet { keys: Vec::new() }, clock.clone()));
-    tasks.spawn(causerie_auth::refresh_keys_from_accounts(
+    let verifier = causerie_auth::verifier_from_accounts(
         config.service_url(Service::Accounts),
-        Arc::clone(&verifier),
+        clock.clone(),
+        tasks,
         shutdown.clone(),
-    ));
+    );
     // The gateway only listens on the bus: accounts tells it when a cached widget project changes.
     let bus = Bus::start(&config.amqp_url, "gateway", Topology::for_config(config), tasks, shutdown.clone());
     let privacy = PrivacyServiceClient::new(accounts_channel.clone());

@@ -7,9 +7,13 @@ use causerie_proto::accounts::v1::{CreateTenantRequest, LoginRequest, NewTenantA
 use causerie_proto::retention::v1::retention_service_client::RetentionServiceClient;
 use causerie_proto::retention::v1::{GetTrackedTenantRequest, TrackedTenant};
 use causerie_runtime::Service;
-use causerie_testkit::{RunningServices, TestServices, with_bearer};
+use causerie_testkit::{RunningServices, TestServices};
 
 const ADMIN_PASSWORD: &str = "a long admin passphrase";
+
+fn with_bearer<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
+    Ok(causerie_auth::transport::with_bearer(tonic::Request::new(message), token)?)
+}
 
 async fn accounts_and_retention() -> anyhow::Result<RunningServices> {
     TestServices::new(causerie_testkit::test_config()?)
