@@ -23,6 +23,15 @@ struct CallerWindow {
     counted_everywhere: u64,
     /// Requests this replica admitted since the last flush.
     pending: u64,
+    /// Requests on their way to Redis: still counted until the total that includes them is read
+    /// back, or a burst during the round trip would pass unseen.
+    flushing: u64,
+}
+
+impl CallerWindow {
+    fn counted(&self) -> u64 {
+        self.counted_everywhere + self.flushing + self.pending
+    }
 }
 
 #[derive(Clone)]
@@ -69,7 +78,7 @@ impl RateLimiter {
         if entry.window != window {
             *entry = CallerWindow { window, ..CallerWindow::default() };
         }
-        if entry.counted_everywhere + entry.pending >= per_minute {
+        if entry.counted() >= per_minute {
             let retry_after = u64::try_from(WINDOW_SECONDS - now.timestamp().rem_euclid(WINDOW_SECONDS)).unwrap_or(60);
             return Err(Error::rate_limited(retry_after));
         }
@@ -103,14 +112,7 @@ impl Flusher {
 
     /// Adds each caller's pending count to its window in Redis and reads back the total.
     async fn flush(&mut self) -> redis::RedisResult<()> {
-        let batch: Vec<(Uuid, i64, u64)> = match self.windows.lock() {
-            Ok(mut windows) => windows
-                .iter_mut()
-                .filter(|(_, entry)| entry.pending > 0)
-                .map(|(caller, entry)| (*caller, entry.window, std::mem::take(&mut entry.pending)))
-                .collect(),
-            Err(_) => return Ok(()),
-        };
+        let batch = take_pending(&self.windows);
         self.forget_past_windows();
         if batch.is_empty() {
             return Ok(());
@@ -120,35 +122,95 @@ impl Flusher {
             let key = format!("{}{caller}:{window}", self.key_prefix);
             pipeline.incr(&key, *pending).expire(&key, 2 * WINDOW_SECONDS).ignore();
         }
-        let totals: Vec<u64> = match pipeline.query_async(&mut self.redis).await {
-            Ok(totals) => totals,
-            Err(error) => {
-                // Counts not flushed are counted again next time rather than forgotten.
-                if let Ok(mut windows) = self.windows.lock() {
-                    for (caller, window, pending) in batch {
-                        if let Some(entry) = windows.get_mut(&caller).filter(|entry| entry.window == window) {
-                            entry.pending += pending;
-                        }
-                    }
-                }
-                return Err(error);
-            }
-        };
-        if let Ok(mut windows) = self.windows.lock() {
-            for ((caller, window, _), total) in batch.into_iter().zip(totals) {
-                if let Some(entry) = windows.get_mut(&caller).filter(|entry| entry.window == window) {
-                    entry.counted_everywhere = total;
-                }
-            }
-        }
-        Ok(())
+        let totals = pipeline.query_async(&mut self.redis).await;
+        settle(&self.windows, batch, totals)
     }
 
     /// Callers of past windows with nothing left to flush take no memory.
     fn forget_past_windows(&self) {
         let current = self.clock.now().timestamp().div_euclid(WINDOW_SECONDS);
         if let Ok(mut windows) = self.windows.lock() {
-            windows.retain(|_, entry| entry.window >= current || entry.pending > 0);
+            windows.retain(|_, entry| entry.window >= current || entry.pending > 0 || entry.flushing > 0);
         }
+    }
+}
+
+/// Moves each caller's pending count to `flushing`, where it stays counted until settled.
+fn take_pending(windows: &Mutex<HashMap<Uuid, CallerWindow>>) -> Vec<(Uuid, i64, u64)> {
+    let Ok(mut windows) = windows.lock() else { return Vec::new() };
+    windows
+        .iter_mut()
+        .filter(|(_, entry)| entry.pending > 0)
+        .map(|(caller, entry)| {
+            entry.flushing = std::mem::take(&mut entry.pending);
+            (*caller, entry.window, entry.flushing)
+        })
+        .collect()
+}
+
+/// Takes the totals Redis answered (they include what was flushed), or, when it did not
+/// answer, puts the flushed counts back to be sent again rather than forgotten.
+fn settle(
+    windows: &Mutex<HashMap<Uuid, CallerWindow>>,
+    batch: Vec<(Uuid, i64, u64)>,
+    totals: redis::RedisResult<Vec<u64>>,
+) -> redis::RedisResult<()> {
+    let Ok(mut windows) = windows.lock() else { return totals.map(drop) };
+    match totals {
+        Ok(totals) => {
+            for ((caller, window, _), total) in batch.into_iter().zip(totals) {
+                if let Some(entry) = windows.get_mut(&caller).filter(|entry| entry.window == window) {
+                    entry.flushing = 0;
+                    entry.counted_everywhere = total;
+                }
+            }
+            Ok(())
+        }
+        Err(error) => {
+            for (caller, window, _) in batch {
+                if let Some(entry) = windows.get_mut(&caller).filter(|entry| entry.window == window) {
+                    entry.pending += std::mem::take(&mut entry.flushing);
+                }
+            }
+            Err(error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(per_minute: u64) -> RateLimiter {
+        RateLimiter { windows: Arc::default(), per_minute, clock: Clock::system() }
+    }
+
+    #[test]
+    fn requests_admitted_while_a_flush_is_in_flight_still_count() {
+        let limiter = limiter(4);
+        let caller = Uuid::new_v4();
+        for _ in 0..3 {
+            assert!(limiter.check(caller).is_ok());
+        }
+        let batch = take_pending(&limiter.windows);
+        assert!(limiter.check(caller).is_ok());
+        assert!(limiter.check(caller).is_err(), "the fifth request passed while the first three were in flight");
+        // Redis answers with the three it was sent; the fourth is still pending on this replica.
+        assert!(settle(&limiter.windows, batch, Ok(vec![3])).is_ok());
+        assert!(limiter.check(caller).is_err());
+    }
+
+    #[test]
+    fn counts_redis_did_not_take_are_sent_again() {
+        let limiter = limiter(2);
+        let caller = Uuid::new_v4();
+        assert!(limiter.check(caller).is_ok());
+        let batch = take_pending(&limiter.windows);
+        let refused = redis::RedisError::from((redis::ErrorKind::Io, "connection refused"));
+        assert!(settle(&limiter.windows, batch, Err(refused)).is_err());
+        let again = take_pending(&limiter.windows);
+        assert_eq!(again.iter().map(|(_, _, pending)| pending).sum::<u64>(), 1);
+        assert!(limiter.check(caller).is_ok());
+        assert!(limiter.check(caller).is_err());
     }
 }
