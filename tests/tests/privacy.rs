@@ -657,8 +657,9 @@ async fn the_policy_cache_drops_its_copy_when_the_policy_changes() -> anyhow::Re
     tasks.spawn(cache.clone().follow_updates(bus, shutdown.clone()));
 
     assert_eq!(cache.policy(tenant_id, &tenant.admin_token).await?.version, 0);
-    // Wait for the listener's queue, so that the update below is heard.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::timeout(Duration::from_secs(10), cache.listening())
+        .await
+        .map_err(|_| anyhow::anyhow!("the cache never subscribed to policy updates"))?;
     assert_eq!(cache.policy(tenant_id, &tenant.admin_token).await?.version, 0);
     assert_eq!(cache.cached_version(tenant_id), Some(0));
 
@@ -712,8 +713,7 @@ async fn the_gateways_copy_of_a_widget_project_follows_changes_made_through_anot
     let public_id = text(&project, "public_id");
     // The gateway now holds its copy of the project.
     assert_eq!(widget_session(&stack, &public_id, None).await?.status(), 201);
-    // Give the gateway's listener time to bind its queue, so the events below are heard.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The gateway said it was ready only once its listener was bound: the events below are heard.
 
     // Changes sent straight to accounts, as a gateway replica other than the one under test would.
     let channel =

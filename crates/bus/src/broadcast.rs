@@ -17,6 +17,8 @@ pub enum Heard {
     Event(Box<Envelope>),
     /// Subscribed afresh: events sent meanwhile were not heard.
     MayHaveMissedEvents,
+    /// The subscription is gone; events are not heard until the next `MayHaveMissedEvents`.
+    Unsubscribed,
 }
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -33,6 +35,7 @@ pub async fn listen(
         if let Err(error) = listen_until_disconnected(&bus, routing_keys, &listener, &shutdown).await {
             tracing::warn!(%error, "event listener disconnected; subscribing again");
         }
+        listener(Heard::Unsubscribed);
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(RETRY_AFTER) => {}

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use causerie_bus::Bus;
 use causerie_bus::broadcast::{self, Heard};
 use causerie_core::TenantId;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// The events after which what a widget's project resolves to (the project, its tenant's status
@@ -27,6 +28,8 @@ pub struct Copies<K, V> {
     inner: Mutex<Inner<K, V>>,
     max_age: Duration,
     capacity: usize,
+    /// Whether `follow` is subscribed now: until it is, changes go unheard.
+    listening: watch::Sender<bool>,
 }
 
 struct Inner<K, V> {
@@ -48,7 +51,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Copies<K, V> {
     /// past `capacity` entries, everything is dropped rather than growing without end.
     pub fn new(max_age: Duration, capacity: usize) -> Self {
         let inner = Inner { entries: HashMap::new(), counter: 0, floor: 0, tombstones: HashMap::new() };
-        Self { inner: Mutex::new(inner), max_age, capacity }
+        Self { inner: Mutex::new(inner), max_age, capacity, listening: watch::Sender::new(false) }
     }
 
     pub fn get(&self, key: &K) -> Option<V> {
@@ -104,6 +107,17 @@ impl<K: Eq + Hash + Clone, V: Clone> Copies<K, V> {
     pub fn clear(&self) {
         self.invalidate(|_, _| true);
     }
+
+    /// Whether changes are heard now: a readiness check for a replica serving these copies.
+    pub fn is_listening(&self) -> bool {
+        *self.listening.borrow()
+    }
+
+    /// Returns once `follow` is subscribed, so that a change made afterwards is heard.
+    pub async fn listening(&self) {
+        // The sender lives in `self`, so the wait cannot end on a closed channel.
+        let _ = self.listening.subscribe().wait_for(|listening| *listening).await;
+    }
 }
 
 impl<K: Eq + Hash + Clone + Send + 'static, V: Clone + Send + 'static> Copies<K, V> {
@@ -122,7 +136,13 @@ impl<K: Eq + Hash + Clone + Send + 'static, V: Clone + Send + 'static> Copies<K,
             routing_keys,
             move |heard| match heard {
                 Heard::Event(envelope) => self.invalidate(|key, value| tenant_of(key, value) == envelope.tenant_id),
-                Heard::MayHaveMissedEvents => self.clear(),
+                Heard::MayHaveMissedEvents => {
+                    self.clear();
+                    self.listening.send_replace(true);
+                }
+                Heard::Unsubscribed => {
+                    self.listening.send_replace(false);
+                }
             },
             shutdown,
         )

@@ -42,6 +42,11 @@ impl PolicyCache {
         Arc::clone(&self.copies).follow(bus, &["accounts.policy.updated"], |tenant_id, _| *tenant_id, shutdown).await;
     }
 
+    /// Returns once `follow_updates` is subscribed: an update made afterwards is heard.
+    pub async fn listening(&self) {
+        self.copies.listening().await;
+    }
+
     /// The version held for `tenant_id`, if any: what a caller would be answered without asking
     /// accounts.
     pub fn cached_version(&self, tenant_id: TenantId) -> Option<i32> {

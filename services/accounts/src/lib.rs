@@ -130,6 +130,11 @@ async fn serve(service: &mut Foundation) -> Result<GrpcApi, ServiceError> {
         |(tenant_id, _), _| *tenant_id,
         service.shutdown.clone(),
     ));
+    let widget_projects = Arc::clone(&state.widget_projects);
+    service.check_ready("widget project changes", move || {
+        let hears_changes = widget_projects.is_listening();
+        async move { if hears_changes { Ok(()) } else { Err("not subscribed".to_owned()) } }
+    });
     service.check_redis_ready(redis);
 
     // One interceptor verifies every call's token with the keys accounts signs with; each RPC

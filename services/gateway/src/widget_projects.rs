@@ -60,6 +60,12 @@ impl WidgetProjects {
         Self { privacy, service_token, copies, origins_seen: Arc::new(Mutex::new(HashMap::new())) }
     }
 
+    /// Whether this replica hears project changes now; until it does, it must not be sent visitors,
+    /// whose origins and policy it could judge on a stale copy.
+    pub fn hears_changes(&self) -> bool {
+        self.copies.is_listening()
+    }
+
     /// The project embedded as `public_id`; unknown ids answer accounts' `404` and are not kept.
     pub async fn resolve(&self, public_id: &str) -> Result<Arc<ResolvedProject>, Error> {
         // One spelling per project, so that variants of a valid id cannot fill the cache.

@@ -36,9 +36,14 @@ const BODY_LIMIT_BYTES: usize = 64 * 1024;
 fn readiness(state: &AppState) -> Readiness {
     let redis = state.redis.clone();
     let accounts_health = state.accounts_health.clone();
+    let widget_projects = state.widget_projects.clone();
     Readiness::new()
         .with_check("signing keys", Verifier::readiness_check(std::sync::Arc::clone(&state.verifier)))
         .with_redis(redis)
+        .with_check("widget project changes", move || {
+            let hears_changes = widget_projects.hears_changes();
+            async move { if hears_changes { Ok(()) } else { Err("not subscribed".to_owned()) } }
+        })
         // Accounts reports SERVING only while its PostgreSQL and RabbitMQ answer.
         .with_check("accounts", move || {
             let mut accounts_health = accounts_health.clone();
