@@ -203,7 +203,7 @@ async fn a_cached_token_expires_when_the_shared_test_clock_moves() {
     let namespace = format!("authtest_{}", uuid::Uuid::now_v7().simple());
     let tasks = tokio_util::task::TaskTracker::new();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let clock = Clock::test_mode(manager, &namespace, &tasks, shutdown.clone()).await.unwrap();
+    let clock = Clock::test_mode(manager, &namespace, "auth-test", &tasks, shutdown.clone()).await.unwrap();
     let keys = keys_with(clock.clone());
     let token = keys.issuer.issue(tenant_request(), clock.now(), Duration::minutes(15)).unwrap();
     keys.verifier.verify(&token, Audience::Tenant).unwrap();

@@ -4,14 +4,20 @@ use causerie_core::Clock;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::Config;
+use crate::{Config, Service};
 
-pub async fn clock_for(config: &Config, tasks: &TaskTracker, shutdown: CancellationToken) -> redis::RedisResult<Clock> {
+/// `service` is the clock's reader, which a test clock move waits for.
+pub async fn clock_for(
+    config: &Config,
+    service: Service,
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+) -> redis::RedisResult<Clock> {
     if !config.test_mode {
         return Ok(Clock::system());
     }
     tracing::warn!("test mode: the clock can be moved through the admin API");
     let client = redis::Client::open(config.redis_url.as_str())?;
     let redis = redis::aio::ConnectionManager::new(client).await?;
-    Clock::test_mode(redis, &config.namespace, tasks, shutdown).await
+    Clock::test_mode(redis, &config.namespace, service.name(), tasks, shutdown).await
 }

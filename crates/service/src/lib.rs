@@ -93,7 +93,7 @@ impl Foundation {
         shutdown: CancellationToken,
     ) -> Result<Self, ServiceError> {
         let pool = causerie_db::prepare(&config, service, migrator).await?;
-        let clock = causerie_runtime::clock_for(&config, &tasks, shutdown.clone()).await?;
+        let clock = causerie_runtime::clock_for(&config, service, &tasks, shutdown.clone()).await?;
         let bus = Bus::start(&config.amqp_url, service.name(), Topology::for_config(&config), &tasks, shutdown.clone());
         let readiness = Readiness::new()
             .with_check("postgres", causerie_db::readiness_check(pool.clone()))

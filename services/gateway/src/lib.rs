@@ -52,7 +52,8 @@ async fn serve(
     tasks: &TaskTracker,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
-    let clock = causerie_runtime::clock_for(config, tasks, shutdown.clone()).await?;
+    let clock =
+        causerie_runtime::clock_for(config, causerie_runtime::Service::Gateway, tasks, shutdown.clone()).await?;
     let redis_client = redis::Client::open(config.redis_url.as_str())?;
     let redis = redis::aio::ConnectionManager::new(redis_client).await?;
     let accounts_channel =

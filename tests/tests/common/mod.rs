@@ -2,8 +2,6 @@
 //! and the shared test clock.
 #![allow(dead_code)]
 
-use std::time::Duration;
-
 use causerie_e2e::TestStack;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
@@ -94,8 +92,7 @@ pub async fn advance_days(stack: &TestStack, days: i64) -> anyhow::Result<()> {
         .send()
         .await?
         .error_for_status()?;
-    // Every service rereads the shared offset within 200 ms.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The gateway answered once every service read the moved clock.
     Ok(())
 }
 

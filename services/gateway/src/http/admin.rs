@@ -428,10 +428,12 @@ pub struct ClockResponse {
 }
 
 /// Moves the shared test clock of every service forward, so retention periods can be crossed
-/// end to end. Exists only in test mode (`CAUSERIE_TEST_MODE=1`); `404` otherwise.
+/// end to end, and answers once every running service reads the moved time (`503` naming the
+/// ones that did not within 5 s). Exists only in test mode (`CAUSERIE_TEST_MODE=1`); `404` otherwise.
 #[utoipa::path(post, path = "/admin/v1/test-clock", tag = "admin", request_body = AdvanceClockRequest,
     responses((status = 200, body = ClockResponse), (status = 404, description = "not_found: not in test mode"),
-              (status = 422, description = "invalid_request")),
+              (status = 422, description = "invalid_request"),
+              (status = 503, description = "unavailable: a service did not read the moved clock in time")),
     security(("bearer" = [])))]
 async fn advance_test_clock(
     State(state): State<AppState>,
