@@ -18,6 +18,11 @@ VENV="${XDG_CACHE_HOME:-$HOME/.cache}/causerie-tools/schemathesis-$VERSION"
 say() { printf '[schemathesis] %s\n' "$*"; }
 
 if [[ ! -x "$VENV/bin/st" ]]; then
+    python3 -c 'import ensurepip' 2>/dev/null || {
+        say "installing python3-venv (Debian) for schemathesis's virtualenv"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    }
     say "installing schemathesis $VERSION (pip, in $VENV)"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q "schemathesis==$VERSION"
