@@ -684,3 +684,85 @@ async fn a_guessable_password_is_refused_on_every_path_that_sets_one() -> anyhow
     assert_eq!(sign_in(&stack, &tenant.slug, &tenant.admin_email, ADMIN_PASSWORD).await?.status(), 200, "unchanged");
     stack.stop().await
 }
+
+/// How many sessions of the accounts database wait for a lock in a statement like `statement`.
+async fn waiting_for_a_lock(owner: &sqlx::PgPool, statement: &str) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "select count(*) from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock' and query ilike $1",
+    )
+    .bind(statement)
+    .fetch_one(owner)
+    .await?)
+}
+
+/// Polls until a session of the accounts database waits for a lock in a statement like `statement`.
+async fn until_waiting_for_a_lock(owner: &sqlx::PgPool, statement: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while waiting_for_a_lock(owner, statement).await? == 0 {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "no statement like {statement} waited for a lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_role_taken_away_while_a_session_is_issued_does_not_survive_in_its_token() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let tenant = new_tenant(&stack, "acme").await?;
+    let owner = causerie_db::connect_owner(&stack.config, Service::Accounts).await?;
+    for (issuing, nth) in [("refresh", 1), ("sign-in", 2)] {
+        let email = tenant.email(&format!("contributor{nth}"));
+        let user = new_operator(&stack, &tenant, &email, json!({"role": "contributor"})).await?;
+        let signed_in = tokens(&stack, &tenant.slug, &email, OPERATOR_PASSWORD).await?;
+
+        // Issuing a session stops at its refresh-token write, once it has read the user; the
+        // contributor is made an operator meanwhile.
+        let mut held = owner.begin().await?;
+        sqlx::query("lock table refresh_tokens in share mode").execute(&mut *held).await?;
+        let issue = match issuing {
+            "refresh" => stack
+                .http
+                .post(format!("{}/v1/auth/refresh", stack.public_url))
+                .json(&json!({"refresh_token": text(&signed_in, "refresh_token")})),
+            _ => stack
+                .http
+                .post(format!("{}/v1/auth/login", stack.public_url))
+                .json(&json!({"tenant": tenant.slug, "email": email, "password": OPERATOR_PASSWORD})),
+        };
+        let issued = tokio::spawn(issue.send());
+        until_waiting_for_a_lock(&owner, "%refresh_tokens%").await?;
+        let role_change =
+            public(&stack, Method::PATCH, &format!("/v1/users/{}", text(&user, "id")), &tenant.admin_token)
+                .json(&json!({"role": "operator"}));
+        let changed = tokio::spawn(role_change.send());
+        // The change either commits at once or waits for the session being issued.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !changed.is_finished() && waiting_for_a_lock(&owner, "%update users%").await? == 0 {
+            anyhow::ensure!(tokio::time::Instant::now() < deadline, "the role change neither ended nor waited");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        held.commit().await?;
+        let issued = issued.await??;
+        anyhow::ensure!(issued.status() == 200, "the {issuing} answered {}", issued.status());
+        let issued = text(&body(issued).await?, "access_token");
+        let changed = changed.await??;
+        anyhow::ensure!(changed.status() == 200, "the role change answered {}", changed.status());
+
+        // Once the gateway refuses the token from before the change, it has read the revocation.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while public(&stack, Method::GET, "/v1/me", &text(&signed_in, "access_token")).send().await?.status() != 401 {
+            anyhow::ensure!(tokio::time::Instant::now() < deadline, "the token from before the change still works");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let project = json!({"name": "Kept as contributor", "allowed_origins": ["https://shop.example"]});
+        let created = public(&stack, Method::POST, "/v1/projects", &issued).json(&project).send().await?;
+        assert!(
+            matches!(created.status().as_u16(), 401 | 403),
+            "the token of a {issuing} that raced the role change still creates projects: {}",
+            created.status()
+        );
+    }
+    owner.close().await;
+    stack.stop().await
+}

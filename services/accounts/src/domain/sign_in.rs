@@ -120,6 +120,12 @@ pub async fn login(
     state.login_guard.succeeded(&attempt).await?;
     let tenant_id = TenantId::from(user.tenant_id);
     let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
+    // The user as it is now: while the password was checked, it may have been erased, given
+    // another password, role or projects; what the session carries is read under the lock.
+    let user = user_to_issue_for(&mut transaction, user.id)
+        .await?
+        .filter(|current| current.password_hash == user.password_hash)
+        .ok_or_else(wrong_credentials)?;
     if verdict == (Verdict::Match { outdated: true }) {
         let hash = state.passwords.hash(&password).await?;
         user_store::set_password_hash(&mut transaction, user.id, &hash, state.clock.now()).await?;
@@ -129,8 +135,16 @@ pub async fn login(
     Ok(tokens)
 }
 
+/// The live user a session is about to be issued to, read in the issuing transaction and locked
+/// until it commits. A change of the user's access (role, projects, erasure) then waits for the
+/// session, and the revocation it stamps after its own commit covers the token issued here;
+/// without the lock, a token signed just after that stamp would carry the access taken away.
+async fn user_to_issue_for(transaction: &mut PgConnection, user_id: Uuid) -> Result<Option<UserRow>, Error> {
+    Ok(user_store::by_id_for_share(transaction, user_id).await?.filter(|user| !user.is_erased()))
+}
+
 /// An access token and a new refresh token of `family_id` for `user`, in the caller's tenant
-/// transaction.
+/// transaction, which holds `user` as `user_to_issue_for` read it.
 async fn issue_session(
     state: &AppState,
     transaction: &mut PgConnection,
@@ -197,10 +211,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<IssuedToke
     if token.revoked_at.is_some() || token.expires_at <= now {
         return Err(invalid_refresh_token());
     }
-    let user = user_store::by_id(&mut transaction, token.user_id)
-        .await?
-        .filter(|user| !user.is_erased())
-        .ok_or_else(invalid_refresh_token)?;
+    let user = user_to_issue_for(&mut transaction, token.user_id).await?.ok_or_else(invalid_refresh_token)?;
     active_tenant(state, tenant_id).await?;
     session_store::mark_refresh_token_used(&mut transaction, token.id, now).await?;
     let tokens = issue_session(state, &mut transaction, &user, token.family_id).await?;

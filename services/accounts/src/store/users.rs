@@ -121,6 +121,16 @@ pub async fn by_id(transaction: &mut PgConnection, id: Uuid) -> Result<Option<Us
     sqlx::query_as(select_users!("where id = $1")).bind(id).fetch_optional(transaction).await.map_err(Error::from)
 }
 
+/// The user, locked until the caller's transaction ends against any change of it (role, projects,
+/// password, erasure), which waits meanwhile.
+pub async fn by_id_for_share(transaction: &mut PgConnection, id: Uuid) -> Result<Option<UserRow>, Error> {
+    sqlx::query_as(select_users!("where id = $1 for share"))
+        .bind(id)
+        .fetch_optional(transaction)
+        .await
+        .map_err(Error::from)
+}
+
 /// A page of live users in id order after `after`.
 pub async fn list(transaction: &mut PgConnection, after: Option<Uuid>, limit: i64) -> Result<Vec<UserRow>, Error> {
     sqlx::query_as(select_users!("where erased_at is null and ($1::uuid is null or id > $1) order by id limit $2"))
