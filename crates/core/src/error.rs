@@ -254,6 +254,13 @@ impl Error {
     }
 }
 
+/// A peer's answer as the error it carries, so that a call to another service ends in `?`.
+impl From<tonic::Status> for Error {
+    fn from(status: tonic::Status) -> Self {
+        Self::from_status(&status)
+    }
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = formatter.debug_struct("Error");

@@ -62,8 +62,7 @@ impl PolicyCache {
         let since = self.copies.generation();
         let request =
             causerie_auth::transport::with_bearer(tonic::Request::new(pb::GetPrivacyPolicyRequest {}), token)?;
-        let document =
-            self.accounts.clone().get_privacy_policy(request).await.map_err(|status| Error::from_status(&status))?;
+        let document = self.accounts.clone().get_privacy_policy(request).await?;
         let policy: PrivacyPolicy =
             serde_json::from_str(&document.into_inner().policy_json).map_err(Error::internal)?;
         let policy = Arc::new(policy);

@@ -2,12 +2,13 @@
 //! listener and the staff-only admin API on another, verifies every caller, limits bodies and
 //! rates, and turns each request into gRPC calls to the services that own the data.
 
-mod access;
-mod api_keys;
+mod caller;
 mod http;
-mod rate_limit;
 mod state;
+mod upstream;
 mod widget_projects;
+
+use std::sync::Arc;
 
 use causerie_auth::ServiceToken;
 use causerie_bus::{Bus, Topology};
@@ -75,6 +76,12 @@ async fn serve(
         clock.clone(),
     );
     let state = AppState::new(state::Shared {
+        api_keys: caller::api_keys::ApiKeyExchange::new(
+            accounts.clone(),
+            service_token.clone(),
+            Arc::clone(&verifier),
+            clock.clone(),
+        ),
         accounts,
         widget_projects: widget_projects::WidgetProjects::start(
             privacy.clone(),
@@ -91,7 +98,7 @@ async fn serve(
             per_visitor_per_minute: config.widget_visitor_rate_limit_per_minute,
             per_address_per_minute: config.widget_address_rate_limit_per_minute,
         },
-        rate_limiter: rate_limit::RateLimiter::start(
+        rate_limiter: caller::rate_limit::RateLimiter::start(
             redis.clone(),
             &config.namespace,
             config.rate_limit_per_minute,
@@ -99,7 +106,7 @@ async fn serve(
             tasks,
             shutdown.clone(),
         ),
-        access: access::AccessDirectory::start(
+        access: caller::access::AccessDirectory::start(
             redis.clone(),
             &config.namespace,
             clock.clone(),
@@ -107,7 +114,6 @@ async fn serve(
             shutdown.clone(),
         )
         .await?,
-        api_keys: api_keys::ApiKeyExchange::default(),
         redis,
         trusted_proxies: config.trusted_proxies.clone(),
         clock,

@@ -8,7 +8,9 @@ use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient
 use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
 use tonic::transport::Channel;
 
-use crate::rate_limit::RateLimiter;
+use crate::caller::access::AccessDirectory;
+use crate::caller::api_keys::ApiKeyExchange;
+use crate::caller::rate_limit::RateLimiter;
 
 /// Cloned for every request by axum, so it is one `Arc`: the clients inside are costly to clone.
 #[derive(Clone)]
@@ -32,14 +34,14 @@ pub struct Shared {
     pub accounts: AccountsServiceClient<Channel>,
     pub privacy: PrivacyServiceClient<Channel>,
     pub widget_projects: crate::widget_projects::WidgetProjects,
-    /// Shown on the calls made for callers who have no token of their own (`http::for_service`).
+    /// Shown on the calls made for callers who have no token of their own (`upstream::for_service`).
     pub service_token: causerie_auth::ServiceToken,
     pub accounts_health: tonic_health::pb::health_client::HealthClient<Channel>,
     pub verifier: Arc<Verifier>,
     pub rate_limiter: RateLimiter,
     pub widget_limits: WidgetLimits,
-    pub access: crate::access::AccessDirectory,
-    pub api_keys: crate::api_keys::ApiKeyExchange,
+    pub access: AccessDirectory,
+    pub api_keys: ApiKeyExchange,
     pub redis: redis::aio::ConnectionManager,
     /// `CAUSERIE_TRUSTED_PROXIES`: whose `X-Forwarded-For` names the client (`ClientAddress`).
     pub trusted_proxies: Vec<ipnet::IpNet>,

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::transport::Channel;
 
-use crate::http::forwarded;
+use crate::upstream::forwarded;
 
 const MAX_AGE: Duration = Duration::from_secs(30);
 /// Past this many projects, the copies start afresh.

@@ -11,10 +11,12 @@ use causerie_proto::time::{from_timestamp, to_timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, ClientAddress, PageQuery, StaffContext, for_service, next_cursor, page_limit};
 use super::sessions::TokenResponse;
-use super::users::{UserPage, user_page};
+use super::users::{UserResponse, user_page};
+use super::wire::{ApiJson, ApiQuery, Page, PageQuery, page_limit};
+use crate::caller::{ClientAddress, StaffContext};
 use crate::state::AppState;
+use crate::upstream::for_service;
 
 /// Staff sign-in, the one admin route reached without a staff token.
 pub fn public_router() -> Router<AppState> {
@@ -32,10 +34,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/me/totp", post(start_totp))
         .route("/admin/v1/me/totp/confirm", post(confirm_totp))
         .route("/admin/v1/test-clock", post(advance_test_clock))
-}
-
-fn from_status(status: tonic::Status) -> Error {
-    Error::from_status(&status)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -57,8 +55,8 @@ async fn staff_login(
     ApiJson(body): ApiJson<StaffLoginRequest>,
 ) -> Result<Json<TokenResponse>, Error> {
     let message = pb::StaffLoginRequest { email: body.email, password: body.password, totp_code: body.totp_code };
-    let request = for_service(&state, message, client).await?;
-    let token = state.accounts.clone().staff_login(request).await.map_err(from_status)?;
+    let request = for_service(&state.service_token, message, client).await?;
+    let token = state.accounts.clone().staff_login(request).await?;
     Ok(Json(token.into_inner().into()))
 }
 
@@ -145,32 +143,22 @@ async fn create_tenant(
             password: body.admin.password,
         }),
     };
-    let tenant = state.accounts.clone().create_tenant(staff.forward(message)?).await.map_err(from_status)?;
+    let tenant = state.accounts.clone().create_tenant(staff.forward(message)?).await?;
     Ok((StatusCode::CREATED, Json(tenant.into_inner().into())))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TenantPage {
-    pub items: Vec<TenantResponse>,
-    pub next_cursor: Option<String>,
 }
 
 /// Every tenant of the platform, a page at a time.
 #[utoipa::path(get, path = "/admin/v1/tenants", tag = "admin", params(PageQuery),
-    responses((status = 200, body = TenantPage), (status = 401, description = "unauthenticated")),
+    responses((status = 200, body = Page<TenantResponse>), (status = 401, description = "unauthenticated")),
     security(("bearer" = [])))]
 async fn list_tenants(
     State(state): State<AppState>,
     staff: StaffContext,
     ApiQuery(page): ApiQuery<PageQuery>,
-) -> Result<Json<TenantPage>, Error> {
+) -> Result<Json<Page<TenantResponse>>, Error> {
     let message = pb::ListTenantsRequest { limit: page_limit(page.limit)?, cursor: page.cursor.unwrap_or_default() };
-    let response =
-        state.accounts.clone().list_tenants(staff.forward(message)?).await.map_err(from_status)?.into_inner();
-    Ok(Json(TenantPage {
-        items: response.tenants.into_iter().map(TenantResponse::from).collect(),
-        next_cursor: next_cursor(response.next_cursor),
-    }))
+    let response = state.accounts.clone().list_tenants(staff.forward(message)?).await?.into_inner();
+    Ok(Json(Page::of(response.tenants, response.next_cursor)))
 }
 
 /// One tenant.
@@ -182,8 +170,7 @@ async fn get_tenant(
     staff: StaffContext,
     Path(id): Path<String>,
 ) -> Result<Json<TenantResponse>, Error> {
-    let tenant =
-        state.accounts.clone().get_tenant(staff.forward(pb::GetTenantRequest { id })?).await.map_err(from_status)?;
+    let tenant = state.accounts.clone().get_tenant(staff.forward(pb::GetTenantRequest { id })?).await?;
     Ok(Json(tenant.into_inner().into()))
 }
 
@@ -226,7 +213,7 @@ async fn update_tenant(
         credits_sequence: features.credits_sequence,
         translation: features.translation,
     };
-    let tenant = state.accounts.clone().update_tenant(staff.forward(message)?).await.map_err(from_status)?.into_inner();
+    let tenant = state.accounts.clone().update_tenant(staff.forward(message)?).await?.into_inner();
     if let Ok(tenant_id) = tenant.id.parse() {
         state.widget_projects.forget_tenant(tenant_id);
     }
@@ -270,30 +257,20 @@ impl From<pb::Subprocessor> for SubprocessorResponse {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct SubprocessorList {
-    pub items: Vec<SubprocessorResponse>,
-    pub next_cursor: Option<String>,
-}
-
 /// The platform's sub-processors, a page at a time in id order; a tenant's policy says which
 /// apply to it.
 #[utoipa::path(get, path = "/admin/v1/subprocessors", tag = "admin", params(PageQuery),
-    responses((status = 200, body = SubprocessorList), (status = 422, description = "invalid_request")),
+    responses((status = 200, body = Page<SubprocessorResponse>), (status = 422, description = "invalid_request")),
     security(("bearer" = [])))]
 async fn list_subprocessors(
     State(state): State<AppState>,
     staff: StaffContext,
     ApiQuery(page): ApiQuery<PageQuery>,
-) -> Result<Json<SubprocessorList>, Error> {
+) -> Result<Json<Page<SubprocessorResponse>>, Error> {
     let message =
         pb::ListSubprocessorsRequest { limit: page_limit(page.limit)?, cursor: page.cursor.unwrap_or_default() };
-    let page =
-        state.privacy.clone().list_subprocessors(staff.forward(message)?).await.map_err(from_status)?.into_inner();
-    Ok(Json(SubprocessorList {
-        items: page.subprocessors.into_iter().map(SubprocessorResponse::from).collect(),
-        next_cursor: next_cursor(page.next_cursor),
-    }))
+    let page = state.privacy.clone().list_subprocessors(staff.forward(message)?).await?.into_inner();
+    Ok(Json(Page::of(page.subprocessors, page.next_cursor)))
 }
 
 /// Records or corrects a sub-processor.
@@ -315,27 +292,27 @@ async fn put_subprocessor(
         safeguard: body.safeguard,
         purpose: body.purpose,
     };
-    let row = state.privacy.clone().put_subprocessor(staff.forward(message)?).await.map_err(from_status)?;
+    let row = state.privacy.clone().put_subprocessor(staff.forward(message)?).await?;
     Ok(Json(row.into_inner().into()))
 }
 
 /// A tenant's users, only while the tenant grants support access; `404` otherwise. Every user
 /// shown is recorded in the tenant's audit log.
 #[utoipa::path(get, path = "/admin/v1/tenants/{id}/users", tag = "admin", params(PageQuery),
-    responses((status = 200, body = UserPage), (status = 404, description = "not_found: no such tenant, or no grant")),
+    responses((status = 200, body = Page<UserResponse>), (status = 404, description = "not_found: no such tenant, or no grant")),
     security(("bearer" = [])))]
 async fn tenant_users(
     State(state): State<AppState>,
     staff: StaffContext,
     Path(id): Path<String>,
     ApiQuery(page): ApiQuery<PageQuery>,
-) -> Result<Json<UserPage>, Error> {
+) -> Result<Json<Page<UserResponse>>, Error> {
     let message = pb::ListTenantUsersRequest {
         tenant_id: id,
         limit: page_limit(page.limit)?,
         cursor: page.cursor.unwrap_or_default(),
     };
-    let response = state.accounts.clone().list_tenant_users(staff.forward(message)?).await.map_err(from_status)?;
+    let response = state.accounts.clone().list_tenant_users(staff.forward(message)?).await?;
     Ok(Json(user_page(response.into_inner())))
 }
 
@@ -355,13 +332,8 @@ async fn rotate_signing_keys(
     State(state): State<AppState>,
     staff: StaffContext,
 ) -> Result<(StatusCode, Json<RotationResponse>), Error> {
-    let rotation = state
-        .accounts
-        .clone()
-        .rotate_signing_keys(staff.forward(pb::RotateSigningKeysRequest {})?)
-        .await
-        .map_err(from_status)?
-        .into_inner();
+    let rotation =
+        state.accounts.clone().rotate_signing_keys(staff.forward(pb::RotateSigningKeysRequest {})?).await?.into_inner();
     state.verifier.want_key_refresh();
     Ok((
         StatusCode::ACCEPTED,
@@ -385,8 +357,7 @@ async fn start_totp(State(state): State<AppState>, staff: StaffContext) -> Resul
         .accounts
         .clone()
         .start_totp_enrollment(staff.forward(pb::StartTotpEnrollmentRequest {})?)
-        .await
-        .map_err(from_status)?
+        .await?
         .into_inner();
     Ok(Json(TotpEnrollmentResponse { secret: enrollment.secret, otpauth_uri: enrollment.otpauth_uri }))
 }
@@ -410,8 +381,7 @@ async fn confirm_totp(
         .accounts
         .clone()
         .confirm_totp_enrollment(staff.forward(pb::ConfirmTotpEnrollmentRequest { code: body.code })?)
-        .await
-        .map_err(from_status)?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -10,8 +10,8 @@ use causerie_proto::time::from_timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, next_cursor, page_limit};
-use super::sessions::from_status;
+use super::wire::{ApiJson, ApiQuery, Page, PageQuery, page_limit};
+use crate::caller::TenantContext;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -82,12 +82,6 @@ impl From<pb::ApiKey> for ApiKeyResponse {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ApiKeyList {
-    pub items: Vec<ApiKeyResponse>,
-    pub next_cursor: Option<String>,
-}
-
 /// Creates an API key with scopes.
 #[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", request_body = CreateKeyRequest,
     responses((status = 201, body = ApiKeyResponse), (status = 403, description = "forbidden"),
@@ -99,26 +93,23 @@ async fn create_key(
     ApiJson(body): ApiJson<CreateKeyRequest>,
 ) -> Result<(StatusCode, Json<ApiKeyResponse>), Error> {
     let message = pb::CreateApiKeyRequest { name: body.name, scopes: body.scopes };
-    let key = state.accounts.clone().create_api_key(caller.forward(message)?).await.map_err(from_status)?;
+    let key = state.accounts.clone().create_api_key(caller.forward(message)?).await?;
     Ok((StatusCode::CREATED, Json(key.into_inner().into())))
 }
 
 /// The tenant's live API keys, without the keys themselves, a page at a time.
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", params(PageQuery),
-    responses((status = 200, body = ApiKeyList), (status = 403, description = "forbidden"),
+    responses((status = 200, body = Page<ApiKeyResponse>), (status = 403, description = "forbidden"),
               (status = 422, description = "invalid_request")),
     security(("bearer" = [])))]
 async fn list_keys(
     State(state): State<AppState>,
     caller: TenantContext,
     ApiQuery(page): ApiQuery<PageQuery>,
-) -> Result<Json<ApiKeyList>, Error> {
+) -> Result<Json<Page<ApiKeyResponse>>, Error> {
     let message = pb::ListApiKeysRequest { limit: page_limit(page.limit)?, cursor: page.cursor.unwrap_or_default() };
-    let page = state.accounts.clone().list_api_keys(caller.forward(message)?).await.map_err(from_status)?.into_inner();
-    Ok(Json(ApiKeyList {
-        items: page.keys.into_iter().map(ApiKeyResponse::from).collect(),
-        next_cursor: next_cursor(page.next_cursor),
-    }))
+    let page = state.accounts.clone().list_api_keys(caller.forward(message)?).await?.into_inner();
+    Ok(Json(Page::of(page.keys, page.next_cursor)))
 }
 
 /// Revokes a key at once.
@@ -131,12 +122,7 @@ async fn revoke_key(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Error> {
     let subject = uuid::Uuid::try_parse(&id).ok();
-    state
-        .accounts
-        .clone()
-        .revoke_api_key(caller.forward(pb::RevokeApiKeyRequest { id })?)
-        .await
-        .map_err(from_status)?;
+    state.accounts.clone().revoke_api_key(caller.forward(pb::RevokeApiKeyRequest { id })?).await?;
     if let Some(subject) = subject {
         state.access.note_revoked(subject, state.clock.now());
     }

@@ -10,8 +10,8 @@ use causerie_proto::time::{from_timestamp, to_timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, next_cursor, page_limit};
-use super::sessions::from_status;
+use super::wire::{ApiJson, ApiQuery, Page, PageQuery, next_cursor, page_limit};
+use crate::caller::TenantContext;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -47,22 +47,16 @@ pub struct AuditEntryResponse {
     pub source_address: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct AuditPage {
-    pub items: Vec<AuditEntryResponse>,
-    pub next_cursor: Option<String>,
-}
-
 /// Who read or changed personal data, when and from where; newest first.
 #[utoipa::path(get, path = "/v1/audit-log", tag = "audit", params(AuditQuery),
-    responses((status = 200, body = AuditPage), (status = 403, description = "forbidden")),
+    responses((status = 200, body = Page<AuditEntryResponse>), (status = 403, description = "forbidden")),
     security(("bearer" = [])))]
 async fn list_entries(
     State(state): State<AppState>,
     caller: TenantContext,
     ApiQuery(query): ApiQuery<AuditQuery>,
-) -> Result<Json<AuditPage>, Error> {
-    let limit = super::extract::page_limit(query.limit)?;
+) -> Result<Json<Page<AuditEntryResponse>>, Error> {
+    let limit = page_limit(query.limit)?;
     let message = pb::ListAuditLogRequest {
         actor_id: query.actor_id,
         action: query.action,
@@ -71,8 +65,8 @@ async fn list_entries(
         limit,
         cursor: query.cursor.unwrap_or_default(),
     };
-    let page = state.accounts.clone().list_audit_log(caller.forward(message)?).await.map_err(from_status)?.into_inner();
-    Ok(Json(AuditPage {
+    let page = state.accounts.clone().list_audit_log(caller.forward(message)?).await?.into_inner();
+    Ok(Json(Page {
         items: page
             .entries
             .into_iter()
@@ -103,13 +97,8 @@ pub struct VerificationResponse {
     responses((status = 200, body = VerificationResponse), (status = 403, description = "forbidden")),
     security(("bearer" = [])))]
 async fn verify(State(state): State<AppState>, caller: TenantContext) -> Result<Json<VerificationResponse>, Error> {
-    let verification = state
-        .accounts
-        .clone()
-        .verify_audit_log(caller.forward(pb::VerifyAuditLogRequest {})?)
-        .await
-        .map_err(from_status)?
-        .into_inner();
+    let verification =
+        state.accounts.clone().verify_audit_log(caller.forward(pb::VerifyAuditLogRequest {})?).await?.into_inner();
     Ok(Json(VerificationResponse {
         valid: verification.valid,
         entries: verification.entries,
@@ -172,7 +161,7 @@ async fn create_grant(
         expires_at: Some(to_timestamp(body.expires_at)),
         reason: body.reason,
     };
-    let grant = state.accounts.clone().create_support_grant(caller.forward(message)?).await.map_err(from_status)?;
+    let grant = state.accounts.clone().create_support_grant(caller.forward(message)?).await?;
     Ok((StatusCode::CREATED, Json(grant.into_inner().into())))
 }
 
@@ -188,8 +177,7 @@ async fn list_grants(
 ) -> Result<Json<GrantList>, Error> {
     let message =
         pb::ListSupportGrantsRequest { limit: page_limit(page.limit)?, cursor: page.cursor.unwrap_or_default() };
-    let page =
-        state.accounts.clone().list_support_grants(caller.forward(message)?).await.map_err(from_status)?.into_inner();
+    let page = state.accounts.clone().list_support_grants(caller.forward(message)?).await?.into_inner();
     Ok(Json(GrantList {
         items: page.grants.into_iter().map(GrantResponse::from).collect(),
         next_cursor: next_cursor(page.next_cursor),
@@ -205,11 +193,6 @@ async fn revoke_grant(
     caller: TenantContext,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Error> {
-    state
-        .accounts
-        .clone()
-        .revoke_support_grant(caller.forward(pb::RevokeSupportGrantRequest { id })?)
-        .await
-        .map_err(from_status)?;
+    state.accounts.clone().revoke_support_grant(caller.forward(pb::RevokeSupportGrantRequest { id })?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,8 +9,8 @@ use causerie_proto::accounts::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, TenantContext};
-use super::sessions::from_status;
+use super::wire::ApiJson;
+use crate::caller::TenantContext;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -46,8 +46,7 @@ async fn publish(
         .accounts
         .clone()
         .publish_legal_notice(caller.forward(pb::PublishLegalNoticeRequest { text: body.text })?)
-        .await
-        .map_err(from_status)?
+        .await?
         .into_inner();
     state.access.note_legal_notice(caller.tenant_id, notice.version);
     Ok((StatusCode::CREATED, Json(PublishedNotice { version: notice.version })))
@@ -70,8 +69,7 @@ async fn current(State(state): State<AppState>, caller: TenantContext) -> Result
         .accounts
         .clone()
         .get_current_legal_notice(caller.forward(pb::GetCurrentLegalNoticeRequest {})?)
-        .await
-        .map_err(from_status)?
+        .await?
         .into_inner();
     Ok(Json(CurrentNotice { version: notice.version, text: notice.text, accepted: notice.accepted }))
 }
@@ -87,12 +85,7 @@ async fn accept(
 ) -> Result<StatusCode, Error> {
     let version: i32 = version.parse().map_err(|_| Error::not_found("no such legal notice version"))?;
     let user_id = caller.user()?.user_id;
-    state
-        .accounts
-        .clone()
-        .accept_legal_notice(caller.forward(pb::AcceptLegalNoticeRequest { version })?)
-        .await
-        .map_err(from_status)?;
+    state.accounts.clone().accept_legal_notice(caller.forward(pb::AcceptLegalNoticeRequest { version })?).await?;
     state.access.note_accepted(user_id.as_uuid(), version);
     Ok(StatusCode::NO_CONTENT)
 }

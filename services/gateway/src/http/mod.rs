@@ -9,7 +9,6 @@
 mod admin;
 mod api_keys;
 mod audit;
-mod extract;
 mod legal;
 pub mod openapi;
 mod privacy;
@@ -18,8 +17,7 @@ mod sessions;
 mod transport_security;
 mod users;
 mod widget;
-
-pub use extract::{for_service, forwarded};
+mod wire;
 
 use axum::extract::DefaultBodyLimit;
 use axum::{Router, middleware};
@@ -73,7 +71,7 @@ pub fn routers(state: AppState) -> (Router, Router) {
         .merge(audit::router())
         .merge(projects::router())
         .merge(privacy::router())
-        .route_layer(middleware::from_fn_with_state(state.clone(), extract::require_tenant_caller));
+        .route_layer(middleware::from_fn_with_state(state.clone(), crate::caller::require_tenant_caller));
     let public = Router::new()
         .merge(sessions::public_router())
         .merge(widget::router(state.clone()))
@@ -85,7 +83,7 @@ pub fn routers(state: AppState) -> (Router, Router) {
         .with_state(state.clone())
         .merge(health_router(readiness.clone()));
     let staff_routes =
-        admin::router().route_layer(middleware::from_fn_with_state(state.clone(), extract::require_staff_caller));
+        admin::router().route_layer(middleware::from_fn_with_state(state.clone(), crate::caller::require_staff_caller));
     let admin = Router::new()
         .merge(admin::public_router())
         .merge(staff_routes)

@@ -13,9 +13,10 @@ use causerie_proto::time::from_timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, next_cursor, page_limit};
-use super::sessions::from_status;
+use super::wire::{ApiJson, ApiQuery, Page, PageQuery, next_cursor, page_limit};
+use crate::caller::TenantContext;
 use crate::state::AppState;
+use crate::upstream::policy_of;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -26,22 +27,12 @@ pub fn router() -> Router<AppState> {
         .route("/v1/consents", get(list_consents))
 }
 
-/// Accounts sends the policy as the JSON of API.md; it is checked on the way through.
-pub(super) fn policy_of(document: pb::PolicyDocument) -> Result<PrivacyPolicy, Error> {
-    serde_json::from_str(&document.policy_json).map_err(Error::internal)
-}
-
 /// The tenant's privacy policy in force (version 0: the defaults, until an admin writes one).
 #[utoipa::path(get, path = "/v1/privacy-policy", tag = "privacy",
     responses((status = 200, body = PrivacyPolicy)), security(("bearer" = [])))]
 async fn get_policy(State(state): State<AppState>, caller: TenantContext) -> Result<Json<PrivacyPolicy>, Error> {
-    let document = state
-        .privacy
-        .clone()
-        .get_privacy_policy(caller.forward(pb::GetPrivacyPolicyRequest {})?)
-        .await
-        .map_err(from_status)?;
-    Ok(Json(policy_of(document.into_inner())?))
+    let document = state.privacy.clone().get_privacy_policy(caller.forward(pb::GetPrivacyPolicyRequest {})?).await?;
+    Ok(Json(policy_of(&document.into_inner().policy_json)?))
 }
 
 /// Writes a new version of the policy; earlier versions stay readable.
@@ -55,14 +46,10 @@ async fn put_policy(
     ApiJson(body): ApiJson<PolicyDocument>,
 ) -> Result<Json<PrivacyPolicy>, Error> {
     let policy_json = serde_json::to_string(&body).map_err(Error::internal)?;
-    let document = state
-        .privacy
-        .clone()
-        .put_privacy_policy(caller.forward(pb::PolicyDocument { policy_json })?)
-        .await
-        .map_err(from_status)?;
+    let document =
+        state.privacy.clone().put_privacy_policy(caller.forward(pb::PolicyDocument { policy_json })?).await?;
     state.widget_projects.forget_tenant(caller.tenant_id);
-    Ok(Json(policy_of(document.into_inner())?))
+    Ok(Json(policy_of(&document.into_inner().policy_json)?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -73,26 +60,19 @@ pub struct PolicyVersionEntry {
     pub created_by: String,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct PolicyVersionList {
-    pub items: Vec<PolicyVersionEntry>,
-    pub next_cursor: Option<String>,
-}
-
 /// Every version of the policy, newest first, a page at a time.
 #[utoipa::path(get, path = "/v1/privacy-policy/versions", tag = "privacy", params(PageQuery),
-    responses((status = 200, body = PolicyVersionList), (status = 422, description = "invalid_request")),
+    responses((status = 200, body = Page<PolicyVersionEntry>), (status = 422, description = "invalid_request")),
     security(("bearer" = [])))]
 async fn list_versions(
     State(state): State<AppState>,
     caller: TenantContext,
     ApiQuery(page): ApiQuery<PageQuery>,
-) -> Result<Json<PolicyVersionList>, Error> {
+) -> Result<Json<Page<PolicyVersionEntry>>, Error> {
     let message =
         pb::ListPolicyVersionsRequest { limit: page_limit(page.limit)?, cursor: page.cursor.unwrap_or_default() };
-    let page =
-        state.privacy.clone().list_policy_versions(caller.forward(message)?).await.map_err(from_status)?.into_inner();
-    Ok(Json(PolicyVersionList {
+    let page = state.privacy.clone().list_policy_versions(caller.forward(message)?).await?.into_inner();
+    Ok(Json(Page {
         items: page
             .versions
             .into_iter()
@@ -116,13 +96,9 @@ async fn get_version(
     Path(version): Path<String>,
 ) -> Result<Json<PrivacyPolicy>, Error> {
     let version: i32 = version.parse().map_err(|_| Error::not_found("no such policy version"))?;
-    let document = state
-        .privacy
-        .clone()
-        .get_policy_version(caller.forward(pb::GetPolicyVersionRequest { version })?)
-        .await
-        .map_err(from_status)?;
-    Ok(Json(policy_of(document.into_inner())?))
+    let document =
+        state.privacy.clone().get_policy_version(caller.forward(pb::GetPolicyVersionRequest { version })?).await?;
+    Ok(Json(policy_of(&document.into_inner().policy_json)?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -144,13 +120,7 @@ async fn processing_register(
     ApiQuery(query): ApiQuery<RegisterQuery>,
 ) -> Result<Response, Error> {
     let message = pb::GetProcessingRegisterRequest { format: query.format.unwrap_or_default() };
-    let register = state
-        .privacy
-        .clone()
-        .get_processing_register(caller.forward(message)?)
-        .await
-        .map_err(from_status)?
-        .into_inner();
+    let register = state.privacy.clone().get_processing_register(caller.forward(message)?).await?.into_inner();
     Ok(([(CONTENT_TYPE, register.content_type)], register.body).into_response())
 }
 
@@ -224,8 +194,7 @@ async fn list_consents(
             limit: page_limit(query.limit)?,
             cursor: query.cursor.unwrap_or_default(),
         })?)
-        .await
-        .map_err(from_status)?;
+        .await?;
     let proof = records.into_inner();
     Ok(Json(ConsentList {
         items: proof.records.into_iter().map(ConsentRecordResponse::from).collect(),

@@ -10,8 +10,8 @@ use causerie_proto::time::from_timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, next_cursor, page_limit};
-use super::sessions::{from_status, string_list};
+use super::wire::{ApiJson, ApiQuery, Page, PageQuery, page_limit, string_list};
+use crate::caller::TenantContext;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -61,12 +61,6 @@ impl From<pb::Project> for ProjectResponse {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ProjectList {
-    pub items: Vec<ProjectResponse>,
-    pub next_cursor: Option<String>,
-}
-
 fn project_input(id: String, body: ProjectRequest) -> pb::ProjectInput {
     pb::ProjectInput {
         id,
@@ -87,30 +81,22 @@ async fn create_project(
     caller: TenantContext,
     ApiJson(body): ApiJson<ProjectRequest>,
 ) -> Result<(StatusCode, Json<ProjectResponse>), Error> {
-    let project = state
-        .privacy
-        .clone()
-        .create_project(caller.forward(project_input(String::new(), body))?)
-        .await
-        .map_err(from_status)?;
+    let project = state.privacy.clone().create_project(caller.forward(project_input(String::new(), body))?).await?;
     Ok((StatusCode::CREATED, Json(project.into_inner().into())))
 }
 
 /// The tenant's projects, a page at a time.
 #[utoipa::path(get, path = "/v1/projects", tag = "projects", params(PageQuery),
-    responses((status = 200, body = ProjectList), (status = 422, description = "invalid_request")),
+    responses((status = 200, body = Page<ProjectResponse>), (status = 422, description = "invalid_request")),
     security(("bearer" = [])))]
 async fn list_projects(
     State(state): State<AppState>,
     caller: TenantContext,
     ApiQuery(page): ApiQuery<PageQuery>,
-) -> Result<Json<ProjectList>, Error> {
+) -> Result<Json<Page<ProjectResponse>>, Error> {
     let message = pb::ListProjectsRequest { limit: page_limit(page.limit)?, cursor: page.cursor.unwrap_or_default() };
-    let page = state.privacy.clone().list_projects(caller.forward(message)?).await.map_err(from_status)?.into_inner();
-    Ok(Json(ProjectList {
-        items: page.projects.into_iter().map(ProjectResponse::from).collect(),
-        next_cursor: next_cursor(page.next_cursor),
-    }))
+    let page = state.privacy.clone().list_projects(caller.forward(message)?).await?.into_inner();
+    Ok(Json(Page::of(page.projects, page.next_cursor)))
 }
 
 /// One project.
@@ -122,8 +108,7 @@ async fn get_project(
     caller: TenantContext,
     Path(pid): Path<String>,
 ) -> Result<Json<ProjectResponse>, Error> {
-    let project =
-        state.privacy.clone().get_project(caller.forward(pb::ProjectRef { id: pid })?).await.map_err(from_status)?;
+    let project = state.privacy.clone().get_project(caller.forward(pb::ProjectRef { id: pid })?).await?;
     Ok(Json(project.into_inner().into()))
 }
 
@@ -138,8 +123,7 @@ async fn update_project(
     Path(pid): Path<String>,
     ApiJson(body): ApiJson<ProjectRequest>,
 ) -> Result<Json<ProjectResponse>, Error> {
-    let project =
-        state.privacy.clone().update_project(caller.forward(project_input(pid, body))?).await.map_err(from_status)?;
+    let project = state.privacy.clone().update_project(caller.forward(project_input(pid, body))?).await?;
     state.widget_projects.forget_tenant(caller.tenant_id);
     Ok(Json(project.into_inner().into()))
 }
@@ -153,7 +137,7 @@ async fn delete_project(
     caller: TenantContext,
     Path(pid): Path<String>,
 ) -> Result<StatusCode, Error> {
-    state.privacy.clone().delete_project(caller.forward(pb::ProjectRef { id: pid })?).await.map_err(from_status)?;
+    state.privacy.clone().delete_project(caller.forward(pb::ProjectRef { id: pid })?).await?;
     state.widget_projects.forget_tenant(caller.tenant_id);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -189,8 +173,7 @@ async fn cookie_manifest(
     caller: TenantContext,
     Path(pid): Path<String>,
 ) -> Result<Json<CookieManifest>, Error> {
-    let project =
-        state.privacy.clone().get_project(caller.forward(pb::ProjectRef { id: pid })?).await.map_err(from_status)?;
+    let project = state.privacy.clone().get_project(caller.forward(pb::ProjectRef { id: pid })?).await?;
     Ok(Json(CookieManifest {
         project_id: project.into_inner().id,
         cookies: causerie_core::cookies::ALL

@@ -11,8 +11,11 @@ use causerie_proto::accounts::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ClientAddress, TenantContext, for_service, forwarded};
+use super::users::UserResponse;
+use super::wire::{ApiJson, string_list};
+use crate::caller::{ClientAddress, TenantContext};
 use crate::state::AppState;
+use crate::upstream::{for_service, forwarded};
 
 /// The routes of people who have no token yet, or whose proof is in the body (a refresh token,
 /// a mailed link), and the key set.
@@ -32,10 +35,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/auth/session", get(session))
         .route("/v1/me", get(me).patch(update_me))
         .route("/v1/me/password", put(change_password))
-}
-
-pub(super) fn from_status(status: tonic::Status) -> Error {
-    Error::from_status(&status)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -93,12 +92,12 @@ async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>, Error> {
     let request = for_service(
-        &state,
+        &state.service_token,
         pb::LoginRequest { tenant: body.tenant, email: body.email, password: body.password },
         client,
     )
     .await?;
-    let token = state.accounts.clone().login(request).await.map_err(from_status)?;
+    let token = state.accounts.clone().login(request).await?;
     Ok(Json(TokenResponse::for_user(token.into_inner())))
 }
 
@@ -117,8 +116,9 @@ async fn refresh(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, Error> {
-    let request = for_service(&state, pb::RefreshRequest { refresh_token: body.refresh_token }, client).await?;
-    let token = state.accounts.clone().refresh(request).await.map_err(from_status)?;
+    let request =
+        for_service(&state.service_token, pb::RefreshRequest { refresh_token: body.refresh_token }, client).await?;
+    let token = state.accounts.clone().refresh(request).await?;
     Ok(Json(TokenResponse::for_user(token.into_inner())))
 }
 
@@ -130,8 +130,9 @@ async fn logout(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<StatusCode, Error> {
-    let request = for_service(&state, pb::LogoutRequest { refresh_token: body.refresh_token }, client).await?;
-    state.accounts.clone().logout(request).await.map_err(from_status)?;
+    let request =
+        for_service(&state.service_token, pb::LogoutRequest { refresh_token: body.refresh_token }, client).await?;
+    state.accounts.clone().logout(request).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -154,8 +155,9 @@ async fn request_password_reset(
     ApiJson(body): ApiJson<PasswordResetRequest>,
 ) -> Result<StatusCode, Error> {
     let request =
-        for_service(&state, pb::PasswordResetRequest { tenant: body.tenant, email: body.email }, client).await?;
-    state.accounts.clone().request_password_reset(request).await.map_err(from_status)?;
+        for_service(&state.service_token, pb::PasswordResetRequest { tenant: body.tenant, email: body.email }, client)
+            .await?;
+    state.accounts.clone().request_password_reset(request).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -178,12 +180,7 @@ async fn confirm_password_reset(
     ApiJson(body): ApiJson<ConfirmPasswordResetRequest>,
 ) -> Result<StatusCode, Error> {
     let message = pb::ConfirmPasswordResetRequest { token: body.token, new_password: body.new_password };
-    state
-        .accounts
-        .clone()
-        .confirm_password_reset(for_service(&state, message, client).await?)
-        .await
-        .map_err(from_status)?;
+    state.accounts.clone().confirm_password_reset(for_service(&state.service_token, message, client).await?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -212,47 +209,12 @@ async fn session(caller: TenantContext) -> Result<Json<SessionResponse>, Error> 
     }))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct UserResponse {
-    pub id: String,
-    pub tenant_id: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub pseudonym: Option<String>,
-    pub languages: Vec<String>,
-    pub skills: Vec<String>,
-    pub role: String,
-    pub project_ids: Vec<String>,
-    /// Operators only: their presence as live chat reports it; `unknown` until it does.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-}
-
-impl From<pb::User> for UserResponse {
-    fn from(user: pb::User) -> Self {
-        Self {
-            id: user.id,
-            tenant_id: user.tenant_id,
-            email: user.email,
-            first_name: user.first_name,
-            last_name: user.last_name,
-            pseudonym: user.pseudonym,
-            languages: user.languages,
-            skills: user.skills,
-            role: user.role,
-            project_ids: user.project_ids,
-            status: user.status,
-        }
-    }
-}
-
 /// The calling user's own profile: every personal field held about them.
 #[utoipa::path(get, path = "/v1/me", tag = "accounts",
     responses((status = 200, body = UserResponse), (status = 401, description = "unauthenticated")),
     security(("bearer" = [])))]
 async fn me(State(state): State<AppState>, caller: TenantContext) -> Result<Json<UserResponse>, Error> {
-    let user = state.accounts.clone().get_me(caller.forward(pb::GetMeRequest {})?).await.map_err(from_status)?;
+    let user = state.accounts.clone().get_me(caller.forward(pb::GetMeRequest {})?).await?;
     Ok(Json(user.into_inner().into()))
 }
 
@@ -274,10 +236,6 @@ pub struct UpdateMeRequest {
     pub role: Option<serde_json::Value>,
     /// Not allowed here: only an admin changes projects (`422 field_not_allowed`).
     pub project_ids: Option<serde_json::Value>,
-}
-
-pub(super) fn string_list(values: Option<Vec<String>>) -> Option<pb::StringList> {
-    values.map(|values| pb::StringList { values })
 }
 
 /// The calling user corrects its own profile.
@@ -305,7 +263,7 @@ async fn update_me(
         languages: string_list(body.languages),
         skills: string_list(body.skills),
     };
-    let user = state.accounts.clone().update_me(caller.forward(message)?).await.map_err(from_status)?;
+    let user = state.accounts.clone().update_me(caller.forward(message)?).await?;
     Ok(Json(user.into_inner().into()))
 }
 
@@ -328,7 +286,7 @@ async fn change_password(
 ) -> Result<StatusCode, Error> {
     let message =
         pb::ChangePasswordRequest { current_password: body.current_password, new_password: body.new_password };
-    state.accounts.clone().change_password(caller.forward(message)?).await.map_err(from_status)?;
+    state.accounts.clone().change_password(caller.forward(message)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -348,8 +306,9 @@ async fn confirm_email_change(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<ConfirmEmailRequest>,
 ) -> Result<StatusCode, Error> {
-    let request = for_service(&state, pb::ConfirmEmailChangeRequest { token: body.token }, client).await?;
-    state.accounts.clone().confirm_email_change(request).await.map_err(from_status)?;
+    let request =
+        for_service(&state.service_token, pb::ConfirmEmailChangeRequest { token: body.token }, client).await?;
+    state.accounts.clone().confirm_email_change(request).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -357,8 +316,7 @@ async fn confirm_email_change(
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "accounts",
     responses((status = 200, description = "a JSON Web Key Set")))]
 async fn jwks(State(state): State<AppState>) -> Result<Response, Error> {
-    let response =
-        state.accounts.clone().get_jwks(forwarded(pb::GetJwksRequest {}, None, None)?).await.map_err(from_status)?;
+    let response = state.accounts.clone().get_jwks(forwarded(pb::GetJwksRequest {}, None, None)?).await?;
     // Accounts sends the document ready to serve.
     let document = response.into_inner().jwks_json;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], document).into_response())

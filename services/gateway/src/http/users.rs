@@ -9,8 +9,8 @@ use causerie_proto::accounts::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, PageQuery, TenantContext, next_cursor, page_limit};
-use super::sessions::{UserResponse, from_status, string_list};
+use super::wire::{ApiJson, ApiQuery, Page, PageQuery, page_limit, string_list};
+use crate::caller::TenantContext;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -21,16 +21,42 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct UserPage {
-    pub items: Vec<UserResponse>,
-    pub next_cursor: Option<String>,
+pub struct UserResponse {
+    pub id: String,
+    pub tenant_id: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub pseudonym: Option<String>,
+    pub languages: Vec<String>,
+    pub skills: Vec<String>,
+    pub role: String,
+    pub project_ids: Vec<String>,
+    /// Operators only: their presence as live chat reports it; `unknown` until it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
-pub(super) fn user_page(response: pb::ListUsersResponse) -> UserPage {
-    UserPage {
-        items: response.users.into_iter().map(UserResponse::from).collect(),
-        next_cursor: next_cursor(response.next_cursor),
+impl From<pb::User> for UserResponse {
+    fn from(user: pb::User) -> Self {
+        Self {
+            id: user.id,
+            tenant_id: user.tenant_id,
+            email: user.email,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            pseudonym: user.pseudonym,
+            languages: user.languages,
+            skills: user.skills,
+            role: user.role,
+            project_ids: user.project_ids,
+            status: user.status,
+        }
     }
+}
+
+pub(super) fn user_page(response: pb::ListUsersResponse) -> Page<UserResponse> {
+    Page::of(response.users, response.next_cursor)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -79,21 +105,21 @@ async fn create_user(
         skills: body.skills,
         project_ids: body.project_ids,
     };
-    let user = state.accounts.clone().create_user(caller.forward(message)?).await.map_err(from_status)?;
+    let user = state.accounts.clone().create_user(caller.forward(message)?).await?;
     Ok((StatusCode::CREATED, Json(user.into_inner().into())))
 }
 
 /// The tenant's users, a page at a time. Each read is audited.
 #[utoipa::path(get, path = "/v1/users", tag = "users", params(PageQuery),
-    responses((status = 200, body = UserPage), (status = 403, description = "forbidden")),
+    responses((status = 200, body = Page<UserResponse>), (status = 403, description = "forbidden")),
     security(("bearer" = [])))]
 async fn list_users(
     State(state): State<AppState>,
     caller: TenantContext,
     ApiQuery(page): ApiQuery<PageQuery>,
-) -> Result<Json<UserPage>, Error> {
+) -> Result<Json<Page<UserResponse>>, Error> {
     let message = pb::ListUsersRequest { limit: page_limit(page.limit)?, cursor: page.cursor.unwrap_or_default() };
-    let response = state.accounts.clone().list_users(caller.forward(message)?).await.map_err(from_status)?;
+    let response = state.accounts.clone().list_users(caller.forward(message)?).await?;
     Ok(Json(user_page(response.into_inner())))
 }
 
@@ -106,8 +132,7 @@ async fn get_user(
     caller: TenantContext,
     Path(id): Path<String>,
 ) -> Result<Json<UserResponse>, Error> {
-    let user =
-        state.accounts.clone().get_user(caller.forward(pb::GetUserRequest { id })?).await.map_err(from_status)?;
+    let user = state.accounts.clone().get_user(caller.forward(pb::GetUserRequest { id })?).await?;
     Ok(Json(user.into_inner().into()))
 }
 
@@ -151,7 +176,7 @@ async fn update_user(
         role: body.role,
         project_ids: string_list(body.project_ids),
     };
-    let user = state.accounts.clone().update_user(caller.forward(message)?).await.map_err(from_status)?;
+    let user = state.accounts.clone().update_user(caller.forward(message)?).await?;
     Ok(Json(user.into_inner().into()))
 }
 
@@ -166,7 +191,7 @@ async fn erase_user(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Error> {
     let subject = uuid::Uuid::try_parse(&id).ok();
-    state.accounts.clone().erase_user(caller.forward(pb::EraseUserRequest { id })?).await.map_err(from_status)?;
+    state.accounts.clone().erase_user(caller.forward(pb::EraseUserRequest { id })?).await?;
     if let Some(subject) = subject {
         state.access.note_revoked(subject, state.clock.now());
     }
@@ -186,13 +211,13 @@ pub struct OperatorQuery {
 
 /// Operators of the tenant speaking a language and/or having a skill.
 #[utoipa::path(get, path = "/v1/operators", tag = "users", params(OperatorQuery),
-    responses((status = 200, body = UserPage), (status = 422, description = "invalid_request")),
+    responses((status = 200, body = Page<UserResponse>), (status = 422, description = "invalid_request")),
     security(("bearer" = [])))]
 async fn search_operators(
     State(state): State<AppState>,
     caller: TenantContext,
     ApiQuery(query): ApiQuery<OperatorQuery>,
-) -> Result<Json<UserPage>, Error> {
+) -> Result<Json<Page<UserResponse>>, Error> {
     let limit = page_limit(query.limit)?;
     let message = pb::SearchOperatorsRequest {
         language: query.language,
@@ -200,6 +225,6 @@ async fn search_operators(
         limit,
         cursor: query.cursor.unwrap_or_default(),
     };
-    let response = state.accounts.clone().search_operators(caller.forward(message)?).await.map_err(from_status)?;
+    let response = state.accounts.clone().search_operators(caller.forward(message)?).await?;
     Ok(Json(user_page(response.into_inner())))
 }

@@ -23,10 +23,11 @@ use utoipa::ToSchema;
 
 use axum::extract::FromRequestParts;
 
-use super::extract::{ApiJson, ApiQuery, ClientAddress, for_service};
-use super::privacy::{ConsentRecordResponse, policy_of};
-use super::sessions::from_status;
+use super::privacy::ConsentRecordResponse;
+use super::wire::{ApiJson, ApiQuery};
+use crate::caller::ClientAddress;
 use crate::state::AppState;
+use crate::upstream::{for_service, policy_of};
 use crate::widget_projects::ResolvedProject;
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -321,7 +322,7 @@ async fn start_session(
     if body.page_url.trim().is_empty() || body.page_url.len() > 4096 {
         return Err(Error::invalid_field("page_url", "is required, at most 4096 characters"));
     }
-    let policy = policy_of(pb::PolicyDocument { policy_json: project.policy_json.clone() })?;
+    let policy = policy_of(&project.policy_json)?;
     let cookie_visitor_id = cookie(&headers, cookies::VISITOR.name)
         .and_then(|value| uuid::Uuid::try_parse(value).ok())
         .unwrap_or_else(uuid::Uuid::new_v4);
@@ -418,7 +419,7 @@ async fn privacy_credits(
 ) -> Result<Response, Error> {
     let public_id = widget_public_id(&headers, query.project.as_deref())?;
     let resolved = resolve_allowed(&state, &headers, &public_id).await?;
-    let policy = policy_of(pb::PolicyDocument { policy_json: resolved.project.policy_json.clone() })?;
+    let policy = policy_of(&resolved.project.policy_json)?;
     let document = &policy.document;
     let credits = Credits {
         controller: document.controller.clone(),
@@ -459,7 +460,7 @@ pub struct ConsentRequest {
     pub purpose: String,
     pub granted: bool,
     /// The version of the consent text the visitor was shown.
-    #[serde(deserialize_with = "super::extract::whole_number")]
+    #[serde(deserialize_with = "super::wire::whole_number")]
     pub text_version: i32,
 }
 
@@ -495,12 +496,8 @@ async fn record_consent(
         source: "widget".to_owned(),
         client_address: client.map(|address| address.to_string()),
     };
-    let record = state
-        .privacy
-        .clone()
-        .record_visitor_consent(for_service(&state, message, None).await?)
-        .await
-        .map_err(from_status)?;
+    let record =
+        state.privacy.clone().record_visitor_consent(for_service(&state.service_token, message, None).await?).await?;
     let record = ConsentRecordResponse::from(record.into_inner());
     Ok((StatusCode::CREATED, AppendHeaders(cors(&headers)), Json(record)).into_response())
 }
@@ -528,12 +525,8 @@ async fn current_consents(State(state): State<AppState>, headers: HeaderMap) -> 
     let resolved = resolve_allowed(&state, &headers, &public_id).await?;
     let visitor_id = visitor(&headers, &resolved)?.to_string();
     let message = pb::ListVisitorConsentsRequest { public_id, visitor_id: visitor_id.clone() };
-    let records = state
-        .privacy
-        .clone()
-        .list_visitor_consents(for_service(&state, message, None).await?)
-        .await
-        .map_err(from_status)?;
+    let records =
+        state.privacy.clone().list_visitor_consents(for_service(&state.service_token, message, None).await?).await?;
     let mut items: Vec<CurrentConsent> = Vec::new();
     // Newest first: the first record of each purpose is its current state.
     for record in records.into_inner().records {
