@@ -144,7 +144,7 @@ impl<T: ToSchema> Page<T> {
     where
         T: From<S>,
     {
-        Self { items: items.into_iter().map(T::from).collect(), next_cursor: super::wire::next_cursor(next_cursor) }
+        Self { items: items.into_iter().map(T::from).collect(), next_cursor: self::next_cursor(next_cursor) }
     }
 }
 
