@@ -56,6 +56,15 @@ impl fmt::Display for Role {
     }
 }
 
+/// For a role read from a database column.
+impl TryFrom<String> for Role {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
 impl FromStr for Role {
     type Err = String;
 

@@ -2,20 +2,21 @@
 //! the audit log, support grants, and the keys that sign every token. `run` serves its gRPC API
 //! until shutdown; `migrate` only prepares its database.
 
+mod adapters;
 mod domain;
 mod grpc;
 mod keys;
 mod store;
 
 /// How the consent ledger's connection shows in `pg_stat_activity`.
-pub use domain::consent_ledger::WRITER_APPLICATION_NAME as CONSENT_LEDGER_APPLICATION_NAME;
+pub use adapters::consent_ledger::WRITER_APPLICATION_NAME as CONSENT_LEDGER_APPLICATION_NAME;
 /// Second-factor codes, for tools and tests that play the authenticator app.
 pub use domain::totp;
 
 /// Hashes `password` once at the service's parameters on the calling thread: for tools that
 /// measure what a sign-in costs.
 pub fn hash_password_now(password: &str) -> Result<String, Error> {
-    domain::password::hash_now(password)
+    adapters::password_hashing::hash_now(password)
 }
 
 use std::sync::Arc;
@@ -35,7 +36,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::domain::password::{Password, PasswordHashing};
+use crate::adapters::password_hashing::PasswordHashing;
+use crate::domain::password::Password;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -50,17 +52,17 @@ pub(crate) struct AppState {
     clock: Clock,
     keys: Arc<keys::KeyRing>,
     passwords: PasswordHashing,
-    login_guard: domain::brute_force::LoginGuard,
-    directory: domain::directory::AccessDirectory,
+    login_guard: adapters::brute_force::LoginGuard,
+    directory: adapters::access_directory::AccessDirectory,
     /// Where links in mail point.
     public_url: String,
     /// Widget projects by tenant and project id, dropped when they change (`widget_project`).
-    widget_projects: Arc<Copies<(TenantId, uuid::Uuid), Arc<domain::privacy::WidgetProject>>>,
+    widget_projects: Arc<Copies<(TenantId, uuid::Uuid), Arc<domain::widget_projects::WidgetProject>>>,
     /// Visitors' latest decisions by tenant, visitor and purpose, for `CheckConsent` on hot paths.
     /// Dropped at once when this replica records a decision; other replicas' copies live at most
     /// `CONSENT_STATE_MAX_AGE`, the bound on how long a withdrawal can go unseen.
-    consent_states: Arc<Copies<(TenantId, uuid::Uuid, String), domain::privacy::LatestConsent>>,
-    consent_ledger: domain::consent_ledger::ConsentLedger,
+    consent_states: Arc<Copies<(TenantId, uuid::Uuid, String), domain::consents::LatestConsent>>,
+    consent_ledger: adapters::consent_ledger::ConsentLedger,
     /// SHA-256 of `CAUSERIE_SERVICE_SECRET` (`domain::service_tokens`).
     service_secret_digest: Vec<u8>,
     /// The service's tasks, for work that goes on after its request is answered.
@@ -104,12 +106,12 @@ async fn serve(service: &mut Foundation) -> Result<GrpcApi, ServiceError> {
         clock: clock.clone(),
         keys: Arc::clone(&keys),
         passwords,
-        login_guard: domain::brute_force::LoginGuard::new(redis.clone(), &config.namespace),
-        directory: domain::directory::AccessDirectory::new(redis.clone(), &config.namespace),
+        login_guard: adapters::brute_force::LoginGuard::new(redis.clone(), &config.namespace),
+        directory: adapters::access_directory::AccessDirectory::new(redis.clone(), &config.namespace),
         public_url: config.public_url.trim_end_matches('/').to_owned(),
         widget_projects: Arc::new(Copies::new(WIDGET_PROJECT_MAX_AGE, WIDGET_PROJECT_CAPACITY)),
         consent_states: Arc::new(Copies::new(CONSENT_STATE_MAX_AGE, CONSENT_STATE_CAPACITY)),
-        consent_ledger: domain::consent_ledger::ConsentLedger::start(pool, tasks).map_err(ServiceError::Setup)?,
+        consent_ledger: adapters::consent_ledger::ConsentLedger::start(pool, tasks).map_err(ServiceError::Setup)?,
         service_secret_digest: domain::secret::hash(config.service_secret()?),
         tasks: tasks.clone(),
     };
@@ -118,7 +120,7 @@ async fn serve(service: &mut Foundation) -> Result<GrpcApi, ServiceError> {
 
     let mailer_pool =
         causerie_db::connect(config, Service::Accounts, causerie_runtime::DatabaseRole::Mailer, 2).await?;
-    let mailer = domain::mail::Mailer::new(mailer_pool, &config.smtp_url, &config.mail_from, clock.clone())
+    let mailer = adapters::mailer::Mailer::new(mailer_pool, &config.smtp_url, &config.mail_from, clock.clone())
         .map_err(ServiceError::Setup)?;
     service.relay_outbox().await?;
     service.spawn(mailer.run(service.shutdown.clone()));

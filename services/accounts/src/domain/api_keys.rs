@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditEvent};
+use crate::domain::tenancy::TenantStatus;
 use crate::domain::{Name, page, secret, sign_in};
 use crate::store::api_keys::{self as api_key_store, ApiKeyRow, NewApiKey};
 
@@ -120,7 +121,7 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<sign_in::Issued
     let refused = || Error::unauthenticated("the API key is invalid or revoked");
     let (tenant_id, key_hash) = secret::parse(secret::API_KEY, key).ok_or_else(refused)?;
     match crate::store::tenant_by_id(&state.pool, tenant_id).await? {
-        Some(tenant) if tenant.status == "active" => {}
+        Some(tenant) if tenant.status == TenantStatus::Active => {}
         _ => return Err(refused()),
     }
     let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;

@@ -1,25 +1,28 @@
-//! The rules of identity: what a valid slug, e-mail address, name or password is, checked once
-//! at the edge, and how passwords are hashed.
+//! The accounts service's rules, one module per aggregate (tenants, users, sessions, projects, the
+//! privacy policy, consents...), and the values every one of them checks once at the edge: a
+//! slug, an e-mail address, a name. The SQL is in `store`, Redis, SMTP and threads in `adapters`.
 
 pub mod actor;
 pub mod api_keys;
 pub mod audit;
-pub mod brute_force;
-pub mod consent_ledger;
-pub mod directory;
+pub mod consents;
 pub mod legal;
 pub mod mail;
 pub mod page;
 pub mod password;
-pub mod privacy;
-pub mod register;
+pub mod privacy_policy;
+pub mod processing_register;
+pub mod projects;
 pub mod secret;
 pub mod service_tokens;
 pub mod sign_in;
+pub mod subprocessors;
 pub mod support;
 pub mod tenancy;
+pub mod tenant_features;
 pub mod totp;
 pub mod users;
+pub mod widget_projects;
 
 use causerie_core::Error;
 

@@ -2,13 +2,15 @@
 //! enrolled), tenant users with their tenant's slug, refresh-token rotation and logout. An unknown
 //! e-mail, an unknown tenant and a wrong password get the same answer, after the same work.
 
-use causerie_auth::{Audience, Role, TokenRequest};
+use causerie_auth::{Audience, TokenRequest};
 use causerie_core::{Error, StaffId, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::password::{Password, Verdict};
+use crate::adapters::password_hashing::Verdict;
+use crate::domain::password::Password;
+use crate::domain::tenancy::TenantStatus;
 use crate::domain::{secret, totp};
 use crate::store::sessions::{self as session_store, NewRefreshToken};
 use crate::store::users::{self as user_store, UserRow};
@@ -105,8 +107,9 @@ pub async fn login(
     let password = Password::attempt(password)?;
     let attempt = state.login_guard.attempt(tenant_slug.trim(), email, source_address);
     state.login_guard.begin(&attempt).await?;
-    let tenant =
-        store::tenant_by_slug(&state.pool, tenant_slug.trim()).await?.filter(|tenant| tenant.status == "active");
+    let tenant = store::tenant_by_slug(&state.pool, tenant_slug.trim())
+        .await?
+        .filter(|tenant| tenant.status == TenantStatus::Active);
     let user = match &tenant {
         Some(tenant) => {
             let mut transaction = causerie_db::tenant_tx(&state.pool, tenant.id.into()).await?;
@@ -153,7 +156,7 @@ async fn issue_session(
 ) -> Result<IssuedTokens, Error> {
     let now = state.clock.now();
     let tenant_id = TenantId::from(user.tenant_id);
-    let role: Role = user.role.parse().map_err(Error::internal)?;
+    let role = user.role;
     let (current_version, accepted_version) = legal_store::versions(transaction, user.id).await?;
     let refresh = secret::generate(secret::REFRESH_TOKEN, tenant_id)?;
     session_store::insert_refresh_token(
@@ -221,7 +224,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<IssuedToke
 
 async fn active_tenant(state: &AppState, tenant_id: TenantId) -> Result<(), Error> {
     match store::tenant_by_id(&state.pool, tenant_id).await? {
-        Some(tenant) if tenant.status == "active" => Ok(()),
+        Some(tenant) if tenant.status == TenantStatus::Active => Ok(()),
         _ => Err(invalid_refresh_token()),
     }
 }

@@ -12,6 +12,41 @@ use crate::domain::{Email, Name, Slug};
 use crate::store::users::{self as user_store, NewUser};
 use crate::store::{self, NewTenant, TenantRow};
 
+/// Whether a tenant's users and widgets work. Support suspends a tenant (unpaid, or at its
+/// request) without touching its data; the contract's end is a retention matter, not a status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+impl TenantStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    /// A status as support sends it.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        match text.trim() {
+            "active" => Ok(Self::Active),
+            "suspended" => Ok(Self::Suspended),
+            _ => Err(Error::invalid_field("status", "must be active or suspended")),
+        }
+    }
+}
+
+/// For a status read from the `tenants.status` column.
+impl TryFrom<String> for TenantStatus {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text).map_err(|_| format!("unknown tenant status {text:?}"))
+    }
+}
+
 pub struct TenantRequest {
     pub name: String,
     pub slug: String,

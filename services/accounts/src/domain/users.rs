@@ -13,6 +13,7 @@ use crate::AppState;
 use crate::domain::actor::Actor;
 use crate::domain::audit::{self, AuditEvent};
 use crate::domain::password::Password;
+use crate::domain::tenancy::TenantStatus;
 use crate::domain::{Email, Name, mail, page, secret, sign_in};
 use crate::store::users::{self as user_store, NewUser, UserChanges, UserRow};
 use crate::store::{api_keys as api_key_store, sessions as session_store};
@@ -102,7 +103,7 @@ fn project_ids(field: &str, values: &[String]) -> Result<Vec<Uuid>, Error> {
 
 /// Every project a user is limited to must be one of the tenant's.
 async fn check_projects_exist(transaction: &mut sqlx::PgConnection, project_ids: &[Uuid]) -> Result<(), Error> {
-    let known = crate::store::privacy::count_projects(transaction, project_ids).await?;
+    let known = crate::store::projects::count_projects(transaction, project_ids).await?;
     if usize::try_from(known).ok() != Some(project_ids.len()) {
         return Err(Error::invalid_field("project_ids", "names a project this tenant does not have"));
     }
@@ -312,7 +313,7 @@ pub async fn update(state: &AppState, actor: &Actor, id: &str, update: UserUpdat
         .await?
         .filter(|user| !user.is_erased())
         .ok_or_else(|| Error::not_found("no such user"))?;
-    if before.role == Role::Admin.as_str()
+    if before.role == Role::Admin
         && update.role.is_some_and(|role| role != Role::Admin)
         && user_store::count_live_admins(&mut transaction).await? <= 1
     {
@@ -355,7 +356,7 @@ pub async fn erase(state: &AppState, actor: &Actor, id: &str) -> Result<(), Erro
         .await?
         .filter(|user| !user.is_erased())
         .ok_or_else(|| Error::not_found("no such user"))?;
-    if user.role == Role::Admin.as_str() && user_store::count_live_admins(&mut transaction).await? <= 1 {
+    if user.role == Role::Admin && user_store::count_live_admins(&mut transaction).await? <= 1 {
         return Err(Error::conflict("the tenant's last admin cannot be erased"));
     }
     user_store::erase(&mut transaction, id, now).await?;
@@ -555,8 +556,9 @@ pub async fn request_password_reset(
         return Ok(());
     }
     let Ok(email) = Email::parse("email", email) else { return Ok(()) };
-    let Some(tenant) =
-        crate::store::tenant_by_slug(&state.pool, tenant_slug.trim()).await?.filter(|tenant| tenant.status == "active")
+    let Some(tenant) = crate::store::tenant_by_slug(&state.pool, tenant_slug.trim())
+        .await?
+        .filter(|tenant| tenant.status == TenantStatus::Active)
     else {
         return Ok(());
     };

@@ -6,7 +6,7 @@
 //! need a tenant user's, an API key's or a staff member's token.
 
 use causerie_auth::transport::caller_of;
-use causerie_auth::{Audience, Caller};
+use causerie_auth::{Audience, Caller, Role};
 use causerie_core::{Error, StaffId};
 use causerie_proto::accounts::v1 as pb;
 use causerie_proto::time::{from_timestamp, to_timestamp};
@@ -19,6 +19,7 @@ pub use privacy::PrivacyApi;
 
 use crate::AppState;
 use crate::domain::actor::Actor;
+use crate::domain::tenancy::TenantStatus;
 use crate::domain::{api_keys, audit, legal, service_tokens, sign_in, support, tenancy, users};
 use crate::store::TenantRow;
 use crate::store::api_keys::ApiKeyRow;
@@ -83,7 +84,7 @@ impl From<TenantRow> for pb::Tenant {
             id: tenant.id.to_string(),
             name: tenant.name,
             slug: tenant.slug,
-            status: tenant.status,
+            status: tenant.status.as_str().to_owned(),
             contract_end: tenant.contract_end.map(to_timestamp),
             created_at: Some(to_timestamp(tenant.created_at)),
             admin_user_id: None,
@@ -97,7 +98,7 @@ impl From<TenantRow> for pb::Tenant {
 impl From<UserRow> for pb::User {
     fn from(user: UserRow) -> Self {
         // Presence belongs to live chat, which does not report it yet.
-        let status = (user.role == "operator").then(|| "unknown".to_owned());
+        let status = (user.role == Role::Operator).then(|| "unknown".to_owned());
         Self {
             id: user.id.to_string(),
             tenant_id: user.tenant_id.to_string(),
@@ -107,7 +108,7 @@ impl From<UserRow> for pb::User {
             pseudonym: user.pseudonym,
             languages: user.languages,
             skills: user.skills,
-            role: user.role,
+            role: user.role.as_str().to_owned(),
             project_ids: user.project_ids.iter().map(ToString::to_string).collect(),
             status,
         }
@@ -256,13 +257,13 @@ impl AccountsService for AccountsApi {
         caller_of(&request, &[Audience::Staff])?;
         let request = request.into_inner();
         let changes = crate::store::TenantChanges {
-            status: request.status,
+            status: request.status.as_deref().map(TenantStatus::parse).transpose()?,
             contract_end: time("contract_end", request.contract_end)?,
             privacy_button: request.privacy_button,
             credits_sequence: request.credits_sequence,
             translation: request.translation,
         };
-        let tenant = crate::domain::privacy::update_tenant(&self.state, &request.id, changes).await?;
+        let tenant = crate::domain::tenant_features::update_tenant(&self.state, &request.id, changes).await?;
         Ok(Response::new(tenant.into()))
     }
 

@@ -4,7 +4,8 @@
 
 use causerie_auth::transport::caller_of;
 use causerie_auth::{Audience, Caller};
-use causerie_core::Error;
+use causerie_core::policy::PolicyDocument;
+use causerie_core::{Error, ErrorCode};
 use causerie_proto::accounts::v1 as pb;
 use causerie_proto::time::to_timestamp;
 use pb::privacy_service_server::PrivacyService;
@@ -13,8 +14,10 @@ use tonic::{Request, Response, Status};
 use super::Answer;
 use crate::AppState;
 use crate::domain::actor::Actor;
-use crate::domain::{privacy, register};
-use crate::store::privacy::{ConsentRow, ProjectRow, SubprocessorRow};
+use crate::domain::{consents, privacy_policy, processing_register, projects, subprocessors, widget_projects};
+use crate::store::consents::ConsentRow;
+use crate::store::projects::ProjectRow;
+use crate::store::subprocessors::SubprocessorRow;
 
 pub struct PrivacyApi {
     state: AppState,
@@ -38,7 +41,7 @@ impl From<ProjectRow> for pb::Project {
     fn from(project: ProjectRow) -> Self {
         Self {
             id: project.id.to_string(),
-            public_id: privacy::public_id(project.tenant_id, project.id),
+            public_id: projects::public_id(project.tenant_id, project.id),
             name: project.name,
             allowed_origins: project.allowed_origins,
             languages: project.languages,
@@ -83,8 +86,8 @@ fn policy_document(policy: &causerie_core::policy::PrivacyPolicy) -> Result<pb::
     Ok(pb::PolicyDocument { policy_json: serde_json::to_string(policy).map_err(Error::internal)? })
 }
 
-fn project_input(input: pb::ProjectInput) -> privacy::ProjectInput {
-    privacy::ProjectInput {
+fn project_input(input: pb::ProjectInput) -> projects::ProjectInput {
+    projects::ProjectInput {
         name: input.name,
         allowed_origins: input.allowed_origins.map(|list| list.values),
         languages: input.languages.map(|list| list.values),
@@ -104,14 +107,14 @@ fn consent_list(records: Vec<ConsentRow>) -> pb::ListConsentsResponse {
 impl PrivacyService for PrivacyApi {
     async fn create_project(&self, request: Request<pb::ProjectInput>) -> Answer<pb::Project> {
         let actor = self.actor(&request)?;
-        let project = privacy::create_project(&self.state, &actor, project_input(request.into_inner())).await?;
+        let project = projects::create_project(&self.state, &actor, project_input(request.into_inner())).await?;
         Ok(Response::new(project.into()))
     }
 
     async fn list_projects(&self, request: Request<pb::ListProjectsRequest>) -> Answer<pb::ListProjectsResponse> {
         let actor = self.actor(&request)?;
         let request = request.into_inner();
-        let (projects, next) = privacy::projects(&self.state, &actor, request.limit, &request.cursor).await?;
+        let (projects, next) = projects::projects(&self.state, &actor, request.limit, &request.cursor).await?;
         Ok(Response::new(pb::ListProjectsResponse {
             projects: projects.into_iter().map(pb::Project::from).collect(),
             next_cursor: next.unwrap_or_default(),
@@ -120,30 +123,33 @@ impl PrivacyService for PrivacyApi {
 
     async fn get_project(&self, request: Request<pb::ProjectRef>) -> Answer<pb::Project> {
         let actor = self.actor(&request)?;
-        Ok(Response::new(privacy::project(&self.state, &actor, &request.into_inner().id).await?.into()))
+        Ok(Response::new(projects::project(&self.state, &actor, &request.into_inner().id).await?.into()))
     }
 
     async fn update_project(&self, request: Request<pb::ProjectInput>) -> Answer<pb::Project> {
         let actor = self.actor(&request)?;
         let input = request.into_inner();
         let id = input.id.clone();
-        Ok(Response::new(privacy::update_project(&self.state, &actor, &id, project_input(input)).await?.into()))
+        Ok(Response::new(projects::update_project(&self.state, &actor, &id, project_input(input)).await?.into()))
     }
 
     async fn delete_project(&self, request: Request<pb::ProjectRef>) -> Answer<pb::Empty> {
         let actor = self.actor(&request)?;
-        privacy::delete_project(&self.state, &actor, &request.into_inner().id).await?;
+        projects::delete_project(&self.state, &actor, &request.into_inner().id).await?;
         Ok(Response::new(pb::Empty {}))
     }
 
     async fn get_privacy_policy(&self, request: Request<pb::GetPrivacyPolicyRequest>) -> Answer<pb::PolicyDocument> {
         let actor = self.actor(&request)?;
-        Ok(Response::new(policy_document(&privacy::policy(&self.state, &actor).await?)?))
+        Ok(Response::new(policy_document(&privacy_policy::policy(&self.state, &actor).await?)?))
     }
 
     async fn put_privacy_policy(&self, request: Request<pb::PolicyDocument>) -> Answer<pb::PolicyDocument> {
         let actor = self.actor(&request)?;
-        let policy = privacy::put_policy(&self.state, &actor, &request.into_inner().policy_json).await?;
+        let document: PolicyDocument = serde_json::from_str(&request.into_inner().policy_json).map_err(|error| {
+            Error::new(ErrorCode::InvalidRequest, format!("the policy is not well formed: {error}"))
+        })?;
+        let policy = privacy_policy::put_policy(&self.state, &actor, document).await?;
         Ok(Response::new(policy_document(&policy)?))
     }
 
@@ -153,7 +159,8 @@ impl PrivacyService for PrivacyApi {
     ) -> Answer<pb::ListPolicyVersionsResponse> {
         let actor = self.actor(&request)?;
         let request = request.into_inner();
-        let (versions, next) = privacy::policy_versions(&self.state, &actor, request.limit, &request.cursor).await?;
+        let (versions, next) =
+            privacy_policy::policy_versions(&self.state, &actor, request.limit, &request.cursor).await?;
         Ok(Response::new(pb::ListPolicyVersionsResponse {
             versions: versions
                 .into_iter()
@@ -169,7 +176,7 @@ impl PrivacyService for PrivacyApi {
 
     async fn get_policy_version(&self, request: Request<pb::GetPolicyVersionRequest>) -> Answer<pb::PolicyDocument> {
         let actor = self.actor(&request)?;
-        let policy = privacy::policy_version(&self.state, &actor, request.into_inner().version).await?;
+        let policy = privacy_policy::policy_version(&self.state, &actor, request.into_inner().version).await?;
         Ok(Response::new(policy_document(&policy)?))
     }
 
@@ -178,11 +185,11 @@ impl PrivacyService for PrivacyApi {
         request: Request<pb::ResolveWidgetProjectRequest>,
     ) -> Answer<pb::WidgetProject> {
         self.caller(&request, &[Audience::Service])?;
-        let widget = privacy::current_widget_project(&self.state, &request.into_inner().public_id).await?;
+        let widget = widget_projects::current_widget_project(&self.state, &request.into_inner().public_id).await?;
         Ok(Response::new(pb::WidgetProject {
             tenant_id: widget.tenant.id.to_string(),
             project_id: widget.project.id.to_string(),
-            public_id: privacy::public_id(widget.tenant.id, widget.project.id),
+            public_id: projects::public_id(widget.tenant.id, widget.project.id),
             allowed_origins: widget.project.allowed_origins,
             languages: widget.project.languages,
             policy_json: serde_json::to_string(&widget.policy).map_err(Error::internal)?,
@@ -199,14 +206,14 @@ impl PrivacyService for PrivacyApi {
         request: Request<pb::ResolveWidgetProjectRequest>,
     ) -> Answer<pb::PolicyDocument> {
         self.caller(&request, &[Audience::Service])?;
-        let widget = privacy::current_widget_project(&self.state, &request.into_inner().public_id).await?;
+        let widget = widget_projects::current_widget_project(&self.state, &request.into_inner().public_id).await?;
         Ok(Response::new(policy_document(&widget.policy)?))
     }
 
     async fn record_visitor_consent(&self, request: Request<pb::RecordConsentRequest>) -> Answer<pb::ConsentRecord> {
         self.caller(&request, &[Audience::Service])?;
         let request = request.into_inner();
-        let decision = privacy::ConsentDecision {
+        let decision = consents::ConsentDecision {
             visitor_id: &request.visitor_id,
             purpose: &request.purpose,
             granted: request.granted,
@@ -214,7 +221,7 @@ impl PrivacyService for PrivacyApi {
             source: &request.source,
             client_address: request.client_address.as_deref(),
         };
-        let record = privacy::record_consent(&self.state, &request.public_id, &decision).await?;
+        let record = consents::record_consent(&self.state, &request.public_id, &decision).await?;
         Ok(Response::new(record.into()))
     }
 
@@ -224,14 +231,15 @@ impl PrivacyService for PrivacyApi {
     ) -> Answer<pb::ListConsentsResponse> {
         self.caller(&request, &[Audience::Service])?;
         let request = request.into_inner();
-        let records = privacy::visitor_consents(&self.state, &request.public_id, &request.visitor_id).await?;
+        let records = consents::visitor_consents(&self.state, &request.public_id, &request.visitor_id).await?;
         Ok(Response::new(consent_list(records)))
     }
 
     async fn list_consents(&self, request: Request<pb::ListConsentsRequest>) -> Answer<pb::ListConsentsResponse> {
         let actor = self.actor(&request)?;
         let request = request.into_inner();
-        let proof = privacy::consents(&self.state, &actor, &request.visitor_id, request.limit, &request.cursor).await?;
+        let proof =
+            consents::consents(&self.state, &actor, &request.visitor_id, request.limit, &request.cursor).await?;
         let mut answer = consent_list(proof.records);
         answer.consent_texts = proof.texts;
         answer.next_cursor = proof.next_cursor.unwrap_or_default();
@@ -247,7 +255,7 @@ impl PrivacyService for PrivacyApi {
         if caller.tenant_id().is_some_and(|own| own != tenant_id) {
             return Err(Error::not_found("no such tenant").into());
         }
-        let latest = privacy::check_consent(&self.state, tenant_id, &request.visitor_id, &request.purpose).await?;
+        let latest = consents::check_consent(&self.state, tenant_id, &request.visitor_id, &request.purpose).await?;
         Ok(Response::new(match latest {
             Some((granted, text_version, recorded_at)) => {
                 pb::CheckConsentResponse { granted, text_version, recorded_at: Some(to_timestamp(recorded_at)) }
@@ -262,7 +270,7 @@ impl PrivacyService for PrivacyApi {
     ) -> Answer<pb::ProcessingRegister> {
         let actor = self.actor(&request)?;
         let format = request.into_inner().format;
-        let register = register::build(&self.state, &actor).await?;
+        let register = processing_register::build(&self.state, &actor).await?;
         let (content_type, body) = match format.as_str() {
             "" | "json" => ("application/json", serde_json::to_string_pretty(&register).map_err(Error::internal)?),
             "csv" => ("text/csv; charset=utf-8", register.to_csv()),
@@ -278,10 +286,7 @@ impl PrivacyService for PrivacyApi {
     ) -> Answer<pb::ListSubprocessorsResponse> {
         self.caller(&request, &[Audience::Staff])?;
         let request = request.into_inner();
-        let limit = crate::domain::page::limit(request.limit)?;
-        let after = Some(request.cursor.as_str()).filter(|cursor| !cursor.is_empty());
-        let rows = crate::store::privacy::subprocessors_page(&self.state.pool, after, limit + 1).await?;
-        let (rows, next_cursor) = crate::domain::page::cut(rows, limit, |row| row.id.clone());
+        let (rows, next_cursor) = subprocessors::subprocessors(&self.state, request.limit, &request.cursor).await?;
         Ok(Response::new(pb::ListSubprocessorsResponse {
             subprocessors: rows.into_iter().map(pb::Subprocessor::from).collect(),
             next_cursor: next_cursor.unwrap_or_default(),
@@ -300,8 +305,6 @@ impl PrivacyService for PrivacyApi {
             safeguard: request.safeguard.filter(|safeguard| !safeguard.trim().is_empty()),
             purpose: request.purpose,
         };
-        privacy::validate_subprocessor(&row)?;
-        crate::store::privacy::upsert_subprocessor(&self.state.pool, &row, self.state.clock.now()).await?;
-        Ok(Response::new(row.into()))
+        Ok(Response::new(subprocessors::put_subprocessor(&self.state, row).await?.into()))
     }
 }

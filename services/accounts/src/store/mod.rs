@@ -3,10 +3,13 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod consents;
 pub mod legal;
 pub mod mail;
-pub mod privacy;
+pub mod policies;
+pub mod projects;
 pub mod sessions;
+pub mod subprocessors;
 pub mod support;
 pub mod users;
 
@@ -15,12 +18,15 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::domain::tenancy::TenantStatus;
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct TenantRow {
     pub id: Uuid,
     pub name: String,
     pub slug: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: TenantStatus,
     pub contract_end: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub privacy_button: bool,
@@ -61,7 +67,7 @@ pub async fn tenant_by_slug(pool: &PgPool, slug: &str) -> Result<Option<TenantRo
 }
 
 pub struct TenantChanges {
-    pub status: Option<String>,
+    pub status: Option<TenantStatus>,
     pub contract_end: Option<DateTime<Utc>>,
     pub privacy_button: Option<bool>,
     pub credits_sequence: Option<bool>,
@@ -83,7 +89,7 @@ pub async fn update_tenant(
           returning id, name, slug, status, contract_end, created_at, privacy_button, credits_sequence, translation",
     )
     .bind(id.as_uuid())
-    .bind(&changes.status)
+    .bind(changes.status.map(TenantStatus::as_str))
     .bind(changes.contract_end)
     .bind(changes.privacy_button)
     .bind(changes.credits_sequence)

@@ -1,5 +1,6 @@
 //! Users of a tenant, always inside the tenant's transaction.
 
+use causerie_auth::Role;
 use causerie_core::{Error, TenantId, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -15,7 +16,8 @@ pub struct UserRow {
     pub pseudonym: Option<String>,
     pub languages: Vec<String>,
     pub skills: Vec<String>,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub password_hash: Option<String>,
     pub project_ids: Vec<Uuid>,
     pub erased_at: Option<DateTime<Utc>>,

@@ -16,7 +16,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
-use crate::store::privacy::{self as privacy_store, ConsentRow, NewConsent};
+use crate::store::consents::{self as consent_store, ConsentRow, NewConsent};
 
 /// Records one group holds at most.
 const GROUP: usize = 64;
@@ -149,7 +149,7 @@ impl Writer {
         // WRITE_TIMEOUT. Its group may yet have been committed; a caller who asks again adds a
         // second record of the same decision, which the ledger allows.
         let Ok(written) =
-            tokio::time::timeout(WRITE_TIMEOUT, privacy_store::record_consent_group(connection, consents)).await
+            tokio::time::timeout(WRITE_TIMEOUT, consent_store::record_consent_group(connection, consents)).await
         else {
             self.connection = None;
             return Err(Error::unavailable("PostgreSQL did not answer a consent group in time"));

@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use crate::AppState;
 use crate::domain::actor::Actor;
-use crate::domain::privacy;
-use crate::store::privacy::{self as privacy_store, SubprocessorRow};
+use crate::domain::{privacy_policy, projects};
+use crate::store::projects as project_store;
+use crate::store::subprocessors::{self as subprocessor_store, SubprocessorRow};
 
 #[derive(Serialize)]
 pub struct Register {
@@ -91,10 +92,10 @@ pub async fn build(state: &AppState, actor: &Actor) -> Result<Register, Error> {
     let tenant = crate::store::tenant_by_id(&state.pool, actor.tenant_id)
         .await?
         .ok_or_else(|| Error::not_found("no such tenant"))?;
-    let subprocessors = privacy_store::subprocessors(&state.pool).await?;
+    let subprocessors = subprocessor_store::subprocessors(&state.pool).await?;
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
-    let policy = privacy::current_policy(&mut transaction, &tenant).await?;
-    let projects = privacy_store::projects(&mut transaction, None, i64::MAX).await?;
+    let policy = privacy_policy::current_policy(&mut transaction, &tenant).await?;
+    let projects = project_store::projects(&mut transaction, None, i64::MAX).await?;
     let document = &policy.document;
     Ok(Register {
         controller: document.controller.clone(),
@@ -120,7 +121,7 @@ pub async fn build(state: &AppState, actor: &Actor) -> Result<Register, Error> {
         projects: projects
             .into_iter()
             .map(|project| RegisterProject {
-                public_id: privacy::public_id(project.tenant_id, project.id),
+                public_id: projects::public_id(project.tenant_id, project.id),
                 name: project.name,
                 allowed_origins: project.allowed_origins,
                 supervision_enabled: project.supervision_enabled,

@@ -1,0 +1,229 @@
+//! A tenant's projects, and the public id their widget is embedded with.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use causerie_auth::Scope;
+use causerie_bus::message::ProjectChanged;
+use causerie_bus::{Envelope, Message};
+use causerie_core::{Error, ErrorCode, FieldError, TenantId};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::domain::Name;
+use crate::domain::actor::Actor;
+use crate::domain::page;
+use crate::store::projects::{self as project_store, NewProject, ProjectChanges, ProjectRow};
+
+/// The id a widget is embedded with: `pk_` and the tenant and project ids, so the project is found
+/// inside its tenant's transaction without any table readable across tenants.
+pub fn public_id(tenant_id: Uuid, project_id: Uuid) -> String {
+    let mut bytes = [0_u8; 32];
+    bytes[..16].copy_from_slice(tenant_id.as_bytes());
+    bytes[16..].copy_from_slice(project_id.as_bytes());
+    format!("pk_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+pub fn parse_public_id(text: &str) -> Option<(TenantId, Uuid)> {
+    let bytes = URL_SAFE_NO_PAD.decode(text.trim().strip_prefix("pk_")?).ok()?;
+    let tenant = Uuid::from_slice(bytes.get(..16)?).ok()?;
+    let project = Uuid::from_slice(bytes.get(16..32)?).ok()?;
+    (bytes.len() == 32).then_some((tenant.into(), project))
+}
+
+/// An origin allowed to embed a widget: `https://host[:port]`, or `http://localhost[:port]` for
+/// development. Exactly what browsers send in `Origin`: no path, no trailing slash.
+fn origins(values: &[String]) -> Result<Vec<String>, Error> {
+    if values.len() > 50 {
+        return Err(Error::invalid_field("allowed_origins", "at most 50 origins"));
+    }
+    let mut origins: Vec<String> = Vec::with_capacity(values.len());
+    for value in values {
+        let origin = value.trim().to_lowercase();
+        let host = origin.strip_prefix("https://").or_else(|| {
+            origin.strip_prefix("http://").filter(|host| *host == "localhost" || host.starts_with("localhost:"))
+        });
+        let valid = host.is_some_and(|host| {
+            !host.is_empty()
+                && host.len() <= 253
+                && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+        });
+        if !valid {
+            return Err(Error::invalid_field(
+                "allowed_origins",
+                format!("{value:?} is not an origin such as https://www.example.org"),
+            ));
+        }
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    Ok(origins)
+}
+
+fn languages(values: &[String]) -> Result<Vec<String>, Error> {
+    let mut tags: Vec<String> = Vec::with_capacity(values.len());
+    for value in values {
+        let tag = value.trim().to_lowercase();
+        let valid = (2..=35).contains(&tag.len()) && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !valid || values.len() > 30 {
+            return Err(Error::invalid_field("languages", format!("{value:?} is not a language tag such as \"fr\"")));
+        }
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    Ok(tags)
+}
+
+fn project_id(text: &str) -> Result<Uuid, Error> {
+    Uuid::try_parse(text.trim()).map_err(|_| Error::not_found("no such project"))
+}
+
+pub struct ProjectInput {
+    pub name: Option<String>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub languages: Option<Vec<String>>,
+    pub supervision_enabled: Option<bool>,
+}
+
+struct ValidProject {
+    name: Option<Name>,
+    allowed_origins: Option<Vec<String>>,
+    languages: Option<Vec<String>>,
+}
+
+fn validate_project(input: &ProjectInput) -> Result<ValidProject, Error> {
+    let name = input.name.as_deref().map(|name| Name::parse("name", name)).transpose();
+    let allowed_origins = input.allowed_origins.as_deref().map(origins).transpose();
+    let languages = input.languages.as_deref().map(languages).transpose();
+    match (name, allowed_origins, languages) {
+        (Ok(name), Ok(allowed_origins), Ok(languages)) => Ok(ValidProject { name, allowed_origins, languages }),
+        (name, allowed_origins, languages) => {
+            let errors: Vec<FieldError> = [name.err(), allowed_origins.err(), languages.err()]
+                .into_iter()
+                .flatten()
+                .flat_map(|error| error.field_errors().to_vec())
+                .collect();
+            Err(Error::with_field_errors(ErrorCode::InvalidRequest, errors))
+        }
+    }
+}
+
+pub async fn create_project(state: &AppState, actor: &Actor, input: ProjectInput) -> Result<ProjectRow, Error> {
+    actor.require_editor_or_scope(Scope::ProjectsWrite)?;
+    let valid = validate_project(&input)?;
+    let name = valid.name.ok_or_else(|| Error::invalid_field("name", "is required"))?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    let project = project_store::insert_project(
+        &mut transaction,
+        &NewProject {
+            tenant_id: actor.tenant_id.as_uuid(),
+            name: name.as_str(),
+            allowed_origins: valid.allowed_origins.as_deref().unwrap_or_default(),
+            languages: valid.languages.as_deref().unwrap_or_default(),
+            supervision_enabled: input.supervision_enabled.unwrap_or(false),
+            now: state.clock.now(),
+        },
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(project)
+}
+
+/// A page of the tenant's projects, in id order.
+pub async fn projects(
+    state: &AppState,
+    actor: &Actor,
+    limit: u32,
+    cursor: &str,
+) -> Result<(Vec<ProjectRow>, Option<String>), Error> {
+    actor.require_user_or_scope(Scope::ProjectsRead)?;
+    let limit = page::limit(limit)?;
+    let after = page::id_cursor(cursor)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    let rows = project_store::projects(&mut transaction, after, limit + 1).await?;
+    Ok(page::cut(rows, limit, |project| project.id.to_string()))
+}
+
+pub async fn project(state: &AppState, actor: &Actor, id: &str) -> Result<ProjectRow, Error> {
+    actor.require_user_or_scope(Scope::ProjectsRead)?;
+    let id = project_id(id)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    project_store::project(&mut transaction, id).await?.ok_or_else(|| Error::not_found("no such project"))
+}
+
+pub async fn update_project(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    input: ProjectInput,
+) -> Result<ProjectRow, Error> {
+    actor.require_editor_or_scope(Scope::ProjectsWrite)?;
+    let id = project_id(id)?;
+    let valid = validate_project(&input)?;
+    let changes = ProjectChanges {
+        name: valid.name.as_ref().map(Name::as_str),
+        allowed_origins: valid.allowed_origins.as_deref(),
+        languages: valid.languages.as_deref(),
+        supervision_enabled: input.supervision_enabled,
+    };
+    let now = state.clock.now();
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    let project = project_store::update_project(&mut transaction, id, &changes, now)
+        .await?
+        .ok_or_else(|| Error::not_found("no such project"))?;
+    announce_project_change(&mut transaction, actor.tenant_id, id, false, now).await?;
+    transaction.commit().await?;
+    state.forget_widget_projects(actor.tenant_id);
+    Ok(project)
+}
+
+pub async fn delete_project(state: &AppState, actor: &Actor, id: &str) -> Result<(), Error> {
+    actor.require_editor_or_scope(Scope::ProjectsWrite)?;
+    let id = project_id(id)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    if !project_store::delete_project(&mut transaction, id).await? {
+        return Err(Error::not_found("no such project"));
+    }
+    announce_project_change(&mut transaction, actor.tenant_id, id, true, state.clock.now()).await?;
+    transaction.commit().await?;
+    state.forget_widget_projects(actor.tenant_id);
+    Ok(())
+}
+
+/// Tells every replica that caches widget projects (gateways, accounts) to read this one again.
+async fn announce_project_change(
+    transaction: &mut PgConnection,
+    tenant_id: TenantId,
+    project_id: Uuid,
+    deleted: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    let message = Message::ProjectChangedV1(ProjectChanged { tenant_id, project_id, deleted });
+    causerie_bus::enqueue(transaction, &Envelope::new(tenant_id, crate::PRODUCER, now, message))
+        .await
+        .map_err(Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_id_carries_its_tenant_and_project() {
+        let (tenant, project) = (Uuid::now_v7(), Uuid::now_v7());
+        let id = public_id(tenant, project);
+        assert_eq!(parse_public_id(&id), Some((tenant.into(), project)));
+        assert_eq!(parse_public_id("pk_short"), None);
+        assert_eq!(parse_public_id(&id.replace("pk_", "xx_")), None);
+    }
+
+    #[test]
+    fn origins_are_exact_and_https() {
+        assert_eq!(origins(&["https://WWW.example.org".into()]).unwrap(), ["https://www.example.org"]);
+        assert!(origins(&["http://localhost:3000".into()]).is_ok());
+        assert!(origins(&["http://www.example.org".into()]).is_err());
+        assert!(origins(&["https://www.example.org/path".into()]).is_err());
+    }
+}
