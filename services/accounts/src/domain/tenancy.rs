@@ -30,7 +30,7 @@ impl TenantStatus {
 
     /// A status as support sends it.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        match text.trim() {
+        match text {
             "active" => Ok(Self::Active),
             "suspended" => Ok(Self::Suspended),
             _ => Err(Error::invalid_field("status", "must be active or suspended")),
