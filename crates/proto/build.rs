@@ -6,6 +6,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         proto_root.join("causerie/accounts/v1/accounts.proto"),
         proto_root.join("causerie/accounts/v1/privacy.proto"),
+        proto_root.join("causerie/assistant/v1/assistant.proto"),
         proto_root.join("causerie/retention/v1/retention.proto"),
     ];
     let descriptors = protox::compile(files, [&proto_root])?;

@@ -316,6 +316,7 @@ const PUBLIC_OPERATIONS: &[(&str, &str)] = &[
     ("get", "/widget/v1/privacy"),
     ("post", "/widget/v1/consents"),
     ("get", "/widget/v1/consents"),
+    ("post", "/widget/v1/messages"),
     ("post", "/admin/v1/auth/login"),
 ];
 

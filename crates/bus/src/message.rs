@@ -62,6 +62,9 @@ pub enum Message {
     /// Support changed a tenant's status or features; services drop their cached copy.
     #[serde(rename = "tenant.updated")]
     TenantUpdatedV1(TenantUpdated),
+    /// A project's knowledge base changed; every assistant replica rebuilds the project's index.
+    #[serde(rename = "knowledge_base.changed")]
+    KnowledgeBaseChangedV1(KnowledgeBaseChanged),
     /// Erase everything a service holds about a data subject, then answer with a receipt.
     #[serde(rename = "erasure.requested")]
     ErasureRequestedV1(SubjectRequest),
@@ -93,7 +96,10 @@ pub enum Delivery {
 impl Message {
     pub const fn delivery(&self) -> Delivery {
         match self {
-            Self::PolicyUpdatedV1(_) | Self::ProjectChangedV1(_) | Self::TenantUpdatedV1(_) => Delivery::Broadcast,
+            Self::PolicyUpdatedV1(_)
+            | Self::ProjectChangedV1(_)
+            | Self::TenantUpdatedV1(_)
+            | Self::KnowledgeBaseChangedV1(_) => Delivery::Broadcast,
             Self::TenantCreatedV1(_)
             | Self::UserErasedV1(_)
             | Self::ErasureRequestedV1(_)
@@ -112,6 +118,7 @@ impl Message {
             Self::PolicyUpdatedV1(_) => "policy.updated",
             Self::ProjectChangedV1(_) => "project.changed",
             Self::TenantUpdatedV1(_) => "tenant.updated",
+            Self::KnowledgeBaseChangedV1(_) => "knowledge_base.changed",
             Self::ErasureRequestedV1(_) => "erasure.requested",
             Self::ErasureCompletedV1(_) => "erasure.completed",
             Self::ExportRequestedV1(_) => "export.requested",
@@ -133,6 +140,12 @@ pub struct ProjectChanged {
     pub tenant_id: TenantId,
     pub project_id: Uuid,
     pub deleted: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KnowledgeBaseChanged {
+    pub tenant_id: TenantId,
+    pub project_id: Uuid,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -247,6 +260,7 @@ mod tests {
             | Message::PolicyUpdatedV1(_)
             | Message::ProjectChangedV1(_)
             | Message::TenantUpdatedV1(_) => &["accounts"],
+            Message::KnowledgeBaseChangedV1(_) => &["assistant"],
             Message::ErasureRequestedV1(_) | Message::ExportRequestedV1(_) | Message::SweepRequestedV1(_) => {
                 &["retention"]
             }
@@ -272,6 +286,7 @@ mod tests {
             Message::PolicyUpdatedV1(PolicyUpdated { tenant_id, version: 1 }),
             Message::ProjectChangedV1(ProjectChanged { tenant_id, project_id: Uuid::now_v7(), deleted: false }),
             Message::TenantUpdatedV1(TenantUpdated { tenant_id }),
+            Message::KnowledgeBaseChangedV1(KnowledgeBaseChanged { tenant_id, project_id: Uuid::now_v7() }),
             Message::ErasureRequestedV1(request.clone()),
             Message::ErasureCompletedV1(ErasureReceipt {
                 request_id: request.request_id,

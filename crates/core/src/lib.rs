@@ -5,7 +5,9 @@ pub mod clock;
 pub mod cookies;
 pub mod error;
 pub mod id;
+pub mod page;
 pub mod policy;
+pub mod public_id;
 pub mod retention;
 pub mod sql;
 

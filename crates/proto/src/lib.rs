@@ -6,6 +6,12 @@ pub mod accounts {
     }
 }
 
+pub mod assistant {
+    pub mod v1 {
+        tonic::include_proto!("causerie.assistant.v1");
+    }
+}
+
 pub mod retention {
     pub mod v1 {
         tonic::include_proto!("causerie.retention.v1");

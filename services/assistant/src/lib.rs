@@ -1,13 +1,32 @@
-//! The assistant service. It owns knowledge bases, scenarios, notifications, anonymous inputs and supervised sessions; for now it
-//! serves only the foundation every service has (its migrated database, clock, bus, gRPC health,
-//! readiness and metrics), and the rest arrives with the issues that build it.
+//! The assistant service: each project's knowledge base, and the replies to visitors' questions
+//! matched against it. Scenarios, notifications, supervision and the connectors arrive with the
+//! rest of the assistant issue.
+//!
+//! Its layout is the one every backend service follows (`docs/architecture.md`): `grpc` and
+//! `events` are its two doors, `domain` holds the rules, `store` the SQL.
 
+mod domain;
+mod events;
+mod grpc;
+mod store;
+
+use std::sync::Arc;
+
+use causerie_auth::{Audience, ServiceToken};
+use causerie_core::Clock;
 use causerie_db::{DatabaseError, ServiceError};
+use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
+use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
+use causerie_proto::assistant::v1::knowledge_base_service_server::KnowledgeBaseServiceServer;
 use causerie_runtime::{Config, Service};
 use causerie_service::GrpcApi;
+use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+/// The matching engine, public for its benchmark and its accuracy report.
+pub use domain::matching;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -15,9 +34,54 @@ pub async fn migrate(config: &Config) -> Result<(), DatabaseError> {
     causerie_db::migrate(config, Service::Assistant, &MIGRATOR).await
 }
 
+/// What every request handler shares; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState(Arc<Shared>);
+
+pub(crate) struct Shared {
+    pub pool: PgPool,
+    pub clock: Clock,
+    pub projects: domain::projects::Projects,
+    pub index: domain::matching::KnowledgeIndex,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Serves the assistant on `listener` until `shutdown` fires, then waits for its tasks.
 pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServiceError> {
-    causerie_service::run(config, Service::Assistant, &MIGRATOR, listener, shutdown, async |_| {
-        Ok(GrpcApi::new(&[], tonic::service::Routes::default()))
+    causerie_service::run(config, Service::Assistant, &MIGRATOR, listener, shutdown, async |service| {
+        let accounts = tonic::transport::Endpoint::from_shared(service.config.service_url(Service::Accounts))
+            .map_err(|error| ServiceError::Setup(causerie_core::Error::internal(error)))?
+            .connect_lazy();
+        let secret = service.config.service_secret()?;
+        let service_token = ServiceToken::new(
+            AccountsServiceClient::new(accounts.clone()),
+            Service::Assistant.name(),
+            secret.to_owned(),
+            service.clock.clone(),
+        );
+        let projects = domain::projects::Projects::new(PrivacyServiceClient::new(accounts), service_token);
+        service.spawn(projects.clone().follow_changes(service.bus.clone(), service.shutdown.clone()));
+        let state = AppState(Arc::new(Shared {
+            pool: service.pool.clone(),
+            clock: service.clock.clone(),
+            projects,
+            index: domain::matching::KnowledgeIndex::default(),
+        }));
+        // Every project's index is built before the service answers; the broadcasts keep it.
+        domain::entries::reindex_all(&state).await.map_err(ServiceError::Setup)?;
+        service.spawn(events::follow_knowledge_bases(state.clone(), service.bus.clone(), service.shutdown.clone()));
+        service.consume(events::AssistantHandler { clock: service.clock.clone() });
+        service.relay_outbox().await?;
+        let interceptor = service.verify_tokens(&[Audience::Tenant, Audience::Service]);
+        let api = KnowledgeBaseServiceServer::with_interceptor(grpc::KnowledgeBaseApi::new(state), interceptor);
+        Ok(GrpcApi::new(&["causerie.assistant.v1.KnowledgeBaseService"], tonic::service::Routes::new(api)))
     })
     .await
 }

@@ -14,6 +14,7 @@ use causerie_auth::ServiceToken;
 use causerie_bus::{Bus, Topology};
 use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
 use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
+use causerie_proto::assistant::v1::knowledge_base_service_client::KnowledgeBaseServiceClient;
 use causerie_runtime::{Config, Service};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -59,6 +60,8 @@ async fn serve(
     let redis = redis::aio::ConnectionManager::new(redis_client).await?;
     let accounts_channel =
         tonic::transport::Endpoint::from_shared(config.service_url(Service::Accounts))?.connect_lazy();
+    let assistant_channel =
+        tonic::transport::Endpoint::from_shared(config.service_url(Service::Assistant))?.connect_lazy();
     let verifier = causerie_auth::verifier_from_accounts(
         config.service_url(Service::Accounts),
         clock.clone(),
@@ -92,6 +95,7 @@ async fn serve(
         ),
         service_token,
         privacy,
+        assistant: KnowledgeBaseServiceClient::new(assistant_channel),
         accounts_health: tonic_health::pb::health_client::HealthClient::new(accounts_channel),
         verifier,
         widget_limits: state::WidgetLimits {

@@ -6,6 +6,7 @@ use causerie_auth::Verifier;
 use causerie_auth::transport::HasVerifier;
 use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
 use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
+use causerie_proto::assistant::v1::knowledge_base_service_client::KnowledgeBaseServiceClient;
 use tonic::transport::Channel;
 
 use crate::caller::access::AccessDirectory;
@@ -33,6 +34,7 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     pub accounts: AccountsServiceClient<Channel>,
     pub privacy: PrivacyServiceClient<Channel>,
+    pub assistant: KnowledgeBaseServiceClient<Channel>,
     pub widget_projects: crate::widget_projects::WidgetProjects,
     /// Shown on the calls made for callers who have no token of their own (`upstream::for_service`).
     pub service_token: causerie_auth::ServiceToken,

@@ -8,7 +8,7 @@ pub mod audit;
 pub mod consents;
 pub mod legal;
 pub mod mail;
-pub mod page;
+pub use causerie_core::page;
 pub mod password;
 pub mod privacy_policy;
 pub mod processing_register;

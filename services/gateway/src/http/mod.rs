@@ -9,6 +9,7 @@
 mod admin;
 mod api_keys;
 mod audit;
+mod knowledge_base;
 mod legal;
 pub mod openapi;
 mod privacy;
@@ -70,6 +71,7 @@ pub fn routers(state: AppState) -> (Router, Router) {
         .merge(api_keys::router())
         .merge(audit::router())
         .merge(projects::router())
+        .merge(knowledge_base::router())
         .merge(privacy::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), crate::caller::require_tenant_caller));
     let public = Router::new()

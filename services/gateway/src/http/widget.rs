@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/widget/v1/projects/{public_id}/sessions", post(start_session).options(preflight))
         .route("/widget/v1/privacy", get(privacy_credits).options(preflight))
         .route("/widget/v1/consents", post(record_consent).get(current_consents).options(preflight))
+        .route("/widget/v1/messages", post(send_message).options(preflight))
         // The limits inside, so that a 429 gets its CORS headers and the widget can read it.
         .layer(axum::middleware::from_fn_with_state(state.clone(), widget_limits))
         .layer(axum::middleware::from_fn_with_state(state, cors_on_errors))
@@ -540,6 +541,74 @@ async fn current_consents(State(state): State<AppState>, headers: HeaderMap) -> 
         }
     }
     Ok((AppendHeaders(cors(&headers)), Json(CurrentConsents { visitor_id, items })).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRequest {
+    /// What the visitor typed.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub text: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Suggestion {
+    pub entry_id: String,
+    pub question: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AssistantReply {
+    /// `answer` when an entry answers the question, `fallback` when none does clearly enough.
+    pub kind: String,
+    pub text: String,
+    pub entry_id: Option<String>,
+    /// The best entry's score, 0..1.
+    pub confidence: f64,
+    /// With a fallback: the likeliest entries, for the visitor to choose from.
+    pub suggestions: Vec<Suggestion>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageResponse {
+    pub reply: AssistantReply,
+}
+
+/// The assistant's reply to what the visitor typed. The question is kept only masked and
+/// unlinked from the visitor, for the statistics.
+#[utoipa::path(post, path = "/widget/v1/messages", tag = "widget", request_body = MessageRequest,
+    responses((status = 200, body = MessageResponse), (status = 401, description = "unauthenticated: no session"),
+              (status = 403, description = "forbidden: origin not allowed"), (status = 422, description = "invalid_request"),
+              (status = 429, description = "rate_limited")))]
+async fn send_message(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<MessageRequest>,
+) -> Result<Response, Error> {
+    let public_id = widget_public_id(&headers, None)?;
+    let resolved = state.widget_projects.resolve(&public_id).await?;
+    check_write_origin(&headers, &resolved.project.allowed_origins)?;
+    visitor(&headers, &resolved)?;
+    let message = causerie_proto::assistant::v1::MatchRequest {
+        tenant_id: resolved.project.tenant_id.clone(),
+        project_id: resolved.project.project_id.clone(),
+        text: body.text,
+        language: None,
+    };
+    let reply = state.assistant.clone().r#match(for_service(&state.service_token, message, None).await?).await?;
+    let reply = reply.into_inner();
+    let reply = AssistantReply {
+        kind: reply.kind,
+        text: reply.text,
+        entry_id: reply.entry_id,
+        confidence: reply.confidence,
+        suggestions: reply
+            .suggestions
+            .into_iter()
+            .map(|suggestion| Suggestion { entry_id: suggestion.entry_id, question: suggestion.question })
+            .collect(),
+    };
+    Ok((AppendHeaders(cors(&headers)), Json(MessageResponse { reply })).into_response())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! the default) and an opaque cursor. A page is fetched with one row more than asked, which tells
 //! whether another page follows.
 
-use causerie_core::Error;
+use crate::Error;
 use uuid::Uuid;
 
 pub const DEFAULT: u32 = 50;

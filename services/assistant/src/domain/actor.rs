@@ -1,0 +1,71 @@
+//! Who acts on a knowledge base: admins and contributors write it, every tenant user reads it
+//! (operators answer visitors with it), and an API key does what its scopes say. A user limited
+//! to some projects sees no other: those answer `404`, like another tenant's.
+
+use causerie_auth::{Caller, Role, Scope};
+use causerie_core::{Error, ProjectId, TenantId};
+use uuid::Uuid;
+
+pub struct Actor {
+    pub tenant_id: TenantId,
+    identity: Identity,
+}
+
+enum Identity {
+    User { user_id: Uuid, role: Role, project_ids: Vec<ProjectId> },
+    ApiKey { scopes: Vec<Scope> },
+}
+
+/// What the caller means to do with a knowledge base.
+#[derive(Clone, Copy)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Actor {
+    pub fn from_caller(caller: Caller) -> Result<Self, Error> {
+        match caller {
+            Caller::TenantUser { tenant_id, user_id, role, project_ids, .. } => {
+                Ok(Self { tenant_id, identity: Identity::User { user_id: user_id.as_uuid(), role, project_ids } })
+            }
+            Caller::ApiKey { tenant_id, scopes, .. } => Ok(Self { tenant_id, identity: Identity::ApiKey { scopes } }),
+            Caller::Staff { .. } | Caller::Service { .. } => {
+                Err(Error::unauthenticated("a tenant user's token or an API key is required"))
+            }
+        }
+    }
+
+    /// The user who writes, recorded as the entry's author; none for an API key.
+    pub fn author_id(&self) -> Option<Uuid> {
+        match &self.identity {
+            Identity::User { user_id, .. } => Some(*user_id),
+            Identity::ApiKey { .. } => None,
+        }
+    }
+
+    /// `403` unless the caller may `access` knowledge bases; `404` for a project the user is
+    /// kept out of.
+    pub fn require(&self, access: Access, project_id: ProjectId) -> Result<(), Error> {
+        let scope = match access {
+            Access::Read => Scope::KnowledgeBaseRead,
+            Access::Write => Scope::KnowledgeBaseWrite,
+        };
+        match (&self.identity, access) {
+            (Identity::User { project_ids, .. }, _)
+                if !project_ids.is_empty() && !project_ids.contains(&project_id) =>
+            {
+                Err(Error::not_found("no such project"))
+            }
+            (Identity::User { .. }, Access::Read)
+            | (Identity::User { role: Role::Admin | Role::Contributor, .. }, _) => Ok(()),
+            (Identity::User { .. }, Access::Write) => {
+                Err(Error::forbidden("only a tenant admin or contributor may change a knowledge base"))
+            }
+            (Identity::ApiKey { scopes }, _) if scopes.contains(&scope) => Ok(()),
+            (Identity::ApiKey { .. }, _) => {
+                Err(Error::forbidden(format!("this API key lacks the {} scope", scope.as_str())))
+            }
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! A project's knowledge base: its entries, checked on the way in, written with the event that
+//! tells every replica to rebuild the project's index, and indexed on this replica before the
+//! caller is answered, so that a search right after an edit sees it.
+
+use std::collections::HashMap;
+
+use causerie_bus::message::KnowledgeBaseChanged;
+use causerie_bus::{Envelope, Message};
+use causerie_core::{Error, ErrorCode, FieldError, ProjectId, TenantId, page};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::domain::actor::{Access, Actor};
+use crate::domain::matching::{EntryText, ProjectIndex};
+use crate::domain::projects::Project;
+use crate::store;
+
+const MAX_QUESTION: usize = 500;
+const MAX_ANSWER: usize = 10_000;
+const MAX_VARIANTS: usize = 100;
+const MAX_TAGS: usize = 20;
+const MAX_TAG: usize = 50;
+/// Separates the items of a list in a CSV cell (API.md), so no item may hold it.
+const LIST_SEPARATOR: char = '|';
+/// An import larger than this is split by the caller.
+pub const MAX_IMPORT: usize = 5_000;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntryFields {
+    pub question: String,
+    pub variants: Vec<String>,
+    pub answer: String,
+    pub language: String,
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub id: Uuid,
+    pub project_id: ProjectId,
+    pub fields: EntryFields,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl EntryFields {
+    /// The fields trimmed and checked against the project, or every problem, each named
+    /// `prefix` + field (`entries[3].language` in an import).
+    fn checked(self, project: &Project, prefix: &str) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut problem = |field: String, message: String| errors.push(FieldError { field, message });
+        let question = self.question.trim().to_owned();
+        if question.is_empty() || question.chars().count() > MAX_QUESTION {
+            problem(format!("{prefix}question"), format!("must be 1 to {MAX_QUESTION} characters"));
+        }
+        let answer = self.answer.trim().to_owned();
+        if answer.is_empty() || answer.chars().count() > MAX_ANSWER {
+            problem(format!("{prefix}answer"), format!("must be 1 to {MAX_ANSWER} characters"));
+        }
+        let language = self.language.trim().to_ascii_lowercase();
+        if !project.languages.is_empty() && !project.languages.contains(&language) {
+            problem(
+                format!("{prefix}language"),
+                format!("must be one of the project's languages: {}", project.languages.join(", ")),
+            );
+        } else if !(language.len() == 2 && language.bytes().all(|byte| byte.is_ascii_lowercase())) {
+            problem(format!("{prefix}language"), "must be a two-letter language code such as fr".to_owned());
+        }
+        if self.variants.len() > MAX_VARIANTS {
+            problem(format!("{prefix}variants"), format!("at most {MAX_VARIANTS} variants"));
+        }
+        let mut variants: Vec<String> = Vec::with_capacity(self.variants.len());
+        for (position, variant) in self.variants.iter().enumerate() {
+            let variant = variant.trim();
+            if variant.is_empty() || variant.chars().count() > MAX_QUESTION {
+                problem(format!("{prefix}variants[{position}]"), format!("must be 1 to {MAX_QUESTION} characters"));
+            } else if variant.contains(LIST_SEPARATOR) {
+                problem(
+                    format!("{prefix}variants[{position}]"),
+                    format!("may not contain {LIST_SEPARATOR}, which separates a list in CSV"),
+                );
+            } else if !variants.iter().any(|known| known == variant) {
+                variants.push(variant.to_owned());
+            }
+        }
+        if self.tags.len() > MAX_TAGS {
+            problem(format!("{prefix}tags"), format!("at most {MAX_TAGS} tags"));
+        }
+        let mut tags: Vec<String> = Vec::with_capacity(self.tags.len());
+        for (position, tag) in self.tags.iter().enumerate() {
+            let tag = tag.trim().to_lowercase();
+            if tag.is_empty() || tag.chars().count() > MAX_TAG {
+                problem(format!("{prefix}tags[{position}]"), format!("must be 1 to {MAX_TAG} characters"));
+            } else if tag.contains(LIST_SEPARATOR) {
+                problem(
+                    format!("{prefix}tags[{position}]"),
+                    format!("may not contain {LIST_SEPARATOR}, which separates a list in CSV"),
+                );
+            } else if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        // PostgreSQL cannot store NUL in text, and no entry has a use for it.
+        let texts = [&question, &answer].into_iter().chain(&variants).chain(&tags);
+        if texts.into_iter().any(|text| text.contains('\0')) {
+            let field = if prefix.is_empty() { "entry" } else { prefix.trim_end_matches('.') };
+            problem(field.to_owned(), "text may not contain NUL characters".to_owned());
+        }
+        if errors.is_empty() { Ok(Self { question, variants, answer, language, tags }) } else { Err(errors) }
+    }
+}
+
+fn invalid(errors: Vec<FieldError>) -> Error {
+    Error::with_field_errors(ErrorCode::InvalidRequest, errors)
+}
+
+fn no_such_entry() -> Error {
+    Error::not_found("no such entry")
+}
+
+/// An entry id from a caller: one that is no id names no entry.
+fn entry_id(text: &str) -> Result<Uuid, Error> {
+    Uuid::try_parse(text).map_err(|_| no_such_entry())
+}
+
+/// The caller's project, once the caller may `access` its knowledge base.
+async fn project_for(
+    state: &AppState,
+    actor: &Actor,
+    project_id: &str,
+    access: Access,
+) -> Result<std::sync::Arc<Project>, Error> {
+    let project = state.projects.of_tenant(actor.tenant_id, project_id).await?;
+    actor.require(access, project.id)?;
+    Ok(project)
+}
+
+fn changed(state: &AppState, tenant_id: TenantId, project_id: ProjectId) -> Envelope {
+    Envelope::new(
+        tenant_id,
+        "assistant",
+        state.clock.now(),
+        Message::KnowledgeBaseChangedV1(KnowledgeBaseChanged { tenant_id, project_id: project_id.as_uuid() }),
+    )
+}
+
+pub async fn create_entry(
+    state: &AppState,
+    actor: &Actor,
+    project_id: &str,
+    fields: EntryFields,
+) -> Result<Entry, Error> {
+    let project = project_for(state, actor, project_id, Access::Write).await?;
+    let fields = fields.checked(&project, "").map_err(invalid)?;
+    let now = state.clock.now();
+    let entry = Entry { id: Uuid::now_v7(), project_id: project.id, fields, created_at: now, updated_at: now };
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    store::insert_entry(&mut transaction, actor.tenant_id, &entry, actor.author_id()).await?;
+    causerie_bus::outbox::enqueue(&mut transaction, &changed(state, actor.tenant_id, project.id)).await?;
+    transaction.commit().await?;
+    reindex(state, actor.tenant_id, project.id).await?;
+    Ok(entry)
+}
+
+pub async fn update_entry(
+    state: &AppState,
+    actor: &Actor,
+    project_id: &str,
+    id: &str,
+    fields: EntryFields,
+) -> Result<Entry, Error> {
+    let project = project_for(state, actor, project_id, Access::Write).await?;
+    let id = entry_id(id)?;
+    let fields = fields.checked(&project, "").map_err(invalid)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    let entry = store::update_entry(&mut transaction, project.id, id, &fields, actor.author_id(), state.clock.now())
+        .await?
+        .ok_or_else(no_such_entry)?;
+    causerie_bus::outbox::enqueue(&mut transaction, &changed(state, actor.tenant_id, project.id)).await?;
+    transaction.commit().await?;
+    reindex(state, actor.tenant_id, project.id).await?;
+    Ok(entry)
+}
+
+pub async fn delete_entry(state: &AppState, actor: &Actor, project_id: &str, id: &str) -> Result<(), Error> {
+    let project = project_for(state, actor, project_id, Access::Write).await?;
+    let id = entry_id(id)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    if !store::delete_entry(&mut transaction, project.id, id).await? {
+        return Err(no_such_entry());
+    }
+    causerie_bus::outbox::enqueue(&mut transaction, &changed(state, actor.tenant_id, project.id)).await?;
+    transaction.commit().await?;
+    reindex(state, actor.tenant_id, project.id).await
+}
+
+/// Adds `text` to the entry's variants (once), so that the question it came from is answered.
+pub async fn add_variant(
+    state: &AppState,
+    actor: &Actor,
+    project_id: &str,
+    id: &str,
+    text: &str,
+) -> Result<Entry, Error> {
+    let project = project_for(state, actor, project_id, Access::Write).await?;
+    let id = entry_id(id)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    let entry = store::entry(&mut transaction, project.id, id, true).await?.ok_or_else(no_such_entry)?;
+    let mut fields = entry.fields;
+    fields.variants.push(text.to_owned());
+    let fields = fields.checked(&project, "").map_err(|errors| {
+        // The only new field is the text: name it as the caller sent it.
+        invalid(
+            errors.into_iter().map(|error| FieldError { field: "text".to_owned(), message: error.message }).collect(),
+        )
+    })?;
+    let entry = store::update_entry(&mut transaction, project.id, id, &fields, actor.author_id(), state.clock.now())
+        .await?
+        .ok_or_else(no_such_entry)?;
+    causerie_bus::outbox::enqueue(&mut transaction, &changed(state, actor.tenant_id, project.id)).await?;
+    transaction.commit().await?;
+    reindex(state, actor.tenant_id, project.id).await?;
+    Ok(entry)
+}
+
+/// Writes every entry or, when one is wrong, none: the error names each bad row and field.
+pub async fn import_entries(
+    state: &AppState,
+    actor: &Actor,
+    project_id: &str,
+    rows: Vec<EntryFields>,
+) -> Result<usize, Error> {
+    let project = project_for(state, actor, project_id, Access::Write).await?;
+    if rows.len() > MAX_IMPORT {
+        return Err(Error::invalid_field("entries", format!("at most {MAX_IMPORT} entries at once")));
+    }
+    let mut errors = Vec::new();
+    let mut checked = Vec::with_capacity(rows.len());
+    for (row, fields) in rows.into_iter().enumerate() {
+        match fields.checked(&project, &format!("entries[{row}].")) {
+            Ok(fields) => checked.push(fields),
+            Err(row_errors) => errors.extend(row_errors),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(invalid(errors));
+    }
+    let now = state.clock.now();
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    for fields in checked.iter().cloned() {
+        let entry = Entry { id: Uuid::now_v7(), project_id: project.id, fields, created_at: now, updated_at: now };
+        store::insert_entry(&mut transaction, actor.tenant_id, &entry, actor.author_id()).await?;
+    }
+    causerie_bus::outbox::enqueue(&mut transaction, &changed(state, actor.tenant_id, project.id)).await?;
+    transaction.commit().await?;
+    reindex(state, actor.tenant_id, project.id).await?;
+    Ok(checked.len())
+}
+
+pub async fn entry(state: &AppState, actor: &Actor, project_id: &str, id: &str) -> Result<Entry, Error> {
+    let project = project_for(state, actor, project_id, Access::Read).await?;
+    let id = entry_id(id)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    store::entry(&mut transaction, project.id, id, false).await?.ok_or_else(no_such_entry)
+}
+
+/// A page of the project's entries, in id order.
+pub async fn entries(
+    state: &AppState,
+    actor: &Actor,
+    project_id: &str,
+    limit: u32,
+    cursor: &str,
+) -> Result<(Vec<Entry>, Option<String>), Error> {
+    let project = project_for(state, actor, project_id, Access::Read).await?;
+    let limit = page::limit(limit)?;
+    let after = page::id_cursor(cursor)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    let rows = store::entries(&mut transaction, project.id, after, Some(limit + 1)).await?;
+    Ok(page::cut(rows, limit, |entry| entry.id.to_string()))
+}
+
+/// Every entry of the project, for an export.
+pub async fn all_entries(state: &AppState, actor: &Actor, project_id: &str) -> Result<Vec<Entry>, Error> {
+    let project = project_for(state, actor, project_id, Access::Read).await?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    Ok(store::entries(&mut transaction, project.id, None, None).await?)
+}
+
+/// The project's entries ranked for `text`, for a contributor trying the knowledge base.
+pub async fn search(
+    state: &AppState,
+    actor: &Actor,
+    project_id: &str,
+    text: &str,
+    language: Option<&str>,
+) -> Result<Vec<(Uuid, String, f32)>, Error> {
+    let project = project_for(state, actor, project_id, Access::Read).await?;
+    let text = crate::domain::replies::question(text)?;
+    let index = state.index.project(project.id);
+    let ranking = index.rank(text, language, 10);
+    Ok(ranking.matches.iter().map(|scored| (scored.entry.id, scored.entry.question.clone(), scored.score)).collect())
+}
+
+/// Builds the project's index from what the database holds now.
+pub async fn reindex(state: &AppState, tenant_id: TenantId, project_id: ProjectId) -> Result<(), Error> {
+    let read = state.index.reading();
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
+    let entries = store::entries(&mut transaction, project_id, None, None).await?;
+    transaction.commit().await?;
+    state.index.replace(project_id, (!entries.is_empty()).then(|| index_of(&entries)), read);
+    Ok(())
+}
+
+/// Builds the index of every project of every tenant with entries: at start, and whenever
+/// change events may have been missed.
+pub async fn reindex_all(state: &AppState) -> Result<(), Error> {
+    let read = state.index.reading();
+    let mut indexes = HashMap::new();
+    for tenant_id in store::knowledge_base_tenants(&state.pool).await? {
+        let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
+        let entries = store::tenant_entries(&mut transaction).await?;
+        transaction.commit().await?;
+        for project in entries.chunk_by(|a, b| a.project_id == b.project_id) {
+            if let Some(first) = project.first() {
+                indexes.insert(first.project_id, index_of(project));
+            }
+        }
+    }
+    state.index.replace_all(indexes, read);
+    Ok(())
+}
+
+fn index_of(entries: &[Entry]) -> ProjectIndex {
+    ProjectIndex::build(entries.iter().map(|entry| {
+        (
+            entry.fields.language.as_str(),
+            EntryText {
+                id: entry.id,
+                question: &entry.fields.question,
+                variants: &entry.fields.variants,
+                answer: &entry.fields.answer,
+                tags: &entry.fields.tags,
+            },
+        )
+    }))
+}

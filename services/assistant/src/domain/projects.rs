@@ -1,0 +1,69 @@
+//! The projects the assistant serves, as accounts knows them: which tenant each belongs to, its
+//! languages, its tenant's policy and features. Asked of accounts with the assistant's service
+//! token and kept until accounts announces a change to the project, its tenant or its policy.
+//! An id that is not one of the tenant's projects is `404`, as every other tenant's is.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use causerie_auth::ServiceToken;
+use causerie_bus::Bus;
+use causerie_core::{Error, ProjectId, TenantId};
+use causerie_policy::copies::{Copies, WIDGET_PROJECT_CHANGES};
+use causerie_proto::accounts::v1 as pb;
+use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+const MAX_AGE: Duration = Duration::from_secs(60);
+const CAPACITY: usize = 100_000;
+
+/// What the assistant needs of a project.
+#[derive(Debug)]
+pub struct Project {
+    pub id: ProjectId,
+    /// Language codes, such as `fr`; the first is the project's default.
+    pub languages: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct Projects {
+    privacy: PrivacyServiceClient<Channel>,
+    service_token: ServiceToken,
+    copies: Arc<Copies<(TenantId, ProjectId), Arc<Project>>>,
+}
+
+impl Projects {
+    pub fn new(privacy: PrivacyServiceClient<Channel>, service_token: ServiceToken) -> Self {
+        Self { privacy, service_token, copies: Arc::new(Copies::new(MAX_AGE, CAPACITY)) }
+    }
+
+    /// Drops copies as accounts announces changes, until `shutdown`.
+    pub async fn follow_changes(self, bus: Bus, shutdown: CancellationToken) {
+        let copies = Arc::clone(&self.copies);
+        copies.follow(bus, &WIDGET_PROJECT_CHANGES, |(tenant_id, _), _| *tenant_id, shutdown).await;
+    }
+
+    /// The tenant's project `project_id`, as text from a caller.
+    pub async fn of_tenant(&self, tenant_id: TenantId, project_id: &str) -> Result<Arc<Project>, Error> {
+        let project_id: ProjectId = project_id.parse().map_err(|_| Error::not_found("no such project"))?;
+        self.get(tenant_id, project_id).await
+    }
+
+    pub async fn get(&self, tenant_id: TenantId, project_id: ProjectId) -> Result<Arc<Project>, Error> {
+        if let Some(project) = self.copies.get(&(tenant_id, project_id)) {
+            return Ok(project);
+        }
+        let since = self.copies.generation();
+        let public_id = causerie_core::public_id::public_id(tenant_id.as_uuid(), project_id.as_uuid());
+        let token = self.service_token.get().await?;
+        let request = causerie_auth::transport::with_bearer(
+            tonic::Request::new(pb::ResolveWidgetProjectRequest { public_id }),
+            &token,
+        )?;
+        let resolved = self.privacy.clone().resolve_widget_project(request).await?.into_inner();
+        let project = Arc::new(Project { id: project_id, languages: resolved.languages });
+        self.copies.insert((tenant_id, project_id), Arc::clone(&project), since);
+        Ok(project)
+    }
+}

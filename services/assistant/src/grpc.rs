@@ -1,0 +1,165 @@
+//! The assistant's gRPC API: requests decoded, the domain asked, answers encoded. Tenant callers
+//! (users, API keys) reach the knowledge bases; `Match` is the gateway's, on a visitor's behalf.
+
+use causerie_auth::Audience;
+use causerie_auth::transport::caller_of;
+use causerie_core::{Error, TenantId};
+use causerie_proto::assistant::v1 as pb;
+use causerie_proto::time::to_timestamp;
+use pb::knowledge_base_service_server::KnowledgeBaseService;
+use tonic::{Request, Response, Status};
+
+use crate::AppState;
+use crate::domain::actor::Actor;
+use crate::domain::entries::{self, Entry, EntryFields};
+use crate::domain::replies;
+
+type Answer<T> = Result<Response<T>, Status>;
+
+pub struct KnowledgeBaseApi {
+    state: AppState,
+}
+
+impl KnowledgeBaseApi {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+fn actor<T>(request: &Request<T>) -> Result<Actor, Status> {
+    Ok(Actor::from_caller(caller_of(request, &[Audience::Tenant])?)?)
+}
+
+fn fields(fields: Option<pb::EntryFields>) -> EntryFields {
+    let fields = fields.unwrap_or_default();
+    EntryFields {
+        question: fields.question,
+        variants: fields.variants,
+        answer: fields.answer,
+        language: fields.language,
+        tags: fields.tags,
+    }
+}
+
+impl From<EntryFields> for pb::EntryFields {
+    fn from(fields: EntryFields) -> Self {
+        Self {
+            question: fields.question,
+            variants: fields.variants,
+            answer: fields.answer,
+            language: fields.language,
+            tags: fields.tags,
+        }
+    }
+}
+
+impl From<Entry> for pb::Entry {
+    fn from(entry: Entry) -> Self {
+        Self {
+            id: entry.id.to_string(),
+            project_id: entry.project_id.to_string(),
+            fields: Some(entry.fields.into()),
+            created_at: Some(to_timestamp(entry.created_at)),
+            updated_at: Some(to_timestamp(entry.updated_at)),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl KnowledgeBaseService for KnowledgeBaseApi {
+    async fn create_entry(&self, request: Request<pb::EntryInput>) -> Answer<pb::Entry> {
+        let actor = actor(&request)?;
+        let input = request.into_inner();
+        let entry = entries::create_entry(&self.state, &actor, &input.project_id, fields(input.fields)).await?;
+        Ok(Response::new(entry.into()))
+    }
+
+    async fn update_entry(&self, request: Request<pb::EntryInput>) -> Answer<pb::Entry> {
+        let actor = actor(&request)?;
+        let input = request.into_inner();
+        let entry =
+            entries::update_entry(&self.state, &actor, &input.project_id, &input.id, fields(input.fields)).await?;
+        Ok(Response::new(entry.into()))
+    }
+
+    async fn delete_entry(&self, request: Request<pb::EntryRef>) -> Answer<pb::Empty> {
+        let actor = actor(&request)?;
+        let entry = request.into_inner();
+        entries::delete_entry(&self.state, &actor, &entry.project_id, &entry.id).await?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn add_variant(&self, request: Request<pb::AddVariantRequest>) -> Answer<pb::Entry> {
+        let actor = actor(&request)?;
+        let variant = request.into_inner();
+        let entry = entries::add_variant(&self.state, &actor, &variant.project_id, &variant.id, &variant.text).await?;
+        Ok(Response::new(entry.into()))
+    }
+
+    async fn import_entries(&self, request: Request<pb::ImportEntriesRequest>) -> Answer<pb::ImportEntriesResponse> {
+        let actor = actor(&request)?;
+        let import = request.into_inner();
+        let rows = import.entries.into_iter().map(|row| fields(Some(row))).collect();
+        let created = entries::import_entries(&self.state, &actor, &import.project_id, rows).await?;
+        Ok(Response::new(pb::ImportEntriesResponse { created: u32::try_from(created).unwrap_or(u32::MAX) }))
+    }
+
+    async fn get_entry(&self, request: Request<pb::EntryRef>) -> Answer<pb::Entry> {
+        let actor = actor(&request)?;
+        let entry = request.into_inner();
+        Ok(Response::new(entries::entry(&self.state, &actor, &entry.project_id, &entry.id).await?.into()))
+    }
+
+    async fn list_entries(&self, request: Request<pb::ListEntriesRequest>) -> Answer<pb::ListEntriesResponse> {
+        let actor = actor(&request)?;
+        let list = request.into_inner();
+        let (page, next) = entries::entries(&self.state, &actor, &list.project_id, list.limit, &list.cursor).await?;
+        Ok(Response::new(pb::ListEntriesResponse {
+            entries: page.into_iter().map(pb::Entry::from).collect(),
+            next_cursor: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn export_entries(&self, request: Request<pb::ProjectRef>) -> Answer<pb::ExportEntriesResponse> {
+        let actor = actor(&request)?;
+        let all = entries::all_entries(&self.state, &actor, &request.into_inner().project_id).await?;
+        Ok(Response::new(pb::ExportEntriesResponse { entries: all.into_iter().map(pb::Entry::from).collect() }))
+    }
+
+    async fn search(&self, request: Request<pb::SearchRequest>) -> Answer<pb::SearchResponse> {
+        let actor = actor(&request)?;
+        let search = request.into_inner();
+        let matches =
+            entries::search(&self.state, &actor, &search.project_id, &search.text, search.language.as_deref()).await?;
+        Ok(Response::new(pb::SearchResponse {
+            matches: matches
+                .into_iter()
+                .map(|(entry_id, question, score)| pb::SearchMatch {
+                    entry_id: entry_id.to_string(),
+                    question,
+                    score: f64::from(score),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn r#match(&self, request: Request<pb::MatchRequest>) -> Answer<pb::MatchReply> {
+        caller_of(&request, &[Audience::Service])?;
+        let asked = request.into_inner();
+        let tenant_id: TenantId = asked.tenant_id.parse().map_err(|_| Error::not_found("no such project"))?;
+        let reply =
+            replies::reply(&self.state, tenant_id, &asked.project_id, &asked.text, asked.language.as_deref()).await?;
+        Ok(Response::new(pb::MatchReply {
+            kind: reply.kind.as_str().to_owned(),
+            text: reply.text,
+            entry_id: reply.entry_id.map(|id| id.to_string()),
+            confidence: f64::from(reply.confidence),
+            suggestions: reply
+                .suggestions
+                .into_iter()
+                .map(|(entry_id, question)| pb::Suggestion { entry_id: entry_id.to_string(), question })
+                .collect(),
+            language: reply.language.unwrap_or_default(),
+        }))
+    }
+}

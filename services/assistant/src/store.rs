@@ -1,0 +1,221 @@
+//! The assistant's SQL; rows become domain types here. Every query runs in a tenant transaction
+//! (`causerie_db::tenant_tx`), so row-level security confines it to the caller's tenant.
+
+use causerie_core::{ProjectId, TenantId};
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::entries::{Entry, EntryFields};
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    id: Uuid,
+    project_id: Uuid,
+    question: String,
+    variants: Vec<String>,
+    answer: String,
+    language: String,
+    tags: Vec<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<EntryRow> for Entry {
+    fn from(row: EntryRow) -> Self {
+        Self {
+            id: row.id,
+            project_id: ProjectId::from_uuid(row.project_id),
+            fields: EntryFields {
+                question: row.question,
+                variants: row.variants,
+                answer: row.answer,
+                language: row.language,
+                tags: row.tags,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+const ENTRY_COLUMNS: &str = "id, project_id, question, variants, answer, language, tags, created_at, updated_at";
+
+pub async fn insert_entry(
+    transaction: &mut PgConnection,
+    tenant_id: TenantId,
+    entry: &Entry,
+    author_id: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into knowledge_entries
+           (tenant_id, id, project_id, question, variants, answer, language, tags, author_id, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(entry.id)
+    .bind(entry.project_id.as_uuid())
+    .bind(&entry.fields.question)
+    .bind(&entry.fields.variants)
+    .bind(&entry.fields.answer)
+    .bind(&entry.fields.language)
+    .bind(&entry.fields.tags)
+    .bind(author_id)
+    .bind(entry.created_at)
+    .bind(entry.updated_at)
+    .execute(&mut *transaction)
+    .await?;
+    sqlx::query("insert into knowledge_base_tenants (id) values ($1) on conflict (id) do nothing")
+        .bind(tenant_id.as_uuid())
+        .execute(transaction)
+        .await?;
+    Ok(())
+}
+
+/// The entry after the change, or `None` when the project has no such entry.
+pub async fn update_entry(
+    transaction: &mut PgConnection,
+    project_id: ProjectId,
+    id: Uuid,
+    fields: &EntryFields,
+    author_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Option<Entry>, sqlx::Error> {
+    let query = format!(
+        "update knowledge_entries
+            set question = $3, variants = $4, answer = $5, language = $6, tags = $7, author_id = $8, updated_at = $9
+          where project_id = $1 and id = $2
+          returning {ENTRY_COLUMNS}"
+    );
+    let row: Option<EntryRow> = sqlx::query_as(sqlx::AssertSqlSafe(query))
+        .bind(project_id.as_uuid())
+        .bind(id)
+        .bind(&fields.question)
+        .bind(&fields.variants)
+        .bind(&fields.answer)
+        .bind(&fields.language)
+        .bind(&fields.tags)
+        .bind(author_id)
+        .bind(now)
+        .fetch_optional(transaction)
+        .await?;
+    Ok(row.map(Entry::from))
+}
+
+/// Whether the entry existed.
+pub async fn delete_entry(
+    transaction: &mut PgConnection,
+    project_id: ProjectId,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let deleted = sqlx::query("delete from knowledge_entries where project_id = $1 and id = $2")
+        .bind(project_id.as_uuid())
+        .bind(id)
+        .execute(transaction)
+        .await?;
+    Ok(deleted.rows_affected() == 1)
+}
+
+/// The entry, locked against concurrent edits when `for_update`.
+pub async fn entry(
+    transaction: &mut PgConnection,
+    project_id: ProjectId,
+    id: Uuid,
+    for_update: bool,
+) -> Result<Option<Entry>, sqlx::Error> {
+    let lock = if for_update { " for update" } else { "" };
+    let query = format!("select {ENTRY_COLUMNS} from knowledge_entries where project_id = $1 and id = $2{lock}");
+    let row: Option<EntryRow> = sqlx::query_as(sqlx::AssertSqlSafe(query))
+        .bind(project_id.as_uuid())
+        .bind(id)
+        .fetch_optional(transaction)
+        .await?;
+    Ok(row.map(Entry::from))
+}
+
+/// Up to `limit` entries of the project after `after`, in id order; all of them without a limit.
+pub async fn entries(
+    transaction: &mut PgConnection,
+    project_id: ProjectId,
+    after: Option<Uuid>,
+    limit: Option<i64>,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    let query = format!(
+        "select {ENTRY_COLUMNS} from knowledge_entries
+          where project_id = $1 and ($2::uuid is null or id > $2)
+          order by id limit $3"
+    );
+    let rows: Vec<EntryRow> = sqlx::query_as(sqlx::AssertSqlSafe(query))
+        .bind(project_id.as_uuid())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(transaction)
+        .await?;
+    Ok(rows.into_iter().map(Entry::from).collect())
+}
+
+/// Every entry of the tenant, in project order: what a starting replica indexes.
+pub async fn tenant_entries(transaction: &mut PgConnection) -> Result<Vec<Entry>, sqlx::Error> {
+    let query = format!("select {ENTRY_COLUMNS} from knowledge_entries order by project_id, id");
+    let rows: Vec<EntryRow> = sqlx::query_as(sqlx::AssertSqlSafe(query)).fetch_all(transaction).await?;
+    Ok(rows.into_iter().map(Entry::from).collect())
+}
+
+pub async fn knowledge_base_tenants(pool: &sqlx::PgPool) -> Result<Vec<TenantId>, sqlx::Error> {
+    let ids: Vec<Uuid> =
+        sqlx::query_scalar("select id from knowledge_base_tenants order by id").fetch_all(pool).await?;
+    Ok(ids.into_iter().map(TenantId::from_uuid).collect())
+}
+
+/// What a visitor asked, already masked.
+pub struct NewInput<'a> {
+    pub id: Uuid,
+    pub project_id: ProjectId,
+    pub day: NaiveDate,
+    pub language: Option<&'a str>,
+    pub masked_text: &'a str,
+    pub matched_entry_id: Option<Uuid>,
+    pub score: f32,
+    pub answered: bool,
+}
+
+pub async fn insert_input(
+    transaction: &mut PgConnection,
+    tenant_id: TenantId,
+    input: &NewInput<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into assistant_inputs
+           (tenant_id, id, project_id, day, language, masked_text, matched_entry_id, score, answered)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(input.id)
+    .bind(input.project_id.as_uuid())
+    .bind(input.day)
+    .bind(input.language)
+    .bind(input.masked_text)
+    .bind(input.matched_entry_id)
+    .bind(input.score)
+    .bind(input.answered)
+    .execute(transaction)
+    .await?;
+    Ok(())
+}
+
+/// Deletes (or, when `dry_run`, counts) the tenant's inputs asked before `cutoff`.
+pub async fn sweep_inputs(
+    transaction: &mut PgConnection,
+    cutoff: NaiveDate,
+    dry_run: bool,
+) -> Result<u64, sqlx::Error> {
+    if dry_run {
+        let count: i64 = sqlx::query_scalar("select count(*) from assistant_inputs where day < $1")
+            .bind(cutoff)
+            .fetch_one(transaction)
+            .await?;
+        return Ok(u64::try_from(count).unwrap_or(0));
+    }
+    let deleted = sqlx::query("delete from assistant_inputs where day < $1").bind(cutoff).execute(transaction).await?;
+    Ok(deleted.rows_affected())
+}

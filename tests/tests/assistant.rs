@@ -1,0 +1,276 @@
+//! The assistant over HTTP, as tenants and visitors use it: a knowledge base written, searched,
+//! imported and exported through the gateway, its roles and scopes, and a visitor's question
+//! answered from the widget.
+
+mod common;
+
+use causerie_e2e::TestStack;
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const SHOP: &str = "https://shop.example";
+
+async fn new_project(stack: &TestStack, tenant: &Tenant) -> anyhow::Result<Value> {
+    let created = public(stack, Method::POST, "/v1/projects", &tenant.admin_token)
+        .json(&json!({"name": "Shop assistant", "allowed_origins": [SHOP], "languages": ["fr", "en"]}))
+        .send()
+        .await?;
+    anyhow::ensure!(created.status() == 201, "creating a project answered {}", created.status());
+    body(created).await
+}
+
+fn entries_path(project: &Value) -> String {
+    format!("/v1/projects/{}/knowledge-base/entries", text(project, "id"))
+}
+
+fn kb_path(project: &Value, rest: &str) -> String {
+    format!("/v1/projects/{}/knowledge-base/{rest}", text(project, "id"))
+}
+
+async fn create_entry(stack: &TestStack, token: &str, project: &Value, entry: Value) -> anyhow::Result<Value> {
+    let created = public(stack, Method::POST, &entries_path(project), token).json(&entry).send().await?;
+    anyhow::ensure!(created.status() == 201, "creating an entry answered {}", created.status());
+    body(created).await
+}
+
+#[tokio::test]
+async fn a_knowledge_base_is_kept_by_contributors_read_by_operators_and_hidden_from_other_tenants() -> anyhow::Result<()>
+{
+    let stack = TestStack::shared()?;
+    let acme = new_tenant(&stack, "acme").await?;
+    let project = new_project(&stack, &acme).await?;
+    let token = acme.admin_token.as_str();
+
+    let delivery = create_entry(
+        &stack,
+        token,
+        &project,
+        json!({"question": "Quel est le délai de livraison ?", "variants": ["Quand vais-je être livré ?"],
+               "answer": "Deux à trois jours ouvrés.", "language": "fr", "tags": ["Livraison"]}),
+    )
+    .await?;
+    assert_eq!(delivery["tags"], json!(["livraison"]));
+    assert_eq!(delivery["project_id"], project["id"]);
+    let entry_path = format!("{}/{}", entries_path(&project), text(&delivery, "id"));
+
+    let found = body(
+        public(&stack, Method::POST, &kb_path(&project, "search"), token)
+            .json(&json!({"text": "en combien de temps je suis livre"}))
+            .send()
+            .await?
+            .error_for_status()?,
+    )
+    .await?;
+    assert_eq!(found["matches"][0]["entry_id"], delivery["id"]);
+
+    let replaced = public(&stack, Method::PUT, &entry_path, token)
+        .json(&json!({"question": "Quel est le délai de livraison ?", "answer": "24 heures.", "language": "fr"}))
+        .send()
+        .await?;
+    assert_eq!(replaced.status(), 200);
+    assert_eq!(body(replaced).await?["answer"], "24 heures.");
+    let variant = public(&stack, Method::POST, &format!("{entry_path}/variants"), token)
+        .json(&json!({"text": "sous combien de jours le colis arrive"}))
+        .send()
+        .await?;
+    assert_eq!(variant.status(), 201);
+    assert_eq!(body(variant).await?["variants"], json!(["sous combien de jours le colis arrive"]));
+
+    // Bad input: 422 naming the field; unknown fields and ids refused.
+    let missing = public(&stack, Method::POST, &entries_path(&project), token)
+        .json(&json!({"question": "Hours?", "answer": "9 to 5", "language": "de"}))
+        .send()
+        .await?;
+    assert_eq!(missing.status(), 422);
+    assert!(body(missing).await?["detail"].as_str().unwrap_or_default().contains("language"));
+    let unknown = public(&stack, Method::GET, &format!("{}/{}", entries_path(&project), uuid::Uuid::now_v7()), token);
+    assert_eq!(unknown.send().await?.status(), 404);
+    let not_an_id = public(&stack, Method::GET, &format!("{}/42", entries_path(&project)), token);
+    assert_eq!(not_an_id.send().await?.status(), 404);
+
+    // An operator reads but does not write.
+    new_operator(&stack, &acme, &acme.email("olga"), json!({})).await?;
+    let operator = tokens(&stack, &acme.slug, &acme.email("olga"), OPERATOR_PASSWORD).await?;
+    let operator_token = text(&operator, "access_token");
+    assert_eq!(public(&stack, Method::GET, &entry_path, &operator_token).send().await?.status(), 200);
+    let refused = public(&stack, Method::DELETE, &entry_path, &operator_token).send().await?;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(body(refused).await?["code"], "forbidden");
+
+    // An API key does what its scopes say.
+    let key = |scopes: Value| {
+        public(&stack, Method::POST, "/v1/api-keys", token).json(&json!({"name": "crm", "scopes": scopes})).send()
+    };
+    let reader = text(&body(key(json!(["knowledge_base:read"])).await?.error_for_status()?).await?, "key");
+    let writer = text(&body(key(json!(["knowledge_base:write"])).await?.error_for_status()?).await?, "key");
+    assert_eq!(public(&stack, Method::GET, &entries_path(&project), &reader).send().await?.status(), 200);
+    let entry = json!({"question": "Opening hours?", "answer": "9 to 5.", "language": "en"});
+    let by_reader = public(&stack, Method::POST, &entries_path(&project), &reader).json(&entry).send().await?;
+    assert_eq!(by_reader.status(), 403);
+    let by_writer = public(&stack, Method::POST, &entries_path(&project), &writer).json(&entry).send().await?;
+    assert_eq!(by_writer.status(), 201);
+
+    // Another tenant sees none of it, by any route.
+    let globex = new_tenant(&stack, "globex").await?;
+    for (method, path) in [
+        (Method::GET, entries_path(&project)),
+        (Method::GET, entry_path.clone()),
+        (Method::DELETE, entry_path.clone()),
+        (Method::GET, kb_path(&project, "export")),
+    ] {
+        let answer = public(&stack, method.clone(), &path, &globex.admin_token).send().await?;
+        assert_eq!(answer.status(), 404, "{method} {path}");
+    }
+    let search = public(&stack, Method::POST, &kb_path(&project, "search"), &globex.admin_token)
+        .json(&json!({"text": "livraison"}))
+        .send()
+        .await?;
+    assert_eq!(search.status(), 404);
+
+    assert_eq!(public(&stack, Method::DELETE, &entry_path, token).send().await?.status(), 204);
+    assert_eq!(public(&stack, Method::GET, &entry_path, token).send().await?.status(), 404);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_export_imports_back_and_a_bad_row_imports_nothing() -> anyhow::Result<()> {
+    let stack = TestStack::shared()?;
+    let acme = new_tenant(&stack, "acme").await?;
+    let token = acme.admin_token.as_str();
+    let first = new_project(&stack, &acme).await?;
+
+    let imported = public(&stack, Method::POST, &kb_path(&first, "import"), token)
+        .json(&json!([
+            {"question": "How long does delivery take?", "variants": ["delivery time", "when will it arrive"],
+             "answer": "Two days, \"express\": one.", "language": "en", "tags": ["delivery", "shipping"]},
+            {"question": "Puis-je payer en trois fois ?", "answer": "Oui, dès 100 €,\nsans frais.", "language": "fr"}
+        ]))
+        .send()
+        .await?;
+    assert_eq!(imported.status(), 200);
+    assert_eq!(body(imported).await?["created"], 2);
+
+    let csv = public(&stack, Method::GET, &format!("{}?format=csv", kb_path(&first, "export")), token).send().await?;
+    assert_eq!(csv.status(), 200);
+    assert!(csv.headers()["content-type"].to_str()?.starts_with("text/csv"));
+    let csv = csv.text().await?;
+    assert!(csv.starts_with("question,variants,answer,language,tags\n"), "{csv}");
+
+    // The CSV export is an import: a second project gets the same entries.
+    let second = new_project(&stack, &acme).await?;
+    let reimported = public(&stack, Method::POST, &kb_path(&second, "import"), token)
+        .header("content-type", "text/csv")
+        .body(csv.clone())
+        .send()
+        .await?;
+    assert_eq!(reimported.status(), 200);
+    let export = |project: &Value| public(&stack, Method::GET, &kb_path(project, "export"), token).send();
+    let strip = |entries: Value| -> Vec<Value> {
+        entries
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|entry| {
+                json!([entry["question"], entry["variants"], entry["answer"], entry["language"], entry["tags"]])
+            })
+            .collect()
+    };
+    let mut before = strip(body(export(&first).await?).await?);
+    let mut after = strip(body(export(&second).await?).await?);
+    before.sort_by_key(ToString::to_string);
+    after.sort_by_key(ToString::to_string);
+    assert_eq!(before, after);
+    assert_eq!(before.len(), 2);
+
+    // One bad row: 422 naming it, and nothing of the file is written.
+    let bad = "question,variants,answer,language,tags\nOpening hours?,,9 to 5.,en,\nClosed on Sunday?,,Yes.,klingon,\n";
+    let refused = public(&stack, Method::POST, &kb_path(&second, "import"), token)
+        .header("content-type", "text/csv")
+        .body(bad)
+        .send()
+        .await?;
+    assert_eq!(refused.status(), 422);
+    let problem = body(refused).await?;
+    assert_eq!(problem["code"], "invalid_request");
+    assert!(problem["detail"].as_str().unwrap_or_default().contains("entries[1].language"), "{problem}");
+    assert_eq!(strip(body(export(&second).await?).await?).len(), 2);
+    let wrong_header = public(&stack, Method::POST, &kb_path(&second, "import"), token)
+        .header("content-type", "text/csv")
+        .body("q,a\nx,y\n")
+        .send()
+        .await?;
+    assert_eq!(wrong_header.status(), 422);
+    let bad_format = public(&stack, Method::GET, &format!("{}?format=xml", kb_path(&first, "export")), token);
+    assert_eq!(bad_format.send().await?.status(), 422);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_visitor_gets_the_answer_or_a_fallback_with_suggestions() -> anyhow::Result<()> {
+    let stack = TestStack::shared()?;
+    let acme = new_tenant(&stack, "acme").await?;
+    let project = new_project(&stack, &acme).await?;
+    let token = acme.admin_token.as_str();
+    let delivery = create_entry(
+        &stack,
+        token,
+        &project,
+        json!({"question": "How long does delivery take?", "answer": "Two to three working days.", "language": "en"}),
+    )
+    .await?;
+    create_entry(
+        &stack,
+        token,
+        &project,
+        json!({"question": "How do I return a product?", "answer": "Within 30 days.", "language": "en"}),
+    )
+    .await?;
+
+    let public_id = text(&project, "public_id");
+    let started = stack
+        .http
+        .post(format!("{}/widget/v1/projects/{public_id}/sessions", stack.public_url))
+        .header("origin", SHOP)
+        .json(&json!({"page_url": "https://shop.example/", "language": "en"}))
+        .send()
+        .await?;
+    anyhow::ensure!(started.status() == 201, "starting a session answered {}", started.status());
+    let cookie = started
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.split(';').next())
+        .filter(|pair| pair.starts_with("cz_vid=") || pair.starts_with("cz_sid="))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let ask = |text: &str, origin: &str, cookie: &str| {
+        stack
+            .http
+            .post(format!("{}/widget/v1/messages", stack.public_url))
+            .header("origin", origin)
+            .header("cookie", cookie)
+            .json(&json!({"text": text}))
+            .send()
+    };
+
+    let answered = ask("how long will the delivery take?", SHOP, &cookie).await?;
+    assert_eq!(answered.status(), 200);
+    let reply = &body(answered).await?["reply"];
+    assert_eq!(reply["kind"], "answer");
+    assert_eq!(reply["entry_id"], delivery["id"]);
+    assert_eq!(reply["text"], "Two to three working days.");
+    assert!(reply["confidence"].as_f64().is_some_and(|confidence| confidence > 0.0 && confidence <= 1.0));
+
+    let unsure = ask("product delivery", SHOP, &cookie).await?;
+    let reply = &body(unsure).await?["reply"];
+    assert_eq!(reply["kind"], "fallback", "{reply}");
+    assert!(reply["suggestions"].as_array().is_some_and(|suggestions| !suggestions.is_empty()), "{reply}");
+
+    assert_eq!(ask("   ", SHOP, &cookie).await?.status(), 422);
+    assert_eq!(ask("delivery", "https://evil.example", &cookie).await?.status(), 403);
+    assert_eq!(ask("delivery", SHOP, "").await?.status(), 401);
+    Ok(())
+}
