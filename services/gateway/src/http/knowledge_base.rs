@@ -261,6 +261,11 @@ async fn import_entries(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<ImportResponse>, Error> {
+    // The file is read here, before the assistant sees the project: an id that is none names no
+    // project, whatever the file holds.
+    if uuid::Uuid::try_parse(&pid).is_err() {
+        return Err(Error::not_found("no such project"));
+    }
     let mime = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -323,8 +328,16 @@ fn csv_rows(body: &[u8]) -> Result<Vec<pb::EntryFields>, Error> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
-    /// `json` (the default) or `csv`.
-    pub format: Option<String>,
+    /// `json` by default.
+    pub format: Option<ExportFormat>,
+}
+
+#[derive(Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    #[default]
+    Json,
+    Csv,
 }
 
 /// Every entry of the project, in the import's format.
@@ -338,11 +351,7 @@ async fn export_entries(
     Path(pid): Path<String>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response, Error> {
-    let csv = match query.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => return Err(Error::invalid_field("format", "must be json or csv")),
-    };
+    let csv = matches!(query.format.unwrap_or_default(), ExportFormat::Csv);
     let exported = state.assistant.clone().export_entries(caller.forward(pb::ProjectRef { project_id: pid })?).await?;
     let entries = exported.into_inner().entries;
     if !csv {
