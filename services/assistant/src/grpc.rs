@@ -143,6 +143,24 @@ impl KnowledgeBaseService for KnowledgeBaseApi {
         }))
     }
 
+    async fn list_unanswered(&self, request: Request<pb::ListUnansweredRequest>) -> Answer<pb::ListUnansweredResponse> {
+        let actor = actor(&request)?;
+        let asked = request.into_inner();
+        let questions =
+            entries::unanswered(&self.state, &actor, &asked.project_id, asked.from.as_deref(), asked.to.as_deref())
+                .await?;
+        Ok(Response::new(pb::ListUnansweredResponse {
+            items: questions
+                .into_iter()
+                .map(|(text, count, last_day)| pb::UnansweredQuestion {
+                    text,
+                    count: u64::try_from(count).unwrap_or(0),
+                    last_asked_on: last_day.to_string(),
+                })
+                .collect(),
+        }))
+    }
+
     async fn r#match(&self, request: Request<pb::MatchRequest>) -> Answer<pb::MatchReply> {
         caller_of(&request, &[Audience::Service])?;
         let asked = request.into_inner();

@@ -219,3 +219,24 @@ pub async fn sweep_inputs(
     let deleted = sqlx::query("delete from assistant_inputs where day < $1").bind(cutoff).execute(transaction).await?;
     Ok(deleted.rows_affected())
 }
+
+/// The project's questions that got a fallback between two days, most asked first.
+pub async fn unanswered(
+    transaction: &mut PgConnection,
+    project_id: ProjectId,
+    from: NaiveDate,
+    to: NaiveDate,
+    limit: i64,
+) -> Result<Vec<(String, i64, NaiveDate)>, sqlx::Error> {
+    sqlx::query_as(
+        "select masked_text, count(*), max(day) from assistant_inputs
+          where project_id = $1 and not answered and day between $2 and $3
+          group by masked_text order by count(*) desc, max(day) desc, masked_text limit $4",
+    )
+    .bind(project_id.as_uuid())
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(transaction)
+    .await
+}

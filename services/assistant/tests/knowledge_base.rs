@@ -271,10 +271,25 @@ async fn a_visitor_is_answered_and_the_question_is_kept_masked_and_unlinked() ->
     assert_eq!(fallback.kind, "fallback");
     assert!(fallback.entry_id.is_none());
 
+    // Asked twice, the unanswered question leads the list contributors learn from.
+    kb.r#match(with_bearer(asked("what will the weather be in Lyon tomorrow"), &gateway)?).await?;
+    let unanswered = pb::ListUnansweredRequest { project_id: acme.project_id.clone(), from: None, to: None };
+    let unanswered = kb.list_unanswered(with_bearer(unanswered, &acme.admin_token)?).await?.into_inner();
+    assert_eq!(unanswered.items.len(), 1);
+    assert_eq!(unanswered.items[0].text, "what will the weather be in Lyon tomorrow");
+    assert_eq!(unanswered.items[0].count, 2);
+    let backwards = pb::ListUnansweredRequest {
+        project_id: acme.project_id.clone(),
+        from: Some("2026-12-31".to_owned()),
+        to: Some("2026-01-01".to_owned()),
+    };
+    let refused = kb.list_unanswered(with_bearer(backwards, &acme.admin_token)?).await.err();
+    assert_eq!(refused.map(|status| status.code()), Some(Code::InvalidArgument));
+
     let owner = causerie_db::connect_owner(&services.config, Service::Assistant).await?;
     let kept: Vec<(String, bool)> =
         sqlx::query_as("select masked_text, answered from assistant_inputs order by id").fetch_all(&owner).await?;
-    assert_eq!(kept.len(), 2);
+    assert_eq!(kept.len(), 3);
     assert_eq!(kept[0], ("how long will delivery take? I am [email], [phone]".to_owned(), true));
     assert!(!kept[1].1);
     // Nothing in the table could name the visitor or the session.

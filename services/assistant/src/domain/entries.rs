@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use causerie_bus::message::KnowledgeBaseChanged;
 use causerie_bus::{Envelope, Message};
 use causerie_core::{Error, ErrorCode, FieldError, ProjectId, TenantId, page};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -301,6 +301,37 @@ pub async fn search(
     let index = state.index.project(project.id);
     let ranking = index.rank(text, language, 10);
     Ok(ranking.matches.iter().map(|scored| (scored.entry.id, scored.entry.question.clone(), scored.score)).collect())
+}
+
+/// How many unanswered questions a list holds at most.
+const UNANSWERED: i64 = 200;
+/// The period of the unanswered questions when the caller names none.
+const UNANSWERED_DAYS: i64 = 30;
+
+/// The questions the knowledge base could not answer between `from` and `to` (days, the last 30
+/// by default), masked, most asked first: what contributors turn into variants.
+pub async fn unanswered(
+    state: &AppState,
+    actor: &Actor,
+    project_id: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Vec<(String, i64, NaiveDate)>, Error> {
+    let project = project_for(state, actor, project_id, Access::Read).await?;
+    let day = |field: &str, text: Option<&str>| -> Result<Option<NaiveDate>, Error> {
+        text.map(|text| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| Error::invalid_field(field, "must be a day such as 2026-12-31"))
+        })
+        .transpose()
+    };
+    let to = day("to", to)?.unwrap_or_else(|| state.clock.now().date_naive());
+    let from = day("from", from)?.unwrap_or(to - chrono::Duration::days(UNANSWERED_DAYS));
+    if from > to {
+        return Err(Error::invalid_field("from", "must not be after to"));
+    }
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    Ok(store::unanswered(&mut transaction, project.id, from, to, UNANSWERED).await?)
 }
 
 /// Builds the project's index from what the database holds now.

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/projects/{pid}/knowledge-base/search", post(search))
         .route("/v1/projects/{pid}/knowledge-base/import", post(import_entries))
         .route("/v1/projects/{pid}/knowledge-base/export", get(export_entries))
+        .route("/v1/projects/{pid}/knowledge-base/unanswered", get(unanswered))
 }
 
 #[derive(Clone, Deserialize, ToSchema)]
@@ -375,4 +376,52 @@ async fn export_entries(
     }
     let body = writer.into_inner().map_err(Error::internal)?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UnansweredQuery {
+    /// The first day, such as `2026-12-01`; 30 days before `to` by default.
+    #[param(format = Date)]
+    pub from: Option<String>,
+    /// The last day; today by default.
+    #[param(format = Date)]
+    pub to: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UnansweredQuestion {
+    /// Masked: no e-mail address, phone number or other identifier is kept.
+    pub text: String,
+    pub count: u64,
+    /// The last day it was asked: inputs keep the day, not the time.
+    #[schema(format = Date)]
+    pub last_asked_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UnansweredList {
+    pub items: Vec<UnansweredQuestion>,
+}
+
+/// The questions visitors asked that got a fallback, most asked first.
+#[utoipa::path(get, path = "/v1/projects/{pid}/knowledge-base/unanswered", tag = "knowledge base",
+    params(UnansweredQuery),
+    responses((status = 200, body = UnansweredList), (status = 404, description = "not_found"),
+              (status = 422, description = "invalid_request")),
+    security(("bearer" = [])))]
+async fn unanswered(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    Path(pid): Path<String>,
+    ApiQuery(query): ApiQuery<UnansweredQuery>,
+) -> Result<Json<UnansweredList>, Error> {
+    let message = pb::ListUnansweredRequest { project_id: pid, from: query.from, to: query.to };
+    let listed = state.assistant.clone().list_unanswered(caller.forward(message)?).await?.into_inner();
+    let items = listed
+        .items
+        .into_iter()
+        .map(|item| UnansweredQuestion { text: item.text, count: item.count, last_asked_at: item.last_asked_on })
+        .collect();
+    Ok(Json(UnansweredList { items }))
 }

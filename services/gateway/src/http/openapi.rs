@@ -55,6 +55,7 @@ use crate::state::AppState;
         super::knowledge_base::search,
         super::knowledge_base::import_entries,
         super::knowledge_base::export_entries,
+        super::knowledge_base::unanswered,
         super::privacy::get_policy,
         super::privacy::put_policy,
         super::privacy::list_versions,
