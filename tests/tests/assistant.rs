@@ -274,3 +274,51 @@ async fn a_visitor_gets_the_answer_or_a_fallback_with_suggestions() -> anyhow::R
     assert_eq!(ask("delivery", SHOP, "").await?.status(), 401);
     Ok(())
 }
+
+#[tokio::test]
+async fn support_reads_a_knowledge_base_only_under_the_tenants_grant_and_each_read_is_audited() -> anyhow::Result<()> {
+    let stack = TestStack::shared()?;
+    let acme = new_tenant(&stack, "acme").await?;
+    let project = new_project(&stack, &acme).await?;
+    let entry = create_entry(
+        &stack,
+        &acme.admin_token,
+        &project,
+        json!({"question": "Opening hours?", "answer": "9 to 5.", "language": "en"}),
+    )
+    .await?;
+    let staff_token = stack.staff_token().await?;
+    let url = format!(
+        "{}/admin/v1/tenants/{}/projects/{}/knowledge-base/entries",
+        stack.admin_url,
+        acme.id,
+        text(&project, "id")
+    );
+
+    let refused = stack.http.get(&url).bearer_auth(&staff_token).send().await?;
+    assert_eq!(refused.status(), 404, "no grant, no content");
+    let expires_at = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let granted = public(&stack, Method::POST, "/v1/support-grants", &acme.admin_token)
+        .json(&json!({"scope": "read", "expires_at": expires_at, "reason": "the bot answers oddly"}))
+        .send()
+        .await?;
+    assert_eq!(granted.status(), 201);
+
+    let read = stack.http.get(&url).bearer_auth(&staff_token).send().await?;
+    assert_eq!(read.status(), 200);
+    let read = body(read).await?;
+    assert_eq!(read["items"][0]["id"], entry["id"]);
+    let audit = body(
+        public(&stack, Method::GET, "/v1/audit-log?action=knowledge_base_entry.read", &acme.admin_token).send().await?,
+    )
+    .await?;
+    let audited = audit["items"].as_array().cloned().unwrap_or_default();
+    assert!(
+        audited.iter().any(|row| row["actor_kind"] == "staff" && row["subject_id"] == entry["id"]),
+        "support's read is in the tenant's audit log: {audit}"
+    );
+    // A tenant user's token does not open the admin route.
+    let as_tenant = stack.http.get(&url).bearer_auth(&acme.admin_token).send().await?;
+    assert_eq!(as_tenant.status(), 401);
+    Ok(())
+}

@@ -161,6 +161,31 @@ impl KnowledgeBaseService for KnowledgeBaseApi {
         }))
     }
 
+    async fn support_list_entries(
+        &self,
+        request: Request<pb::SupportListEntriesRequest>,
+    ) -> Answer<pb::ListEntriesResponse> {
+        caller_of(&request, &[Audience::Staff])?;
+        let headers = request.metadata().clone().into_headers();
+        let token = causerie_auth::transport::bearer_token(&headers).map_err(Error::from)?.to_owned();
+        let address =
+            request.metadata().get(entries::CLIENT_ADDRESS).and_then(|value| value.to_str().ok()).map(str::to_owned);
+        let asked = request.into_inner();
+        let (page, next) = entries::support_entries(
+            &self.state,
+            &token,
+            address.as_deref(),
+            &asked.tenant_id,
+            &asked.project_id,
+            (asked.limit, &asked.cursor),
+        )
+        .await?;
+        Ok(Response::new(pb::ListEntriesResponse {
+            entries: page.into_iter().map(pb::Entry::from).collect(),
+            next_cursor: next.unwrap_or_default(),
+        }))
+    }
+
     async fn r#match(&self, request: Request<pb::MatchRequest>) -> Answer<pb::MatchReply> {
         caller_of(&request, &[Audience::Service])?;
         let asked = request.into_inner();

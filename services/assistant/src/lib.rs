@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub pool: PgPool,
     pub clock: Clock,
     pub projects: domain::projects::Projects,
+    /// Records support staff's reads in the tenant's audit log.
+    pub accounts: AccountsServiceClient<tonic::transport::Channel>,
     pub index: domain::matching::KnowledgeIndex,
 }
 
@@ -60,8 +62,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             .map_err(|error| ServiceError::Setup(causerie_core::Error::internal(error)))?
             .connect_lazy();
         let secret = service.config.service_secret()?;
+        let accounts_client = AccountsServiceClient::new(accounts.clone());
         let service_token = ServiceToken::new(
-            AccountsServiceClient::new(accounts.clone()),
+            accounts_client.clone(),
             Service::Assistant.name(),
             secret.to_owned(),
             service.clock.clone(),
@@ -72,6 +75,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             pool: service.pool.clone(),
             clock: service.clock.clone(),
             projects,
+            accounts: accounts_client,
             index: domain::matching::KnowledgeIndex::default(),
         }));
         // Every project's index is built before the service answers; the broadcasts keep it.
@@ -79,7 +83,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         service.spawn(events::follow_knowledge_bases(state.clone(), service.bus.clone(), service.shutdown.clone()));
         service.consume(events::AssistantHandler { clock: service.clock.clone() });
         service.relay_outbox().await?;
-        let interceptor = service.verify_tokens(&[Audience::Tenant, Audience::Service]);
+        let interceptor = service.verify_tokens(&[Audience::Tenant, Audience::Staff, Audience::Service]);
         let api = KnowledgeBaseServiceServer::with_interceptor(grpc::KnowledgeBaseApi::new(state), interceptor);
         Ok(GrpcApi::new(&["causerie.assistant.v1.KnowledgeBaseService"], tonic::service::Routes::new(api)))
     })

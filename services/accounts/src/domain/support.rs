@@ -127,6 +127,48 @@ pub async fn tenant_users(
     Ok((users, next))
 }
 
+/// What another service shows a staff member of a tenant's data, audited while a grant is in
+/// force; `404` otherwise, and then the service shows nothing.
+pub async fn record_support_read(
+    state: &AppState,
+    staff_id: StaffId,
+    tenant_id: &str,
+    read: SupportRead<'_>,
+    source_address: Option<String>,
+) -> Result<(), Error> {
+    let not_found = || Error::not_found("no such tenant");
+    let tenant_id: TenantId = tenant_id.trim().parse().map_err(|_| not_found())?;
+    let allowed = |text: &str| {
+        !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.')
+    };
+    if !allowed(read.action) || !allowed(read.subject_kind) {
+        return Err(Error::invalid_field("action", "must be lowercase words joined by . or _"));
+    }
+    let now = state.clock.now();
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
+    support_store::live(&mut transaction, now).await?.ok_or_else(not_found)?;
+    let actor = Actor::staff(staff_id, tenant_id, source_address);
+    let events: Vec<AuditEvent<'_>> = read
+        .subject_ids
+        .iter()
+        .map(|subject_id| AuditEvent {
+            action: read.action,
+            subject_kind: read.subject_kind,
+            subject_id: subject_id.clone(),
+        })
+        .collect();
+    audit::record(&mut transaction, &actor, events, now).await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// A read another service is about to show a staff member.
+pub struct SupportRead<'a> {
+    pub action: &'a str,
+    pub subject_kind: &'a str,
+    pub subject_ids: &'a [String],
+}
+
 pub struct TotpEnrollment {
     pub secret: String,
     pub otpauth_uri: String,

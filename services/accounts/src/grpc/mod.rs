@@ -534,6 +534,19 @@ impl AccountsService for AccountsApi {
         Ok(Response::new(user_page(page)))
     }
 
+    async fn record_support_read(&self, request: Request<pb::RecordSupportReadRequest>) -> Answer<pb::Empty> {
+        let staff_id = self.staff(&request)?;
+        let address = source_address(&request);
+        let read = request.into_inner();
+        let subjects = support::SupportRead {
+            action: &read.action,
+            subject_kind: &read.subject_kind,
+            subject_ids: &read.subject_ids,
+        };
+        support::record_support_read(&self.state, staff_id, &read.tenant_id, subjects, address).await?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
     async fn rotate_signing_keys(
         &self,
         request: Request<pb::RotateSigningKeysRequest>,

@@ -281,6 +281,42 @@ pub async fn entries(
     Ok(page::cut(rows, limit, |entry| entry.id.to_string()))
 }
 
+/// A page of a tenant's entries for a member of the support staff, shown only once accounts has
+/// found the tenant's support grant and written each entry to the audit log. `staff_token` is the
+/// staff member's own, which accounts checks again.
+pub async fn support_entries(
+    state: &AppState,
+    staff_token: &str,
+    client_address: Option<&str>,
+    tenant_id: &str,
+    project_id: &str,
+    page: (u32, &str),
+) -> Result<(Vec<Entry>, Option<String>), Error> {
+    let tenant_id: TenantId = tenant_id.parse().map_err(|_| Error::not_found("no such tenant"))?;
+    let project = state.projects.of_tenant(tenant_id, project_id).await?;
+    let limit = page::limit(page.0)?;
+    let after = page::id_cursor(page.1)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
+    let rows = store::entries(&mut transaction, project.id, after, Some(limit + 1)).await?;
+    transaction.commit().await?;
+    let (entries, next) = page::cut(rows, limit, |entry| entry.id.to_string());
+    let read = causerie_proto::accounts::v1::RecordSupportReadRequest {
+        tenant_id: tenant_id.to_string(),
+        action: "knowledge_base_entry.read".to_owned(),
+        subject_kind: "knowledge_base_entry".to_owned(),
+        subject_ids: entries.iter().map(|entry| entry.id.to_string()).collect(),
+    };
+    let mut request = causerie_auth::transport::with_bearer(tonic::Request::new(read), staff_token)?;
+    if let Some(address) = client_address.and_then(|address| address.parse().ok()) {
+        request.metadata_mut().insert(CLIENT_ADDRESS, address);
+    }
+    state.accounts.clone().record_support_read(request).await?;
+    Ok((entries, next))
+}
+
+/// The metadata key the gateway names the client's address with, passed on to accounts' audit.
+pub const CLIENT_ADDRESS: &str = "causerie-client-address";
+
 /// Every entry of the project, for an export.
 pub async fn all_entries(state: &AppState, actor: &Actor, project_id: &str) -> Result<Vec<Entry>, Error> {
     let project = project_for(state, actor, project_id, Access::Read).await?;

@@ -11,6 +11,7 @@ use causerie_proto::time::{from_timestamp, to_timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::knowledge_base::EntryResponse;
 use super::sessions::TokenResponse;
 use super::users::{UserResponse, user_page};
 use super::wire::{ApiJson, ApiQuery, Page, PageQuery, page_limit};
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/subprocessors", get(list_subprocessors))
         .route("/admin/v1/subprocessors/{id}", put(put_subprocessor))
         .route("/admin/v1/tenants/{id}/users", get(tenant_users))
+        .route("/admin/v1/tenants/{id}/projects/{pid}/knowledge-base/entries", get(tenant_entries))
         .route("/admin/v1/signing-keys/rotation", post(rotate_signing_keys))
         .route("/admin/v1/me/totp", post(start_totp))
         .route("/admin/v1/me/totp/confirm", post(confirm_totp))
@@ -314,6 +316,29 @@ async fn tenant_users(
     };
     let response = state.accounts.clone().list_tenant_users(staff.forward(message)?).await?;
     Ok(Json(user_page(response.into_inner())))
+}
+
+/// A tenant's knowledge-base entries, for assistance or maintenance, only while the tenant grants
+/// support access: each entry shown is in the tenant's audit log. `404` otherwise.
+#[utoipa::path(get, path = "/admin/v1/tenants/{id}/projects/{pid}/knowledge-base/entries", tag = "admin",
+    params(PageQuery),
+    responses((status = 200, body = Page<EntryResponse>), (status = 404, description = "not_found: no such tenant, project or grant"),
+              (status = 422, description = "invalid_request")),
+    security(("bearer" = [])))]
+async fn tenant_entries(
+    State(state): State<AppState>,
+    staff: StaffContext,
+    Path((id, pid)): Path<(String, String)>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<Page<EntryResponse>>, Error> {
+    let message = causerie_proto::assistant::v1::SupportListEntriesRequest {
+        tenant_id: id,
+        project_id: pid,
+        limit: page_limit(page.limit)?,
+        cursor: page.cursor.unwrap_or_default(),
+    };
+    let page = state.assistant.clone().support_list_entries(staff.forward(message)?).await?.into_inner();
+    Ok(Json(Page::of(page.entries, page.next_cursor)))
 }
 
 #[derive(Serialize, ToSchema)]

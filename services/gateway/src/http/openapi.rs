@@ -72,6 +72,7 @@ use crate::state::AppState;
         super::admin::list_subprocessors,
         super::admin::put_subprocessor,
         super::admin::tenant_users,
+        super::admin::tenant_entries,
         super::admin::rotate_signing_keys,
         super::admin::start_totp,
         super::admin::confirm_totp,
