@@ -322,3 +322,99 @@ async fn support_reads_a_knowledge_base_only_under_the_tenants_grant_and_each_re
     assert_eq!(as_tenant.status(), 401);
     Ok(())
 }
+
+/// The `name=value` pairs of a response's cookies named in `names`, as a `Cookie` header.
+fn cookies_of(response: &reqwest::Response, names: &[&str]) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.split(';').next())
+        .filter(|pair| names.iter().any(|name| pair.starts_with(&format!("{name}="))))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[tokio::test]
+async fn a_visitor_sees_each_due_notification_once_and_cz_notif_remembers_it_for_a_month() -> anyhow::Result<()> {
+    let stack = TestStack::shared()?;
+    let acme = new_tenant(&stack, "acme").await?;
+    let project = new_project(&stack, &acme).await?;
+    let token = acme.admin_token.as_str();
+    let notifications = format!("/v1/projects/{}/notifications", text(&project, "id"));
+    let create = async |text: &str, url_pattern: &str, delay_seconds: u32| {
+        let created = public(&stack, Method::POST, &notifications, token)
+            .json(&json!({"text": text, "url_pattern": url_pattern, "delay_seconds": delay_seconds}))
+            .send()
+            .await?;
+        anyhow::ensure!(created.status() == 201, "creating a notification answered {}", created.status());
+        body(created).await
+    };
+    let welcome = create("Welcome to the shop", "https://shop.example/*", 0).await?;
+    let checkout = create("Need help paying?", "*/checkout*", 0).await?;
+    create("Still there after a day?", "*", 86_400).await?;
+    let bad = public(&stack, Method::POST, &notifications, token)
+        .json(&json!({"text": "Hi", "url_pattern": "", "delay_seconds": 0}))
+        .send()
+        .await?;
+    assert_eq!(bad.status(), 422);
+    assert_eq!(body(bad).await?["errors"][0]["field"], "url_pattern");
+    let globex = new_tenant(&stack, "globex").await?;
+    let foreign = format!("{notifications}/{}", text(&welcome, "id"));
+    assert_eq!(public(&stack, Method::GET, &foreign, &globex.admin_token).send().await?.status(), 404);
+
+    let started = stack
+        .http
+        .post(format!("{}/widget/v1/projects/{}/sessions", stack.public_url, text(&project, "public_id")))
+        .header("origin", SHOP)
+        .json(&json!({"page_url": "https://shop.example/checkout"}))
+        .send()
+        .await?;
+    anyhow::ensure!(started.status() == 201, "starting a session answered {}", started.status());
+    let session = cookies_of(&started, &["cz_vid", "cz_sid"]);
+    let due = async |cookie: &str| {
+        let listed = stack
+            .http
+            .get(format!(
+                "{}/widget/v1/notifications?page_url=https%3A%2F%2Fshop.example%2Fcheckout%2Fpay",
+                stack.public_url
+            ))
+            .header("origin", SHOP)
+            .header("cookie", cookie)
+            .send()
+            .await?;
+        anyhow::ensure!(listed.status() == 200, "listing notifications answered {}", listed.status());
+        let listed = body(listed).await?;
+        anyhow::Ok(listed["items"].as_array().into_iter().flatten().map(|item| text(item, "text")).collect::<Vec<_>>())
+    };
+    assert_eq!(due(&session).await?, ["Welcome to the shop", "Need help paying?"]);
+
+    let seen = |id: &str, origin: Option<&str>| {
+        let mut request = stack
+            .http
+            .post(format!("{}/widget/v1/notifications/{id}/seen", stack.public_url))
+            .header("cookie", &session);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let marked = seen(&text(&welcome, "id"), Some(SHOP)).await?;
+    assert_eq!(marked.status(), 204);
+    let set = marked.headers().get_all("set-cookie").iter().filter_map(|value| value.to_str().ok()).collect::<Vec<_>>();
+    assert!(set.iter().any(|cookie| cookie.starts_with("cz_notif=") && cookie.contains("Max-Age=2592000")), "{set:?}");
+    let remembered = format!("{session}; {}", cookies_of(&marked, &["cz_notif"]));
+    assert_eq!(due(&remembered).await?, ["Need help paying?"]);
+
+    assert_eq!(seen(&text(&checkout, "id"), None).await?.status(), 403, "a write needs the page's Origin");
+    assert_eq!(seen(&uuid::Uuid::now_v7().to_string(), Some(SHOP)).await?.status(), 404);
+    let without_page = stack
+        .http
+        .get(format!("{}/widget/v1/notifications", stack.public_url))
+        .header("cookie", &session)
+        .send()
+        .await?;
+    assert_eq!(without_page.status(), 422);
+    Ok(())
+}

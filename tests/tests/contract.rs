@@ -317,6 +317,8 @@ const PUBLIC_OPERATIONS: &[(&str, &str)] = &[
     ("post", "/widget/v1/consents"),
     ("get", "/widget/v1/consents"),
     ("post", "/widget/v1/messages"),
+    ("get", "/widget/v1/notifications"),
+    ("post", "/widget/v1/notifications/{id}/seen"),
     ("post", "/admin/v1/auth/login"),
 ];
 

@@ -1,5 +1,10 @@
 //! The assistant's gRPC API: requests decoded, the domain asked, answers encoded. Tenant callers
-//! (users, API keys) reach the knowledge bases; `Match` is the gateway's, on a visitor's behalf.
+//! (users, API keys) reach the knowledge bases and notifications; `Match` and the widget's
+//! notifications are the gateway's, on a visitor's behalf.
+
+mod notifications;
+
+pub use notifications::NotificationApi;
 
 use causerie_auth::Audience;
 use causerie_auth::transport::caller_of;
@@ -14,7 +19,7 @@ use crate::domain::actor::Actor;
 use crate::domain::entries::{self, Entry, EntryFields};
 use crate::domain::replies;
 
-type Answer<T> = Result<Response<T>, Status>;
+pub(crate) type Answer<T> = Result<Response<T>, Status>;
 
 pub struct KnowledgeBaseApi {
     state: AppState,
@@ -26,7 +31,7 @@ impl KnowledgeBaseApi {
     }
 }
 
-fn actor<T>(request: &Request<T>) -> Result<Actor, Status> {
+pub(crate) fn actor<T>(request: &Request<T>) -> Result<Actor, Status> {
     Ok(Actor::from_caller(caller_of(request, &[Audience::Tenant])?)?)
 }
 

@@ -1,6 +1,6 @@
 //! The assistant service: each project's knowledge base, and the replies to visitors' questions
-//! matched against it. Scenarios, notifications, supervision and the connectors arrive with the
-//! rest of the assistant issue.
+//! matched against it, and the programmed notifications of its widget. Scenarios, supervision and
+//! the connectors arrive with the rest of the assistant issue.
 //!
 //! Its layout is the one every backend service follows (`docs/architecture.md`): `grpc` and
 //! `events` are its two doors, `domain` holds the rules, `store` the SQL.
@@ -18,6 +18,7 @@ use causerie_db::{DatabaseError, ServiceError};
 use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
 use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
 use causerie_proto::assistant::v1::knowledge_base_service_server::KnowledgeBaseServiceServer;
+use causerie_proto::assistant::v1::notification_service_server::NotificationServiceServer;
 use causerie_runtime::{Config, Service};
 use causerie_service::GrpcApi;
 use sqlx::PgPool;
@@ -84,8 +85,15 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         service.consume(events::AssistantHandler { clock: service.clock.clone() });
         service.relay_outbox().await?;
         let interceptor = service.verify_tokens(&[Audience::Tenant, Audience::Staff, Audience::Service]);
-        let api = KnowledgeBaseServiceServer::with_interceptor(grpc::KnowledgeBaseApi::new(state), interceptor);
-        Ok(GrpcApi::new(&["causerie.assistant.v1.KnowledgeBaseService"], tonic::service::Routes::new(api)))
+        let knowledge_bases = KnowledgeBaseServiceServer::with_interceptor(
+            grpc::KnowledgeBaseApi::new(state.clone()),
+            interceptor.clone(),
+        );
+        let notifications = NotificationServiceServer::with_interceptor(grpc::NotificationApi::new(state), interceptor);
+        Ok(GrpcApi::new(
+            &["causerie.assistant.v1.KnowledgeBaseService", "causerie.assistant.v1.NotificationService"],
+            tonic::service::Routes::new(knowledge_bases).add_service(notifications),
+        ))
     })
     .await
 }

@@ -7,6 +7,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::entries::{Entry, EntryFields};
+use crate::domain::notifications::{Notification, NotificationFields};
 
 #[derive(sqlx::FromRow)]
 struct EntryRow {
@@ -239,4 +240,148 @@ pub async fn unanswered(
     .bind(limit)
     .fetch_all(transaction)
     .await
+}
+
+#[derive(sqlx::FromRow)]
+struct NotificationRow {
+    id: Uuid,
+    project_id: Uuid,
+    text: String,
+    url_pattern: String,
+    delay_seconds: i32,
+    active: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<NotificationRow> for Notification {
+    fn from(row: NotificationRow) -> Self {
+        Self {
+            id: row.id,
+            project_id: ProjectId::from_uuid(row.project_id),
+            fields: NotificationFields {
+                text: row.text,
+                url_pattern: row.url_pattern,
+                // The table's check keeps it between 0 and a day.
+                delay_seconds: u32::try_from(row.delay_seconds).unwrap_or(0),
+                active: row.active,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+const NOTIFICATION_COLUMNS: &str = "id, project_id, text, url_pattern, delay_seconds, active, created_at, updated_at";
+
+pub async fn insert_notification(
+    transaction: &mut PgConnection,
+    tenant_id: TenantId,
+    notification: &Notification,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into notifications
+           (tenant_id, id, project_id, text, url_pattern, delay_seconds, active, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(notification.id)
+    .bind(notification.project_id.as_uuid())
+    .bind(&notification.fields.text)
+    .bind(&notification.fields.url_pattern)
+    .bind(i64::from(notification.fields.delay_seconds))
+    .bind(notification.fields.active)
+    .bind(notification.created_at)
+    .bind(notification.updated_at)
+    .execute(transaction)
+    .await?;
+    Ok(())
+}
+
+/// The notification after the change, or `None` when the project has no such notification.
+pub async fn update_notification(
+    transaction: &mut PgConnection,
+    project_id: ProjectId,
+    id: Uuid,
+    fields: &NotificationFields,
+    now: DateTime<Utc>,
+) -> Result<Option<Notification>, sqlx::Error> {
+    let query = format!(
+        "update notifications set text = $3, url_pattern = $4, delay_seconds = $5, active = $6, updated_at = $7
+          where project_id = $1 and id = $2
+         returning {NOTIFICATION_COLUMNS}"
+    );
+    let row: Option<NotificationRow> = sqlx::query_as(sqlx::AssertSqlSafe(query))
+        .bind(project_id.as_uuid())
+        .bind(id)
+        .bind(&fields.text)
+        .bind(&fields.url_pattern)
+        .bind(i64::from(fields.delay_seconds))
+        .bind(fields.active)
+        .bind(now)
+        .fetch_optional(transaction)
+        .await?;
+    Ok(row.map(Notification::from))
+}
+
+pub async fn delete_notification(
+    transaction: &mut PgConnection,
+    project_id: ProjectId,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let deleted = sqlx::query("delete from notifications where project_id = $1 and id = $2")
+        .bind(project_id.as_uuid())
+        .bind(id)
+        .execute(transaction)
+        .await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
+pub async fn notification(
+    transaction: &mut PgConnection,
+    project_id: ProjectId,
+    id: Uuid,
+) -> Result<Option<Notification>, sqlx::Error> {
+    let query = format!("select {NOTIFICATION_COLUMNS} from notifications where project_id = $1 and id = $2");
+    let row: Option<NotificationRow> = sqlx::query_as(sqlx::AssertSqlSafe(query))
+        .bind(project_id.as_uuid())
+        .bind(id)
+        .fetch_optional(transaction)
+        .await?;
+    Ok(row.map(Notification::from))
+}
+
+pub async fn notifications(
+    transaction: &mut PgConnection,
+    project_id: ProjectId,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Notification>, sqlx::Error> {
+    let query = format!(
+        "select {NOTIFICATION_COLUMNS} from notifications
+          where project_id = $1 and ($2::uuid is null or id > $2)
+          order by id limit $3"
+    );
+    let rows: Vec<NotificationRow> = sqlx::query_as(sqlx::AssertSqlSafe(query))
+        .bind(project_id.as_uuid())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(transaction)
+        .await?;
+    Ok(rows.into_iter().map(Notification::from).collect())
+}
+
+/// The project's active notifications, soonest first.
+pub async fn active_notifications(
+    transaction: &mut PgConnection,
+    project_id: ProjectId,
+) -> Result<Vec<Notification>, sqlx::Error> {
+    let query = format!(
+        "select {NOTIFICATION_COLUMNS} from notifications
+          where project_id = $1 and active
+          order by delay_seconds, id"
+    );
+    let rows: Vec<NotificationRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(query)).bind(project_id.as_uuid()).fetch_all(transaction).await?;
+    Ok(rows.into_iter().map(Notification::from).collect())
 }

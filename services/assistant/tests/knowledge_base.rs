@@ -2,73 +2,16 @@
 //! refused to other tenants and to roles without the right, imported whole or not at all, and
 //! visitors' questions answered from them and kept masked.
 
-use causerie_proto::accounts::v1 as accounts_pb;
-use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient;
-use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
 use causerie_proto::assistant::v1 as pb;
 use causerie_proto::assistant::v1::knowledge_base_service_client::KnowledgeBaseServiceClient;
 use causerie_runtime::Service;
-use causerie_testkit::{RunningServices, TestServices};
+use causerie_testkit::RunningServices;
 use tonic::Code;
 use tonic::transport::Channel;
 
-const PASSWORD: &str = "a long admin passphrase";
+mod common;
 
-fn with_bearer<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
-    Ok(causerie_auth::transport::with_bearer(tonic::Request::new(message), token)?)
-}
-
-async fn accounts_and_assistant() -> anyhow::Result<RunningServices> {
-    TestServices::new(causerie_testkit::test_config()?)
-        .with(Service::Accounts, causerie_accounts::run)
-        .with(Service::Assistant, causerie_assistant::run)
-        .start()
-        .await
-}
-
-/// A tenant, signed in as its admin, with one project in French and English.
-struct Tenant {
-    tenant_id: String,
-    admin_token: String,
-    project_id: String,
-}
-
-async fn sign_in(services: &RunningServices, slug: &str, email: &str) -> anyhow::Result<String> {
-    let gateway = services.service_token(Service::Gateway).await?;
-    let mut accounts = AccountsServiceClient::new(services.channel(Service::Accounts).await?);
-    let login =
-        accounts_pb::LoginRequest { tenant: slug.to_owned(), email: email.to_owned(), password: PASSWORD.to_owned() };
-    Ok(accounts.login(with_bearer(login, &gateway)?).await?.into_inner().access_token)
-}
-
-async fn tenant(services: &RunningServices, slug: &str) -> anyhow::Result<Tenant> {
-    let staff = services.staff_token().await?;
-    let mut accounts = AccountsServiceClient::new(services.channel(Service::Accounts).await?);
-    let email = format!("admin@{slug}.example");
-    let request = accounts_pb::CreateTenantRequest {
-        name: slug.to_owned(),
-        slug: slug.to_owned(),
-        contract_end: None,
-        admin: Some(accounts_pb::NewTenantAdmin {
-            email: email.clone(),
-            first_name: "Ada".to_owned(),
-            last_name: "Lovelace".to_owned(),
-            password: PASSWORD.to_owned(),
-        }),
-    };
-    let tenant_id = accounts.create_tenant(with_bearer(request, &staff)?).await?.into_inner().id;
-    let admin_token = sign_in(services, slug, &email).await?;
-    let mut privacy = PrivacyServiceClient::new(services.channel(Service::Accounts).await?);
-    let project = accounts_pb::ProjectInput {
-        id: String::new(),
-        name: Some("Shop".to_owned()),
-        allowed_origins: Some(accounts_pb::StringList { values: vec!["https://shop.example".to_owned()] }),
-        languages: Some(accounts_pb::StringList { values: vec!["fr".to_owned(), "en".to_owned()] }),
-        supervision_enabled: Some(false),
-    };
-    let project_id = privacy.create_project(with_bearer(project, &admin_token)?).await?.into_inner().id;
-    Ok(Tenant { tenant_id, admin_token, project_id })
-}
+use common::{accounts_and_assistant, operator, tenant, with_bearer};
 
 async fn knowledge_base(services: &RunningServices) -> anyhow::Result<KnowledgeBaseServiceClient<Channel>> {
     Ok(KnowledgeBaseServiceClient::new(services.channel(Service::Assistant).await?))
@@ -210,17 +153,7 @@ async fn another_tenant_and_a_bad_entry_are_refused_and_nothing_is_written() -> 
 async fn an_operator_reads_the_knowledge_base_but_cannot_change_it() -> anyhow::Result<()> {
     let services = accounts_and_assistant().await?;
     let acme = tenant(&services, "acme").await?;
-    let mut accounts = AccountsServiceClient::new(services.channel(Service::Accounts).await?);
-    let operator = accounts_pb::CreateUserRequest {
-        email: "olga@acme.example".to_owned(),
-        first_name: "Olga".to_owned(),
-        last_name: "Operator".to_owned(),
-        role: "operator".to_owned(),
-        password: Some(PASSWORD.to_owned()),
-        ..accounts_pb::CreateUserRequest::default()
-    };
-    accounts.create_user(with_bearer(operator, &acme.admin_token)?).await?;
-    let operator_token = sign_in(&services, "acme", "olga@acme.example").await?;
+    let operator_token = operator(&services, &acme, "acme").await?;
 
     let mut kb = knowledge_base(&services).await?;
     let entry = fields("Delivery time?", "Three days.", "en");

@@ -1,6 +1,7 @@
-//! Who acts on a knowledge base: admins and contributors write it, every tenant user reads it
-//! (operators answer visitors with it), and an API key does what its scopes say. A user limited
-//! to some projects sees no other: those answer `404`, like another tenant's.
+//! Who acts on a project's assistant: admins and contributors write its knowledge base and its
+//! notifications, every tenant user reads them (operators answer visitors with them), and an API
+//! key does what its scopes say. A user limited to some projects sees no other: those answer
+//! `404`, like another tenant's.
 
 use causerie_auth::{Caller, Role, Scope};
 use causerie_core::{Error, ProjectId, TenantId};
@@ -16,11 +17,19 @@ enum Identity {
     ApiKey { scopes: Vec<Scope> },
 }
 
-/// What the caller means to do with a knowledge base.
+/// What the caller means to do.
 #[derive(Clone, Copy)]
 pub enum Access {
     Read,
     Write,
+}
+
+/// What the caller acts on, which names the API key's scope.
+#[derive(Clone, Copy)]
+pub enum Content {
+    KnowledgeBase,
+    /// Notifications: the project's own settings for its widget.
+    Project,
 }
 
 impl Actor {
@@ -44,12 +53,14 @@ impl Actor {
         }
     }
 
-    /// `403` unless the caller may `access` knowledge bases; `404` for a project the user is
-    /// kept out of.
-    pub fn require(&self, access: Access, project_id: ProjectId) -> Result<(), Error> {
-        let scope = match access {
-            Access::Read => Scope::KnowledgeBaseRead,
-            Access::Write => Scope::KnowledgeBaseWrite,
+    /// `403` unless the caller may `access` the project's `content`; `404` for a project the user
+    /// is kept out of.
+    pub fn require(&self, content: Content, access: Access, project_id: ProjectId) -> Result<(), Error> {
+        let scope = match (content, access) {
+            (Content::KnowledgeBase, Access::Read) => Scope::KnowledgeBaseRead,
+            (Content::KnowledgeBase, Access::Write) => Scope::KnowledgeBaseWrite,
+            (Content::Project, Access::Read) => Scope::ProjectsRead,
+            (Content::Project, Access::Write) => Scope::ProjectsWrite,
         };
         match (&self.identity, access) {
             (Identity::User { project_ids, .. }, _)
@@ -60,7 +71,7 @@ impl Actor {
             (Identity::User { .. }, Access::Read)
             | (Identity::User { role: Role::Admin | Role::Contributor, .. }, _) => Ok(()),
             (Identity::User { .. }, Access::Write) => {
-                Err(Error::forbidden("only a tenant admin or contributor may change a knowledge base"))
+                Err(Error::forbidden("only a tenant admin or contributor may change a project's assistant"))
             }
             (Identity::ApiKey { scopes }, _) if scopes.contains(&scope) => Ok(()),
             (Identity::ApiKey { .. }, _) => {

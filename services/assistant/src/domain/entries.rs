@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::domain::actor::{Access, Actor};
+use crate::domain::actor::{Access, Actor, Content};
 use crate::domain::matching::{EntryText, ProjectIndex};
 use crate::domain::projects::Project;
 use crate::store;
@@ -132,7 +132,7 @@ async fn project_for(
     access: Access,
 ) -> Result<std::sync::Arc<Project>, Error> {
     let project = state.projects.of_tenant(actor.tenant_id, project_id).await?;
-    actor.require(access, project.id)?;
+    actor.require(Content::KnowledgeBase, access, project.id)?;
     Ok(project)
 }
 

@@ -1,10 +1,12 @@
 //! The assistant's rules: who may touch a knowledge base (`actor`), its entries (`entries`), the
 //! projects as accounts knows them (`projects`), the matching engine (`matching`), the reply to a
-//! visitor (`replies`) and the masking of what visitors typed (`masking`).
+//! visitor (`replies`), the masking of what visitors typed (`masking`) and the programmed
+//! notifications of the widget (`notifications`).
 
 pub mod actor;
 pub mod entries;
 pub mod masking;
 pub mod matching;
+pub mod notifications;
 pub mod projects;
 pub mod replies;

@@ -11,6 +11,7 @@ mod api_keys;
 mod audit;
 mod knowledge_base;
 mod legal;
+mod notifications;
 pub mod openapi;
 mod privacy;
 mod projects;
@@ -72,6 +73,7 @@ pub fn routers(state: AppState) -> (Router, Router) {
         .merge(audit::router())
         .merge(projects::router())
         .merge(knowledge_base::router())
+        .merge(notifications::router())
         .merge(privacy::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), crate::caller::require_tenant_caller));
     let public = Router::new()

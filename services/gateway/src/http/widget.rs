@@ -3,6 +3,8 @@
 //! served only for the origins the project allows. `cz_sid` names the project it belongs to, so
 //! later calls find their project without any server-side session.
 
+pub(super) mod notifications;
+
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
@@ -36,6 +38,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/widget/v1/privacy", get(privacy_credits).options(preflight))
         .route("/widget/v1/consents", post(record_consent).get(current_consents).options(preflight))
         .route("/widget/v1/messages", post(send_message).options(preflight))
+        .route("/widget/v1/notifications", get(notifications::due_notifications).options(preflight))
+        .route("/widget/v1/notifications/{id}/seen", post(notifications::notification_seen).options(preflight))
         // The limits inside, so that a 429 gets its CORS headers and the widget can read it.
         .layer(axum::middleware::from_fn_with_state(state.clone(), widget_limits))
         .layer(axum::middleware::from_fn_with_state(state, cors_on_errors))
@@ -328,7 +332,7 @@ async fn start_session(
         .and_then(|value| uuid::Uuid::try_parse(value).ok())
         .unwrap_or_else(uuid::Uuid::new_v4);
     let visitor_id = cookies::tenant_visitor_id(resolved.tenant_id.as_uuid(), cookie_visitor_id);
-    let session_id = format!("{}.{}", project.public_id, uuid::Uuid::new_v4().simple());
+    let session_id = cookies::new_session_id(&project.public_id, state.clock.now());
     let features = project.features.unwrap_or_default();
     let asked = body.language.as_deref().map(|language| language.trim().to_lowercase());
     let language =
