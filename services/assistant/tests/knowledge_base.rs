@@ -82,7 +82,9 @@ async fn an_entry_is_written_found_by_a_paraphrase_changed_and_deleted() -> anyh
     assert_eq!(with_variant.fields.map(|fields| fields.variants), Some(vec![unanswered.to_owned()]));
     let found = kb.search(with_bearer(search(&acme.project_id, unanswered), token)?).await?.into_inner();
     assert_eq!(found.matches[0].entry_id, created.id);
-    assert!(found.matches[0].score > 0.8, "{}", found.matches[0].score);
+    // Well above the threshold: the visitor asking it again gets the answer.
+    let threshold = f64::from(causerie_assistant::matching::DEFAULT_THRESHOLD);
+    assert!(found.matches[0].score > threshold + 0.1, "{}", found.matches[0].score);
 
     // Changed, then deleted: the index follows.
     let mut changed = input(&acme.project_id, fields("Puis-je payer en trois fois ?", "Oui, dès 100 euros.", "fr"));

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::analysis::Analyzer;
 
 /// How much the best phrasing counts against the answer and tags, in an entry's score.
-const PHRASING_WEIGHT: f32 = 0.8;
+const PHRASING_WEIGHT: f32 = 0.5;
 /// A word of the question that is in none of the entries still counts, at this share of the
 /// rarest word's weight: a question about something else scores low, even if one word matches.
 const UNKNOWN_WORD_WEIGHT: f32 = 0.5;
@@ -309,7 +309,7 @@ mod tests {
         );
         let ranked = index.search("I forgot my password", 3);
         assert_eq!(ranked[0].entry.question, "How do I reset my password?");
-        assert!(ranked[0].score > 0.3 && ranked[0].score <= 1.0, "{}", ranked[0].score);
+        assert!(ranked[0].score > 0.2 && ranked[0].score <= 1.0, "{}", ranked[0].score);
         assert_eq!(index.search("delivery", 1)[0].entry.question, "How long does delivery take?");
     }
 
@@ -321,8 +321,9 @@ mod tests {
         );
         let exact = index.search("Quel est le délai de livraison ?", 1)[0].score;
         let pizza = index.search("livraison de pizza à Rome ce soir", 1)[0].score;
-        assert!(exact > 0.75, "{exact}");
-        assert!(pizza < 0.5, "{pizza}");
+        // The phrasing's whole share, though the answer says none of the question's words.
+        assert!(exact > PHRASING_WEIGHT - 0.01, "{exact}");
+        assert!(pizza < crate::domain::matching::DEFAULT_THRESHOLD, "{pizza}");
         assert!(exact > pizza + 0.3, "{exact} {pizza}");
     }
 
@@ -343,7 +344,8 @@ mod tests {
         );
         let ranked = index.search("screen stays black", 1);
         assert_eq!(ranked[0].entry.question, "The monitor shows no picture");
-        assert!(ranked[0].score > 0.7, "{}", ranked[0].score);
+        // The phrasing's whole share: the variant matches as the question would.
+        assert!(ranked[0].score > PHRASING_WEIGHT - 0.01, "{}", ranked[0].score);
     }
 
     #[test]

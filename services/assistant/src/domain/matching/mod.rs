@@ -15,7 +15,7 @@ use causerie_core::ProjectId;
 pub use index::{EntryText, IndexedEntry, LanguageIndex, Scored};
 
 /// An answer needs at least this score, when the project sets no threshold of its own.
-pub const DEFAULT_THRESHOLD: f32 = 0.45;
+pub const DEFAULT_THRESHOLD: f32 = 0.30;
 /// ...and this lead over the next entry, or the visitor is asked to choose.
 pub const MARGIN: f32 = 0.04;
 /// Suggestions offered with a fallback, at most.
