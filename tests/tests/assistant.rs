@@ -418,3 +418,45 @@ async fn a_visitor_sees_each_due_notification_once_and_cz_notif_remembers_it_for
     assert_eq!(without_page.status(), 422);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_projects_own_threshold_decides_between_an_answer_and_a_fallback() -> anyhow::Result<()> {
+    let stack = TestStack::shared()?;
+    let acme = new_tenant(&stack, "threshold").await?;
+    let project = new_project(&stack, &acme).await?;
+    let token = acme.admin_token.as_str();
+    let delivery = json!({"question": "How long does delivery take?", "answer": "Two to three working days.",
+                          "language": "en"});
+    create_entry(&stack, token, &project, delivery).await?;
+    let started = stack
+        .http
+        .post(format!("{}/widget/v1/projects/{}/sessions", stack.public_url, text(&project, "public_id")))
+        .header("origin", SHOP)
+        .json(&json!({"page_url": "https://shop.example/"}))
+        .send()
+        .await?;
+    let session = cookies_of(&started, &["cz_vid", "cz_sid"]);
+    let ask = async || {
+        let asked = stack
+            .http
+            .post(format!("{}/widget/v1/messages", stack.public_url))
+            .header("origin", SHOP)
+            .header("cookie", &session)
+            .json(&json!({"text": "how long does the delivery take"}))
+            .send()
+            .await?;
+        anyhow::Ok(text(&body(asked).await?["reply"], "kind"))
+    };
+    assert_eq!(ask().await?, "answer");
+
+    let path = format!("/v1/projects/{}", text(&project, "id"));
+    let strict = public(&stack, Method::PATCH, &path, token).json(&json!({"match_threshold": 0.95})).send().await?;
+    assert_eq!(strict.status(), 200);
+    // The assistant drops its copy of the project when accounts announces the change.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ask().await? != "fallback" {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the project's threshold was not applied");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(())
+}

@@ -337,6 +337,61 @@ async fn a_contributor_creates_changes_and_deletes_projects_and_an_operator_may_
 }
 
 #[tokio::test]
+async fn a_projects_settings_name_consent_purposes_of_the_policy_and_each_bad_one_is_refused() -> anyhow::Result<()> {
+    let stack = TestStack::shared()?;
+    let tenant = new_tenant(&stack, "settings").await?;
+    assert_eq!(put_policy(&stack, &tenant, &policy(json!({}))).await?.status(), 200);
+    let project = new_project(&stack, &tenant).await?;
+    let path = format!("/v1/projects/{}", text(&project, "id"));
+    let token = tenant.admin_token.as_str();
+
+    let set = json!({"chat_consent_purpose_id": "chat_history", "offline_message": "Back at 9am.",
+                     "default_region": "fr", "match_threshold": 0.5});
+    let changed = public(&stack, Method::PATCH, &path, token).json(&set).send().await?;
+    assert_eq!(changed.status(), 200);
+    let changed = body(changed).await?;
+    assert_eq!(changed["chat_consent_purpose_id"], "chat_history");
+    assert_eq!(changed["offline_message"], "Back at 9am.");
+    assert_eq!(changed["default_region"], "FR");
+    assert_eq!(changed["match_threshold"], 0.5);
+
+    // Every bad value is named at once, and nothing changes.
+    let bad = json!({"chat_consent_purpose_id": "newsletter", "supervision_purpose_id": "support",
+                     "default_region": "France", "match_threshold": 1.5, "name": ""});
+    let refused = public(&stack, Method::PATCH, &path, token).json(&bad).send().await?;
+    assert_eq!(refused.status(), 422);
+    let refused = body(refused).await?;
+    let mut named: Vec<&str> =
+        refused["errors"].as_array().into_iter().flatten().filter_map(|error| error["field"].as_str()).collect();
+    named.sort_unstable();
+    assert_eq!(
+        named,
+        ["chat_consent_purpose_id", "default_region", "match_threshold", "name", "supervision_purpose_id"],
+        "{refused}"
+    );
+    let unchanged = body(public(&stack, Method::GET, &path, token).send().await?).await?;
+    assert_eq!(unchanged["chat_consent_purpose_id"], "chat_history");
+    assert_eq!(unchanged["match_threshold"], 0.5);
+
+    // An empty string clears a setting; what is not sent stays.
+    let cleared = public(&stack, Method::PATCH, &path, token).json(&json!({"offline_message": ""})).send().await?;
+    let cleared = body(cleared).await?;
+    assert_eq!(cleared["offline_message"], Value::Null);
+    assert_eq!(cleared["default_region"], "FR");
+    let created = public(&stack, Method::POST, "/v1/projects", token)
+        .json(&json!({"name": "Second", "supervision_purpose_id": "unknown"}))
+        .send()
+        .await?;
+    assert_eq!(created.status(), 422);
+
+    let other = new_tenant(&stack, "settings-other").await?;
+    let foreign =
+        public(&stack, Method::PATCH, &path, &other.admin_token).json(&json!({"match_threshold": 0.9})).send();
+    assert_eq!(foreign.await?.status(), 404);
+    Ok(())
+}
+
+#[tokio::test]
 async fn widget_cookies_have_the_exact_names_lifetimes_and_attributes_and_the_visitor_id_is_kept() -> anyhow::Result<()>
 {
     let stack = TestStack::shared()?;

@@ -3,6 +3,7 @@
 use causerie_auth::Scope;
 use causerie_bus::message::ProjectChanged;
 use causerie_bus::{Envelope, Message};
+use causerie_core::policy::{LegalBasis, PrivacyPolicy};
 use causerie_core::{Error, ErrorCode, FieldError, TenantId};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -11,7 +12,9 @@ use crate::AppState;
 use crate::domain::Name;
 use crate::domain::actor::Actor;
 use crate::domain::page;
-use crate::store::projects::{self as project_store, NewProject, ProjectChanges, ProjectRow};
+use crate::domain::privacy_policy::current_policy;
+use crate::store;
+use crate::store::projects::{self as project_store, NewProject, ProjectChanges, ProjectRow, ProjectSettings};
 
 pub use causerie_core::public_id::{parse_public_id, public_id};
 
@@ -69,6 +72,116 @@ pub struct ProjectInput {
     pub allowed_origins: Option<Vec<String>>,
     pub languages: Option<Vec<String>>,
     pub supervision_enabled: Option<bool>,
+    pub settings: SettingsInput,
+}
+
+/// Settings a caller sends: `None` leaves one as it is, an empty string clears it.
+#[derive(Default)]
+pub struct SettingsInput {
+    pub chat_consent_purpose_id: Option<String>,
+    pub supervision_purpose_id: Option<String>,
+    pub offline_message: Option<String>,
+    pub default_region: Option<String>,
+    pub match_threshold: Option<f64>,
+}
+
+const MAX_OFFLINE_MESSAGE: usize = 1_000;
+/// An answer needs at least a little evidence, and a threshold above this would answer nothing.
+const MATCH_THRESHOLDS: std::ops::RangeInclusive<f64> = 0.05..=0.95;
+
+/// A setting sent as text: `None` unchanged, `Some(None)` cleared.
+fn text(value: &Option<String>) -> Option<Option<&str>> {
+    value.as_deref().map(|value| Some(value.trim()).filter(|value| !value.is_empty()))
+}
+
+/// `current` with `input` applied, each value checked: a purpose must be one of the policy's with
+/// the legal basis `consent` (what keeping conversations and supervision need).
+fn merged_settings(
+    current: &ProjectSettings,
+    input: &SettingsInput,
+    policy: &PrivacyPolicy,
+) -> Result<ProjectSettings, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut problem = |field: &str, message: String| errors.push(FieldError { field: field.to_owned(), message });
+    let mut purpose = |field: &str, value: &Option<String>, current: &Option<String>| match text(value) {
+        None => current.clone(),
+        Some(None) => None,
+        Some(Some(id)) => {
+            match policy.document.purposes.iter().find(|purpose| purpose.id == id) {
+                Some(found) if found.legal_basis == LegalBasis::Consent => {}
+                Some(_) => problem(field, format!("{id:?} is a purpose whose legal basis is not consent")),
+                None => problem(field, format!("{id:?} is not a purpose of the tenant's privacy policy")),
+            }
+            Some(id.to_owned())
+        }
+    };
+    let chat_consent_purpose_id =
+        purpose("chat_consent_purpose_id", &input.chat_consent_purpose_id, &current.chat_consent_purpose_id);
+    let supervision_purpose_id =
+        purpose("supervision_purpose_id", &input.supervision_purpose_id, &current.supervision_purpose_id);
+    let offline_message = match text(&input.offline_message) {
+        None => current.offline_message.clone(),
+        Some(None) => None,
+        Some(Some(message)) => {
+            if message.chars().count() > MAX_OFFLINE_MESSAGE || message.contains('\0') {
+                problem("offline_message", format!("at most {MAX_OFFLINE_MESSAGE} characters"));
+            }
+            Some(message.to_owned())
+        }
+    };
+    let default_region = match text(&input.default_region) {
+        None => current.default_region.clone(),
+        Some(None) => None,
+        Some(Some(region)) => {
+            let region = region.to_ascii_uppercase();
+            if !(region.len() == 2 && region.bytes().all(|byte| byte.is_ascii_uppercase())) {
+                problem("default_region", format!("{region:?} is not a two-letter region code such as FR"));
+            }
+            Some(region)
+        }
+    };
+    let match_threshold = match input.match_threshold {
+        None => current.match_threshold,
+        Some(threshold) if MATCH_THRESHOLDS.contains(&threshold) => Some(threshold as f32),
+        Some(_) => {
+            problem("match_threshold", "must be between 0.05 and 0.95".to_owned());
+            None
+        }
+    };
+    if errors.is_empty() {
+        Ok(ProjectSettings {
+            chat_consent_purpose_id,
+            supervision_purpose_id,
+            offline_message,
+            default_region,
+            match_threshold,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// The project's fields checked, then its settings against the tenant's policy; every problem
+/// of both at once.
+fn checked(
+    valid: Result<ValidProject, Error>,
+    settings: Result<ProjectSettings, Vec<FieldError>>,
+) -> Result<(ValidProject, ProjectSettings), Error> {
+    match (valid, settings) {
+        (Ok(valid), Ok(settings)) => Ok((valid, settings)),
+        (valid, settings) => {
+            let mut errors: Vec<FieldError> =
+                valid.err().map(|error| error.field_errors().to_vec()).unwrap_or_default();
+            errors.extend(settings.err().unwrap_or_default());
+            Err(Error::with_field_errors(ErrorCode::InvalidRequest, errors))
+        }
+    }
+}
+
+async fn tenant_policy(transaction: &mut PgConnection, tenant_id: TenantId) -> Result<PrivacyPolicy, Error> {
+    let tenant =
+        store::tenant_by_id(&mut *transaction, tenant_id).await?.ok_or_else(|| Error::not_found("no such tenant"))?;
+    current_policy(transaction, &tenant).await
 }
 
 struct ValidProject {
@@ -96,9 +209,11 @@ fn validate_project(input: &ProjectInput) -> Result<ValidProject, Error> {
 
 pub async fn create_project(state: &AppState, actor: &Actor, input: ProjectInput) -> Result<ProjectRow, Error> {
     actor.require_editor_or_scope(Scope::ProjectsWrite)?;
-    let valid = validate_project(&input)?;
-    let name = valid.name.ok_or_else(|| Error::invalid_field("name", "is required"))?;
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    let policy = tenant_policy(&mut transaction, actor.tenant_id).await?;
+    let settings = merged_settings(&ProjectSettings::default(), &input.settings, &policy);
+    let (valid, settings) = checked(validate_project(&input), settings)?;
+    let name = valid.name.ok_or_else(|| Error::invalid_field("name", "is required"))?;
     let project = project_store::insert_project(
         &mut transaction,
         &NewProject {
@@ -107,6 +222,7 @@ pub async fn create_project(state: &AppState, actor: &Actor, input: ProjectInput
             allowed_origins: valid.allowed_origins.as_deref().unwrap_or_default(),
             languages: valid.languages.as_deref().unwrap_or_default(),
             supervision_enabled: input.supervision_enabled.unwrap_or(false),
+            settings: &settings,
             now: state.clock.now(),
         },
     )
@@ -145,15 +261,21 @@ pub async fn update_project(
 ) -> Result<ProjectRow, Error> {
     actor.require_editor_or_scope(Scope::ProjectsWrite)?;
     let id = project_id(id)?;
-    let valid = validate_project(&input)?;
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    let current = project_store::project_for_update(&mut transaction, id)
+        .await?
+        .ok_or_else(|| Error::not_found("no such project"))?;
+    let policy = tenant_policy(&mut transaction, actor.tenant_id).await?;
+    let settings = merged_settings(&current.settings, &input.settings, &policy);
+    let (valid, settings) = checked(validate_project(&input), settings)?;
     let changes = ProjectChanges {
         name: valid.name.as_ref().map(Name::as_str),
         allowed_origins: valid.allowed_origins.as_deref(),
         languages: valid.languages.as_deref(),
         supervision_enabled: input.supervision_enabled,
+        settings: &settings,
     };
     let now = state.clock.now();
-    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     let project = project_store::update_project(&mut transaction, id, &changes, now)
         .await?
         .ok_or_else(|| Error::not_found("no such project"))?;

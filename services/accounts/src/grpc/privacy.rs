@@ -16,7 +16,7 @@ use crate::AppState;
 use crate::domain::actor::Actor;
 use crate::domain::{consents, privacy_policy, processing_register, projects, subprocessors, widget_projects};
 use crate::store::consents::ConsentRow;
-use crate::store::projects::ProjectRow;
+use crate::store::projects::{ProjectRow, ProjectSettings};
 use crate::store::subprocessors::SubprocessorRow;
 
 pub struct PrivacyApi {
@@ -48,6 +48,19 @@ impl From<ProjectRow> for pb::Project {
             supervision_enabled: project.supervision_enabled,
             created_at: Some(to_timestamp(project.created_at)),
             updated_at: Some(to_timestamp(project.updated_at)),
+            settings: Some(project.settings.into()),
+        }
+    }
+}
+
+impl From<ProjectSettings> for pb::ProjectSettings {
+    fn from(settings: ProjectSettings) -> Self {
+        Self {
+            chat_consent_purpose_id: settings.chat_consent_purpose_id.unwrap_or_default(),
+            supervision_purpose_id: settings.supervision_purpose_id.unwrap_or_default(),
+            offline_message: settings.offline_message.unwrap_or_default(),
+            default_region: settings.default_region.unwrap_or_default(),
+            match_threshold: settings.match_threshold.map(f64::from),
         }
     }
 }
@@ -92,6 +105,13 @@ fn project_input(input: pb::ProjectInput) -> projects::ProjectInput {
         allowed_origins: input.allowed_origins.map(|list| list.values),
         languages: input.languages.map(|list| list.values),
         supervision_enabled: input.supervision_enabled,
+        settings: projects::SettingsInput {
+            chat_consent_purpose_id: input.chat_consent_purpose_id,
+            supervision_purpose_id: input.supervision_purpose_id,
+            offline_message: input.offline_message,
+            default_region: input.default_region,
+            match_threshold: input.match_threshold,
+        },
     }
 }
 
@@ -198,6 +218,8 @@ impl PrivacyService for PrivacyApi {
                 credits_sequence: widget.tenant.credits_sequence,
                 translation: widget.tenant.translation,
             }),
+            supervision_enabled: widget.project.supervision_enabled,
+            settings: Some(widget.project.settings.into()),
         }))
     }
 

@@ -24,6 +24,8 @@ pub struct Project {
     pub id: ProjectId,
     /// Language codes, such as `fr`; the first is the project's default.
     pub languages: Vec<String>,
+    /// The score an answer needs, when the project sets one.
+    pub match_threshold: Option<f32>,
 }
 
 #[derive(Clone)]
@@ -62,7 +64,9 @@ impl Projects {
             &token,
         )?;
         let resolved = self.privacy.clone().resolve_widget_project(request).await?.into_inner();
-        let project = Arc::new(Project { id: project_id, languages: resolved.languages });
+        let match_threshold =
+            resolved.settings.and_then(|settings| settings.match_threshold).map(|threshold| threshold as f32);
+        let project = Arc::new(Project { id: project_id, languages: resolved.languages, match_threshold });
         self.copies.insert((tenant_id, project_id), Arc::clone(&project), since);
         Ok(project)
     }

@@ -65,7 +65,7 @@ pub async fn reply(
     let masked = mask(text);
     let index = state.index.project(project.id);
     let ranking = index.rank(&without_placeholders(&masked), language, SUGGESTIONS + 1);
-    let reply = match ranking.verdict(DEFAULT_THRESHOLD) {
+    let reply = match ranking.verdict(project.match_threshold.unwrap_or(DEFAULT_THRESHOLD)) {
         Verdict::Answer { entry, confidence } => Reply {
             kind: ReplyKind::Answer,
             text: entry.answer.clone(),

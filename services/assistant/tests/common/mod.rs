@@ -62,6 +62,7 @@ pub async fn tenant(services: &RunningServices, slug: &str) -> anyhow::Result<Te
         allowed_origins: Some(accounts_pb::StringList { values: vec!["https://shop.example".to_owned()] }),
         languages: Some(accounts_pb::StringList { values: vec!["fr".to_owned(), "en".to_owned()] }),
         supervision_enabled: Some(false),
+        ..accounts_pb::ProjectInput::default()
     };
     let project_id = privacy.create_project(with_bearer(project, &admin_token)?).await?.into_inner().id;
     Ok(Tenant { tenant_id, admin_token, project_id })

@@ -31,6 +31,19 @@ pub struct ProjectRequest {
     pub allowed_origins: Option<Vec<String>>,
     pub languages: Option<Vec<String>>,
     pub supervision_enabled: Option<bool>,
+    /// A consent purpose of the tenant's policy: conversations are kept only with the visitor's
+    /// consent to it. An empty string clears it.
+    pub chat_consent_purpose_id: Option<String>,
+    /// A consent purpose of the tenant's policy that supervision needs. An empty string clears it.
+    pub supervision_purpose_id: Option<String>,
+    /// Shown to a visitor when no operator is online. An empty string clears it.
+    #[schema(max_length = 1000)]
+    pub offline_message: Option<String>,
+    /// The region phone numbers without a country code are read in, such as `FR`.
+    pub default_region: Option<String>,
+    /// The score (0..1) an assistant answer needs; the assistant's default (0.30) when unset.
+    #[schema(minimum = 0.05, maximum = 0.95)]
+    pub match_threshold: Option<f64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -42,12 +55,19 @@ pub struct ProjectResponse {
     pub allowed_origins: Vec<String>,
     pub languages: Vec<String>,
     pub supervision_enabled: bool,
+    pub chat_consent_purpose_id: Option<String>,
+    pub supervision_purpose_id: Option<String>,
+    pub offline_message: Option<String>,
+    pub default_region: Option<String>,
+    pub match_threshold: Option<f64>,
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl From<pb::Project> for ProjectResponse {
     fn from(project: pb::Project) -> Self {
+        let settings = project.settings.unwrap_or_default();
+        let set = |text: String| Some(text).filter(|text| !text.is_empty());
         Self {
             id: project.id,
             public_id: project.public_id,
@@ -55,6 +75,11 @@ impl From<pb::Project> for ProjectResponse {
             allowed_origins: project.allowed_origins,
             languages: project.languages,
             supervision_enabled: project.supervision_enabled,
+            chat_consent_purpose_id: set(settings.chat_consent_purpose_id),
+            supervision_purpose_id: set(settings.supervision_purpose_id),
+            offline_message: set(settings.offline_message),
+            default_region: set(settings.default_region),
+            match_threshold: settings.match_threshold,
             created_at: project.created_at.and_then(from_timestamp),
             updated_at: project.updated_at.and_then(from_timestamp),
         }
@@ -68,6 +93,11 @@ fn project_input(id: String, body: ProjectRequest) -> pb::ProjectInput {
         allowed_origins: string_list(body.allowed_origins),
         languages: string_list(body.languages),
         supervision_enabled: body.supervision_enabled,
+        chat_consent_purpose_id: body.chat_consent_purpose_id,
+        supervision_purpose_id: body.supervision_purpose_id,
+        offline_message: body.offline_message,
+        default_region: body.default_region,
+        match_threshold: body.match_threshold,
     }
 }
 
