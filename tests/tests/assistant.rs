@@ -460,3 +460,84 @@ async fn a_projects_own_threshold_decides_between_an_answer_and_a_fallback() -> 
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_scenario_written_over_http_takes_a_widget_visitor_through_a_consent_step() -> anyhow::Result<()> {
+    let stack = TestStack::shared()?;
+    let acme = new_tenant(&stack, "scenario").await?;
+    let token = acme.admin_token.as_str();
+    let policy = json!({
+        "controller": {"name": "Acme SAS", "address": "Paris", "email": "privacy@acme.example"},
+        "dpo": {"name": "Dana Protect", "email": "dpo@acme.example"},
+        "purposes": [{"id": "chat_history", "name": "Keep the conversation", "legal_basis": "consent",
+                      "description": ""}],
+        "recipients": [], "retention": {}, "subprocessors": {"tts": "none", "translation": "none"},
+        "data_residency": "eu", "erasure_deadline_days": 15, "consent_text": "May we keep this conversation?"
+    });
+    assert_eq!(public(&stack, Method::PUT, "/v1/privacy-policy", token).json(&policy).send().await?.status(), 200);
+    let project = new_project(&stack, &acme).await?;
+    let scenarios = format!("/v1/projects/{}/scenarios", text(&project, "id"));
+
+    let bad = json!({"name": "Data", "triggers": {"keywords": ["privacy"]},
+                     "steps": [{"id": "ask", "kind": "consent", "text": "First:", "purpose": "marketing", "next": "gone"}]});
+    let refused = public(&stack, Method::POST, &scenarios, token).json(&bad).send().await?;
+    assert_eq!(refused.status(), 422);
+    let refused = body(refused).await?;
+    let named: Vec<&str> =
+        refused["errors"].as_array().into_iter().flatten().filter_map(|error| error["field"].as_str()).collect();
+    assert_eq!(named, ["steps[0].next", "steps[0].purpose"], "{refused}");
+    let unknown_kind = json!({"name": "Data", "steps": [{"id": "a", "kind": "teleport", "text": "?"}]});
+    assert_eq!(public(&stack, Method::POST, &scenarios, token).json(&unknown_kind).send().await?.status(), 422);
+
+    let good = json!({"name": "Data", "triggers": {"keywords": ["privacy"]}, "steps": [
+        {"id": "ask", "kind": "consent", "text": "First:", "purpose": "chat_history", "next": "menu"},
+        {"id": "menu", "kind": "choice", "text": "Then?", "options": [{"label": "A person", "next": "human"}]},
+        {"id": "human", "kind": "handoff"}
+    ]});
+    let created = public(&stack, Method::POST, &scenarios, token).json(&good).send().await?;
+    assert_eq!(created.status(), 201);
+    let created = body(created).await?;
+    assert_eq!(created["steps"][1]["options"][0]["next"], "human");
+    let other = new_tenant(&stack, "scenario-other").await?;
+    let foreign = format!("{scenarios}/{}", text(&created, "id"));
+    assert_eq!(public(&stack, Method::GET, &foreign, &other.admin_token).send().await?.status(), 404);
+
+    let started = stack
+        .http
+        .post(format!("{}/widget/v1/projects/{}/sessions", stack.public_url, text(&project, "public_id")))
+        .header("origin", SHOP)
+        .json(&json!({"page_url": "https://shop.example/"}))
+        .send()
+        .await?;
+    let session = cookies_of(&started, &["cz_vid", "cz_sid"]);
+    let says = async |words: &str| {
+        let asked = stack
+            .http
+            .post(format!("{}/widget/v1/messages", stack.public_url))
+            .header("origin", SHOP)
+            .header("cookie", &session)
+            .json(&json!({"text": words}))
+            .send()
+            .await?;
+        anyhow::ensure!(asked.status() == 200, "a message answered {}", asked.status());
+        anyhow::Ok(body(asked).await?["reply"].clone())
+    };
+    let reply = says("I have a privacy question").await?;
+    assert_eq!((reply["kind"].as_str(), reply["step"]["kind"].as_str()), (Some("step"), Some("consent")), "{reply}");
+    assert_eq!(reply["step"]["purpose"], "chat_history");
+    let reply = says("oui").await?;
+    assert_eq!(reply["step"]["options"], json!(["A person"]));
+    let consents = stack
+        .http
+        .get(format!("{}/widget/v1/consents", stack.public_url))
+        .header("origin", SHOP)
+        .header("cookie", &session)
+        .send()
+        .await?;
+    let consents = body(consents).await?;
+    assert_eq!(consents["items"][0]["purpose"], "chat_history");
+    assert_eq!(consents["items"][0]["granted"], true);
+    let reply = says("a person").await?;
+    assert_eq!(reply["kind"], "handoff");
+    Ok(())
+}

@@ -3,8 +3,10 @@
 //! notifications are the gateway's, on a visitor's behalf.
 
 mod notifications;
+mod scenarios;
 
 pub use notifications::NotificationApi;
+pub use scenarios::ScenarioApi;
 
 use causerie_auth::Audience;
 use causerie_auth::transport::caller_of;
@@ -195,8 +197,15 @@ impl KnowledgeBaseService for KnowledgeBaseApi {
         caller_of(&request, &[Audience::Service])?;
         let asked = request.into_inner();
         let tenant_id: TenantId = asked.tenant_id.parse().map_err(|_| Error::not_found("no such project"))?;
+        let visitor_id = asked.visitor_id.as_deref().and_then(|id| uuid::Uuid::try_parse(id).ok());
+        let session = asked
+            .session_id
+            .as_deref()
+            .filter(|session_id| !session_id.is_empty())
+            .map(|session_id| replies::Session { session_id, visitor_id });
         let reply =
-            replies::reply(&self.state, tenant_id, &asked.project_id, &asked.text, asked.language.as_deref()).await?;
+            replies::reply(&self.state, tenant_id, &asked.project_id, &asked.text, asked.language.as_deref(), session)
+                .await?;
         Ok(Response::new(pb::MatchReply {
             kind: reply.kind.as_str().to_owned(),
             text: reply.text,
@@ -208,6 +217,15 @@ impl KnowledgeBaseService for KnowledgeBaseApi {
                 .map(|(entry_id, question)| pb::Suggestion { entry_id: entry_id.to_string(), question })
                 .collect(),
             language: reply.language.unwrap_or_default(),
+            step: reply.step.map(|step| pb::StepShown {
+                scenario_id: step.scenario_id.to_string(),
+                step_id: step.step_id,
+                kind: step.kind.to_owned(),
+                options: step.options,
+                form_id: step.form_id.unwrap_or_default(),
+                purpose: step.purpose.unwrap_or_default(),
+                text_version: step.text_version.unwrap_or_default(),
+            }),
         }))
     }
 }

@@ -1,6 +1,6 @@
 //! The assistant service: each project's knowledge base, and the replies to visitors' questions
-//! matched against it, and the programmed notifications of its widget. Scenarios, supervision and
-//! the connectors arrive with the rest of the assistant issue.
+//! matched against it, the scenarios visitors are taken through, and the programmed notifications
+//! of its widget. Supervision and the connectors arrive with the rest of the assistant issue.
 //!
 //! Its layout is the one every backend service follows (`docs/architecture.md`): `grpc` and
 //! `events` are its two doors, `domain` holds the rules, `store` the SQL.
@@ -19,6 +19,7 @@ use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient
 use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
 use causerie_proto::assistant::v1::knowledge_base_service_server::KnowledgeBaseServiceServer;
 use causerie_proto::assistant::v1::notification_service_server::NotificationServiceServer;
+use causerie_proto::assistant::v1::scenario_service_server::ScenarioServiceServer;
 use causerie_runtime::{Config, Service};
 use causerie_service::GrpcApi;
 use sqlx::PgPool;
@@ -46,6 +47,8 @@ pub(crate) struct Shared {
     /// Records support staff's reads in the tenant's audit log.
     pub accounts: AccountsServiceClient<tonic::transport::Channel>,
     pub index: domain::matching::KnowledgeIndex,
+    /// Where each widget session stands in a scenario (Redis).
+    pub sessions: domain::sessions::Sessions,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,12 +75,21 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         );
         let projects = domain::projects::Projects::new(PrivacyServiceClient::new(accounts), service_token);
         service.spawn(projects.clone().follow_changes(service.bus.clone(), service.shutdown.clone()));
+        let redis = redis::aio::ConnectionManager::new(
+            redis::Client::open(service.config.redis_url.as_str())
+                .map_err(|error| ServiceError::Setup(causerie_core::Error::internal(error)))?,
+        )
+        .await
+        .map_err(|error| ServiceError::Setup(causerie_core::Error::internal(error)))?;
+        service.check_redis_ready(redis.clone());
+        let sessions = domain::sessions::Sessions::new(redis, &service.config.namespace);
         let state = AppState(Arc::new(Shared {
             pool: service.pool.clone(),
             clock: service.clock.clone(),
             projects,
             accounts: accounts_client,
             index: domain::matching::KnowledgeIndex::default(),
+            sessions,
         }));
         // Every project's index is built before the service answers; the broadcasts keep it.
         domain::entries::reindex_all(&state).await.map_err(ServiceError::Setup)?;
@@ -89,10 +101,16 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             grpc::KnowledgeBaseApi::new(state.clone()),
             interceptor.clone(),
         );
-        let notifications = NotificationServiceServer::with_interceptor(grpc::NotificationApi::new(state), interceptor);
+        let notifications =
+            NotificationServiceServer::with_interceptor(grpc::NotificationApi::new(state.clone()), interceptor.clone());
+        let scenarios = ScenarioServiceServer::with_interceptor(grpc::ScenarioApi::new(state), interceptor);
         Ok(GrpcApi::new(
-            &["causerie.assistant.v1.KnowledgeBaseService", "causerie.assistant.v1.NotificationService"],
-            tonic::service::Routes::new(knowledge_bases).add_service(notifications),
+            &[
+                "causerie.assistant.v1.KnowledgeBaseService",
+                "causerie.assistant.v1.NotificationService",
+                "causerie.assistant.v1.ScenarioService",
+            ],
+            tonic::service::Routes::new(knowledge_bases).add_service(notifications).add_service(scenarios),
         ))
     })
     .await

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::domain::entries::{Entry, EntryFields};
 use crate::domain::notifications::{Notification, NotificationFields};
+use crate::domain::scenarios::{Scenario, ScenarioFields, Step, Triggers};
 
 #[derive(sqlx::FromRow)]
 struct EntryRow {
@@ -384,4 +385,141 @@ pub async fn active_notifications(
     let rows: Vec<NotificationRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(query)).bind(project_id.as_uuid()).fetch_all(transaction).await?;
     Ok(rows.into_iter().map(Notification::from).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct ScenarioRow {
+    id: Uuid,
+    project_id: Uuid,
+    name: String,
+    definition: sqlx::types::Json<Definition>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A scenario's triggers and steps, as one JSON document: they are read and written whole.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Definition {
+    triggers: Triggers,
+    steps: Vec<Step>,
+}
+
+impl From<ScenarioRow> for Scenario {
+    fn from(row: ScenarioRow) -> Self {
+        let Definition { triggers, steps } = row.definition.0;
+        Self {
+            id: row.id,
+            project_id: ProjectId::from_uuid(row.project_id),
+            fields: ScenarioFields { name: row.name, triggers, steps },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+fn definition(fields: &ScenarioFields) -> sqlx::types::Json<Definition> {
+    sqlx::types::Json(Definition { triggers: fields.triggers.clone(), steps: fields.steps.clone() })
+}
+
+const SCENARIO_COLUMNS: &str = "id, project_id, name, definition, created_at, updated_at";
+
+pub async fn insert_scenario(
+    transaction: &mut PgConnection,
+    tenant_id: TenantId,
+    scenario: &Scenario,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into scenarios (tenant_id, id, project_id, name, definition, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(scenario.id)
+    .bind(scenario.project_id.as_uuid())
+    .bind(&scenario.fields.name)
+    .bind(definition(&scenario.fields))
+    .bind(scenario.created_at)
+    .bind(scenario.updated_at)
+    .execute(transaction)
+    .await?;
+    Ok(())
+}
+
+/// The scenario after the change, or `None` when the project has no such scenario.
+pub async fn update_scenario(
+    transaction: &mut PgConnection,
+    project_id: ProjectId,
+    id: Uuid,
+    fields: &ScenarioFields,
+    now: DateTime<Utc>,
+) -> Result<Option<Scenario>, sqlx::Error> {
+    let query = format!(
+        "update scenarios set name = $3, definition = $4, updated_at = $5
+          where project_id = $1 and id = $2
+         returning {SCENARIO_COLUMNS}"
+    );
+    let row: Option<ScenarioRow> = sqlx::query_as(sqlx::AssertSqlSafe(query))
+        .bind(project_id.as_uuid())
+        .bind(id)
+        .bind(&fields.name)
+        .bind(definition(fields))
+        .bind(now)
+        .fetch_optional(transaction)
+        .await?;
+    Ok(row.map(Scenario::from))
+}
+
+pub async fn delete_scenario(
+    transaction: &mut PgConnection,
+    project_id: ProjectId,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let deleted = sqlx::query("delete from scenarios where project_id = $1 and id = $2")
+        .bind(project_id.as_uuid())
+        .bind(id)
+        .execute(transaction)
+        .await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
+pub async fn scenario(
+    transaction: &mut PgConnection,
+    project_id: ProjectId,
+    id: Uuid,
+) -> Result<Option<Scenario>, sqlx::Error> {
+    let query = format!("select {SCENARIO_COLUMNS} from scenarios where project_id = $1 and id = $2");
+    let row: Option<ScenarioRow> = sqlx::query_as(sqlx::AssertSqlSafe(query))
+        .bind(project_id.as_uuid())
+        .bind(id)
+        .fetch_optional(transaction)
+        .await?;
+    Ok(row.map(Scenario::from))
+}
+
+/// The project's scenarios in id order after `after`, `limit` of them (all with `None`).
+pub async fn scenarios(
+    transaction: &mut PgConnection,
+    project_id: ProjectId,
+    after: Option<Uuid>,
+    limit: Option<i64>,
+) -> Result<Vec<Scenario>, sqlx::Error> {
+    let query = format!(
+        "select {SCENARIO_COLUMNS} from scenarios
+          where project_id = $1 and ($2::uuid is null or id > $2)
+          order by id limit $3"
+    );
+    let rows: Vec<ScenarioRow> = sqlx::query_as(sqlx::AssertSqlSafe(query))
+        .bind(project_id.as_uuid())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(transaction)
+        .await?;
+    Ok(rows.into_iter().map(Scenario::from).collect())
+}
+
+/// The ids of the project's entries, which a scenario's triggers may name.
+pub async fn entry_ids(transaction: &mut PgConnection, project_id: ProjectId) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select id from knowledge_entries where project_id = $1")
+        .bind(project_id.as_uuid())
+        .fetch_all(transaction)
+        .await
 }

@@ -172,6 +172,7 @@ async fn an_operator_reads_the_knowledge_base_but_cannot_change_it() -> anyhow::
         project_id: acme.project_id.clone(),
         text: "delivery".to_owned(),
         language: None,
+        ..pb::MatchRequest::default()
     };
     let refused = kb.r#match(with_bearer(asked, &acme.admin_token)?).await.err();
     assert_eq!(refused.map(|status| status.code()), Some(Code::Unauthenticated));
@@ -193,6 +194,7 @@ async fn a_visitor_is_answered_and_the_question_is_kept_masked_and_unlinked() ->
         project_id: acme.project_id.clone(),
         text: text.to_owned(),
         language: None,
+        ..pb::MatchRequest::default()
     };
     let reply = kb
         .r#match(with_bearer(asked("how long will delivery take? I am ada@acme.example, +33 6 12 34 56 78"), &gateway)?)

@@ -16,6 +16,7 @@ use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient
 use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
 use causerie_proto::assistant::v1::knowledge_base_service_client::KnowledgeBaseServiceClient;
 use causerie_proto::assistant::v1::notification_service_client::NotificationServiceClient;
+use causerie_proto::assistant::v1::scenario_service_client::ScenarioServiceClient;
 use causerie_runtime::{Config, Service};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -97,7 +98,8 @@ async fn serve(
         service_token,
         privacy,
         assistant: KnowledgeBaseServiceClient::new(assistant_channel.clone()),
-        notifications: NotificationServiceClient::new(assistant_channel),
+        notifications: NotificationServiceClient::new(assistant_channel.clone()),
+        scenarios: ScenarioServiceClient::new(assistant_channel),
         accounts_health: tonic_health::pb::health_client::HealthClient::new(accounts_channel),
         verifier,
         widget_limits: state::WidgetLimits {

@@ -8,6 +8,7 @@ use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient
 use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
 use causerie_proto::assistant::v1::knowledge_base_service_client::KnowledgeBaseServiceClient;
 use causerie_proto::assistant::v1::notification_service_client::NotificationServiceClient;
+use causerie_proto::assistant::v1::scenario_service_client::ScenarioServiceClient;
 use tonic::transport::Channel;
 
 use crate::caller::access::AccessDirectory;
@@ -37,6 +38,7 @@ pub struct Shared {
     pub privacy: PrivacyServiceClient<Channel>,
     pub assistant: KnowledgeBaseServiceClient<Channel>,
     pub notifications: NotificationServiceClient<Channel>,
+    pub scenarios: ScenarioServiceClient<Channel>,
     pub widget_projects: crate::widget_projects::WidgetProjects,
     /// Shown on the calls made for callers who have no token of their own (`upstream::for_service`).
     pub service_token: causerie_auth::ServiceToken,

@@ -1,7 +1,8 @@
 //! The assistant's rules: who may touch a knowledge base (`actor`), its entries (`entries`), the
 //! projects as accounts knows them (`projects`), the matching engine (`matching`), the reply to a
-//! visitor (`replies`), the masking of what visitors typed (`masking`) and the programmed
-//! notifications of the widget (`notifications`).
+//! visitor (`replies`), the masking of what visitors typed (`masking`), the programmed
+//! notifications of the widget (`notifications`), and the scenarios (`scenarios`) visitors are
+//! taken through (`sessions`).
 
 pub mod actor;
 pub mod entries;
@@ -10,3 +11,5 @@ pub mod matching;
 pub mod notifications;
 pub mod projects;
 pub mod replies;
+pub mod scenarios;
+pub mod sessions;

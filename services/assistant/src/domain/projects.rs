@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use causerie_auth::ServiceToken;
 use causerie_bus::Bus;
+use causerie_core::policy::{LegalBasis, PrivacyPolicy};
 use causerie_core::{Error, ProjectId, TenantId};
 use causerie_policy::copies::{Copies, WIDGET_PROJECT_CHANGES};
 use causerie_proto::accounts::v1 as pb;
@@ -22,10 +23,20 @@ const CAPACITY: usize = 100_000;
 #[derive(Debug)]
 pub struct Project {
     pub id: ProjectId,
+    /// What its widget is embedded with, and consents are recorded under.
+    pub public_id: String,
     /// Language codes, such as `fr`; the first is the project's default.
     pub languages: Vec<String>,
     /// The score an answer needs, when the project sets one.
     pub match_threshold: Option<f32>,
+    /// Shown after a handoff while no operator can take over.
+    pub offline_message: Option<String>,
+    /// The tenant's policy in force: its consent text, and what the credits show.
+    pub policy: PrivacyPolicy,
+    /// The policy's purposes a visitor may consent to (legal basis `consent`).
+    pub consent_purposes: Vec<String>,
+    /// The tenant's feature: scenarios show the credits only with it.
+    pub credits_sequence: bool,
 }
 
 #[derive(Clone)]
@@ -64,10 +75,51 @@ impl Projects {
             &token,
         )?;
         let resolved = self.privacy.clone().resolve_widget_project(request).await?.into_inner();
-        let match_threshold =
-            resolved.settings.and_then(|settings| settings.match_threshold).map(|threshold| threshold as f32);
-        let project = Arc::new(Project { id: project_id, languages: resolved.languages, match_threshold });
+        let settings = resolved.settings.unwrap_or_default();
+        let policy: PrivacyPolicy = serde_json::from_str(&resolved.policy_json).map_err(Error::internal)?;
+        let consent_purposes = policy
+            .document
+            .purposes
+            .iter()
+            .filter(|purpose| purpose.legal_basis == LegalBasis::Consent)
+            .map(|purpose| purpose.id.clone())
+            .collect();
+        let project = Arc::new(Project {
+            id: project_id,
+            public_id: resolved.public_id,
+            languages: resolved.languages,
+            match_threshold: settings.match_threshold.map(|threshold| threshold as f32),
+            offline_message: Some(settings.offline_message).filter(|message| !message.is_empty()),
+            policy,
+            consent_purposes,
+            credits_sequence: resolved.features.is_some_and(|features| features.credits_sequence),
+        });
         self.copies.insert((tenant_id, project_id), Arc::clone(&project), since);
         Ok(project)
+    }
+
+    /// Records a visitor's decision taken at a scenario's consent step in the accounts ledger
+    /// (source `scenario_step`), citing the consent text version shown.
+    pub async fn record_scenario_consent(
+        &self,
+        project: &Project,
+        visitor_id: uuid::Uuid,
+        purpose: &str,
+        granted: bool,
+        text_version: i32,
+    ) -> Result<(), Error> {
+        let token = self.service_token.get().await?;
+        let decision = pb::RecordConsentRequest {
+            public_id: project.public_id.clone(),
+            visitor_id: visitor_id.to_string(),
+            purpose: purpose.to_owned(),
+            granted,
+            text_version,
+            source: "scenario_step".to_owned(),
+            client_address: None,
+        };
+        let request = causerie_auth::transport::with_bearer(tonic::Request::new(decision), &token)?;
+        self.privacy.clone().record_visitor_consent(request).await?;
+        Ok(())
     }
 }

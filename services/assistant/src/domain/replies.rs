@@ -1,6 +1,8 @@
-//! The assistant's reply to what a visitor typed: the entry that answers it, or a fallback with
-//! the likeliest entries to choose from. What was asked is kept for the statistics only masked,
-//! and with nothing that links it to the visitor or the session (category `assistant_inputs`).
+//! The assistant's reply to what a visitor typed: the next step of the scenario the session is
+//! in, a scenario the question starts, the entry that answers it, or a fallback with the likeliest
+//! entries to choose from. A question is kept for the statistics only masked, and with nothing
+//! that links it to the visitor or the session (category `assistant_inputs`); a reply to a
+//! scenario's step is not kept at all.
 
 use causerie_core::{Error, ProjectId, TenantId};
 use uuid::Uuid;
@@ -8,15 +10,22 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::domain::masking::{PLACEHOLDERS, mask};
 use crate::domain::matching::{DEFAULT_THRESHOLD, IndexedEntry, SUGGESTIONS, Verdict};
+use crate::domain::projects::Project;
+use crate::domain::scenarios::{Scenario, StepKind};
+use crate::domain::sessions::{self, Answer, Place, Stop};
 use crate::store::{self, NewInput};
 
 /// Longer than any question; a visitor pasting a page gets a clear error.
 const MAX_QUESTION: usize = 2_000;
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub enum ReplyKind {
     Answer,
     Fallback,
+    /// A step of a scenario.
+    Step,
+    /// The visitor asked for a person, or a scenario hands over to one.
+    Handoff,
 }
 
 impl ReplyKind {
@@ -24,6 +33,8 @@ impl ReplyKind {
         match self {
             Self::Answer => "answer",
             Self::Fallback => "fallback",
+            Self::Step => "step",
+            Self::Handoff => "handoff",
         }
     }
 }
@@ -37,6 +48,28 @@ pub struct Reply {
     /// Entry ids and questions.
     pub suggestions: Vec<(Uuid, String)>,
     pub language: Option<String>,
+    /// The scenario step now waiting for the visitor, if one is.
+    pub step: Option<StepShown>,
+}
+
+/// A scenario's step as the widget shows it.
+#[derive(Debug)]
+pub struct StepShown {
+    pub scenario_id: Uuid,
+    pub step_id: String,
+    pub kind: &'static str,
+    /// A choice's options, in order (the visitor may also answer with their number).
+    pub options: Vec<String>,
+    pub form_id: Option<String>,
+    /// A consent step's purpose, and the version of the consent text it shows.
+    pub purpose: Option<String>,
+    pub text_version: Option<i32>,
+}
+
+/// The session the question comes from, as the gateway knows it from the widget's cookies.
+pub struct Session<'a> {
+    pub session_id: &'a str,
+    pub visitor_id: Option<Uuid>,
 }
 
 /// The text of a question, trimmed; `422 text` when empty or too long.
@@ -49,23 +82,29 @@ pub fn question(text: &str) -> Result<&str, Error> {
 }
 
 /// The reply to `text`, asked on project `project_id` of `tenant_id` (both vouched for by the
-/// gateway, which resolved the visitor's widget).
+/// gateway, which resolved the visitor's widget), in `session` when the widget has one.
 pub async fn reply(
     state: &AppState,
     tenant_id: TenantId,
     project_id: &str,
     text: &str,
     language: Option<&str>,
+    session: Option<Session<'_>>,
 ) -> Result<Reply, Error> {
     let project = state.projects.of_tenant(tenant_id, project_id).await?;
     let text = question(text)?;
     let language = language.filter(|language| project.languages.iter().any(|known| known == language));
+    if let Some(session) = &session
+        && let Some(reply) = continue_scenario(state, tenant_id, &project, session, text, language).await?
+    {
+        return Ok(reply);
+    }
     // Matched once masked: an e-mail address or a phone number says nothing of the question, and
     // its pieces would count as words no entry has.
     let masked = mask(text);
     let index = state.index.project(project.id);
     let ranking = index.rank(&without_placeholders(&masked), language, SUGGESTIONS + 1);
-    let reply = match ranking.verdict(project.match_threshold.unwrap_or(DEFAULT_THRESHOLD)) {
+    let mut reply = match ranking.verdict(project.match_threshold.unwrap_or(DEFAULT_THRESHOLD)) {
         Verdict::Answer { entry, confidence } => Reply {
             kind: ReplyKind::Answer,
             text: entry.answer.clone(),
@@ -73,6 +112,7 @@ pub async fn reply(
             confidence,
             suggestions: Vec::new(),
             language: ranking.language.clone(),
+            step: None,
         },
         Verdict::Fallback { confidence, suggestions } => Reply {
             kind: ReplyKind::Fallback,
@@ -84,10 +124,35 @@ pub async fn reply(
                 .map(|entry: &IndexedEntry| (entry.id, entry.question.clone()))
                 .collect(),
             language: ranking.language.clone(),
+            step: None,
         },
     };
     record_input(state, tenant_id, project.id, &masked, &reply).await?;
+    if let Some(session) = &session
+        && let Some(scenario) = triggered(state, tenant_id, &project, text, &reply).await?
+    {
+        reply = start_scenario(state, &project, session, &scenario, reply).await?;
+    }
     Ok(reply)
+}
+
+/// The project's scenario that the question, or the entry that answers it, starts.
+async fn triggered(
+    state: &AppState,
+    tenant_id: TenantId,
+    project: &Project,
+    text: &str,
+    reply: &Reply,
+) -> Result<Option<Scenario>, Error> {
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
+    let mut scenarios = store::scenarios(&mut transaction, project.id, None, None).await?;
+    transaction.commit().await?;
+    let by_entry = reply
+        .entry_id
+        .filter(|_| reply.kind == ReplyKind::Answer)
+        .and_then(|entry_id| scenarios.iter().position(|scenario| scenario.is_triggered_by_entry(entry_id)));
+    let found = by_entry.or_else(|| scenarios.iter().position(|scenario| scenario.is_triggered_by_text(text)));
+    Ok(found.map(|position| scenarios.swap_remove(position)))
 }
 
 async fn record_input(
@@ -129,5 +194,135 @@ fn fallback_text(language: Option<&str>, has_suggestions: bool) -> &'static str 
         (Some("fr"), false) => "Je n'ai pas de réponse à cette question. Pouvez-vous la formuler autrement ?",
         (_, true) => "I am not sure I understood. Did you mean:",
         (_, false) => "I have no answer to that. Could you put it another way?",
+    }
+}
+
+/// The reply when the session waits at a scenario's step; `None` when it waits at none (or the
+/// scenario changed under it), so that the text is matched as any question.
+async fn continue_scenario(
+    state: &AppState,
+    tenant_id: TenantId,
+    project: &Project,
+    session: &Session<'_>,
+    text: &str,
+    language: Option<&str>,
+) -> Result<Option<Reply>, Error> {
+    let Some(place) = state.sessions.place(project.id, session.session_id).await? else { return Ok(None) };
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
+    let scenario = store::scenario(&mut transaction, project.id, place.scenario_id).await?;
+    transaction.commit().await?;
+    let waiting = scenario.as_ref().and_then(|scenario| {
+        scenario.step(&place.step_id).filter(|step| step.kind.waits()).map(|step| (scenario, step))
+    });
+    let Some((scenario, step)) = waiting else {
+        state.sessions.clear(project.id, session.session_id).await?;
+        return Ok(None);
+    };
+    match sessions::answer(step, text) {
+        Answer::Again => Ok(Some(step_reply(state, project, session, scenario, Some(&step.id), language).await?)),
+        Answer::Next { next, consent } => {
+            if let (Some(granted), StepKind::Consent { purpose }) = (consent, &step.kind) {
+                let visitor_id = session
+                    .visitor_id
+                    .ok_or_else(|| Error::unauthenticated("a consent is recorded for a visitor: no visitor id"))?;
+                let text_version = place.text_version.unwrap_or(project.policy.consent_text_version);
+                state.projects.record_scenario_consent(project, visitor_id, purpose, granted, text_version).await?;
+            }
+            Ok(Some(step_reply(state, project, session, scenario, next.as_deref(), language).await?))
+        }
+    }
+}
+
+/// The scenario the question started, from its first step; the match that started it stays
+/// named in the reply.
+async fn start_scenario(
+    state: &AppState,
+    project: &Project,
+    session: &Session<'_>,
+    scenario: &Scenario,
+    matched: Reply,
+) -> Result<Reply, Error> {
+    let first = scenario.fields.steps.first().map(|step| step.id.as_str());
+    let language = matched.language.as_deref();
+    let reply = step_reply(state, project, session, scenario, first, language).await?;
+    Ok(Reply { entry_id: matched.entry_id, confidence: matched.confidence, ..reply })
+}
+
+/// Walks the scenario from `from`, keeps where it stops in the session, and says it.
+async fn step_reply(
+    state: &AppState,
+    project: &Project,
+    session: &Session<'_>,
+    scenario: &Scenario,
+    from: Option<&str>,
+    language: Option<&str>,
+) -> Result<Reply, Error> {
+    let language = language.or_else(|| project.languages.first().map(String::as_str));
+    let walked = sessions::walk(scenario, from, project);
+    let mut texts = walked.texts;
+    let (kind, step) = match walked.stop {
+        Stop::Waiting(step) => {
+            let shown = shown(scenario, step, project);
+            let place = Place { scenario_id: scenario.id, step_id: step.id.clone(), text_version: shown.text_version };
+            state.sessions.put(project.id, session.session_id, &place).await?;
+            (ReplyKind::Step, Some(shown))
+        }
+        Stop::Handoff => {
+            state.sessions.clear(project.id, session.session_id).await?;
+            // Live chat is not there yet: no operator can take over.
+            texts.push(no_operator_text(language).to_owned());
+            texts.extend(project.offline_message.clone());
+            (ReplyKind::Handoff, None)
+        }
+        Stop::End => {
+            state.sessions.clear(project.id, session.session_id).await?;
+            if texts.is_empty() {
+                texts.push(end_text(language).to_owned());
+            }
+            (ReplyKind::Step, None)
+        }
+    };
+    Ok(Reply {
+        kind,
+        text: texts.join("\n\n"),
+        entry_id: None,
+        confidence: 0.0,
+        suggestions: Vec::new(),
+        language: language.map(str::to_owned),
+        step,
+    })
+}
+
+fn shown(scenario: &Scenario, step: &crate::domain::scenarios::Step, project: &Project) -> StepShown {
+    let (options, form_id, purpose, text_version) = match &step.kind {
+        StepKind::Choice { options } => (options.iter().map(|option| option.label.clone()).collect(), None, None, None),
+        StepKind::Form { form_id } => (Vec::new(), Some(form_id.clone()), None, None),
+        StepKind::Consent { purpose } => {
+            (Vec::new(), None, Some(purpose.clone()), Some(project.policy.consent_text_version))
+        }
+        _ => (Vec::new(), None, None, None),
+    };
+    StepShown {
+        scenario_id: scenario.id,
+        step_id: step.id.clone(),
+        kind: step.kind.as_str(),
+        options,
+        form_id,
+        purpose,
+        text_version,
+    }
+}
+
+fn no_operator_text(language: Option<&str>) -> &'static str {
+    match language {
+        Some("fr") => "Aucun opérateur ne peut être joint pour le moment.",
+        _ => "No operator can be reached right now.",
+    }
+}
+
+fn end_text(language: Option<&str>) -> &'static str {
+    match language {
+        Some("fr") => "Merci.",
+        _ => "Thank you.",
     }
 }

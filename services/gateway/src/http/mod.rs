@@ -15,6 +15,7 @@ mod notifications;
 pub mod openapi;
 mod privacy;
 mod projects;
+mod scenarios;
 mod sessions;
 mod transport_security;
 mod users;
@@ -74,6 +75,7 @@ pub fn routers(state: AppState) -> (Router, Router) {
         .merge(projects::router())
         .merge(knowledge_base::router())
         .merge(notifications::router())
+        .merge(scenarios::router())
         .merge(privacy::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), crate::caller::require_tenant_caller));
     let public = Router::new()

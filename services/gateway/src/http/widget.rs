@@ -563,7 +563,8 @@ pub struct Suggestion {
 
 #[derive(Serialize, ToSchema)]
 pub struct AssistantReply {
-    /// `answer` when an entry answers the question, `fallback` when none does clearly enough.
+    /// `answer` when an entry answers the question, `fallback` when none does clearly enough,
+    /// `step` for a scenario's step, `handoff` when the visitor is to be passed to an operator.
     pub kind: String,
     pub text: String,
     pub entry_id: Option<String>,
@@ -571,6 +572,28 @@ pub struct AssistantReply {
     pub confidence: f64,
     /// With a fallback: the likeliest entries, for the visitor to choose from.
     pub suggestions: Vec<Suggestion>,
+    /// The scenario's step now waiting for the visitor, if one is.
+    pub step: Option<ScenarioStepShown>,
+}
+
+/// A scenario's step as the widget shows it: the visitor answers it with the next message.
+#[derive(Serialize, ToSchema)]
+pub struct ScenarioStepShown {
+    pub scenario_id: String,
+    pub step_id: String,
+    /// `choice`, `input`, `form` or `consent`.
+    pub kind: String,
+    /// A choice's options; the visitor answers with one, or its number.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+    /// A form step's form, for `POST /widget/v1/forms/{fid}/submissions`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub form_id: Option<String>,
+    /// A consent step's purpose and the version of the consent text shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_version: Option<i32>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -592,12 +615,14 @@ async fn send_message(
     let public_id = widget_public_id(&headers, None)?;
     let resolved = state.widget_projects.resolve(&public_id).await?;
     check_write_origin(&headers, &resolved.project.allowed_origins)?;
-    visitor(&headers, &resolved)?;
+    let visitor_id = visitor(&headers, &resolved)?;
     let message = causerie_proto::assistant::v1::MatchRequest {
         tenant_id: resolved.project.tenant_id.clone(),
         project_id: resolved.project.project_id.clone(),
         text: body.text,
         language: None,
+        session_id: cookie(&headers, cookies::SESSION.name).map(str::to_owned),
+        visitor_id: Some(visitor_id.to_string()),
     };
     let reply = state.assistant.clone().r#match(for_service(&state.service_token, message, None).await?).await?;
     let reply = reply.into_inner();
@@ -611,6 +636,18 @@ async fn send_message(
             .into_iter()
             .map(|suggestion| Suggestion { entry_id: suggestion.entry_id, question: suggestion.question })
             .collect(),
+        step: reply.step.map(|step| {
+            let set = |text: String| Some(text).filter(|text| !text.is_empty());
+            ScenarioStepShown {
+                scenario_id: step.scenario_id,
+                step_id: step.step_id,
+                kind: step.kind,
+                options: step.options,
+                form_id: set(step.form_id),
+                text_version: set(step.purpose.clone()).map(|_| step.text_version),
+                purpose: set(step.purpose),
+            }
+        }),
     };
     Ok((AppendHeaders(cors(&headers)), Json(MessageResponse { reply })).into_response())
 }

@@ -1,0 +1,206 @@
+//! A visitor's way through a scenario: where the session stands is kept in Redis for half an
+//! hour after the last message (which scenario, which step waits for the visitor, the consent
+//! text version shown), never what the visitor typed. `walk` runs the steps that need no answer
+//! and stops at the first that does; `answer` reads the visitor's reply to a waiting step.
+
+use causerie_core::policy::PrivacyPolicy;
+use causerie_core::{Error, ProjectId};
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::projects::Project;
+use crate::domain::scenarios::{Scenario, Step, StepKind, folded_words};
+
+/// Half an hour without a message ends the scenario.
+const PLACE_SECONDS: u64 = 30 * 60;
+
+/// Where a session stands in a scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Place {
+    pub scenario_id: Uuid,
+    /// The step waiting for the visitor's answer.
+    pub step_id: String,
+    /// For a consent step, the version of the consent text shown, which the record cites.
+    pub text_version: Option<i32>,
+}
+
+#[derive(Clone)]
+pub struct Sessions {
+    redis: ConnectionManager,
+    namespace: String,
+}
+
+impl Sessions {
+    pub fn new(redis: ConnectionManager, namespace: &str) -> Self {
+        Self { redis, namespace: namespace.to_owned() }
+    }
+
+    fn key(&self, project_id: ProjectId, session_id: &str) -> String {
+        format!("{}:assistant:session:{project_id}:{session_id}", self.namespace)
+    }
+
+    pub async fn place(&self, project_id: ProjectId, session_id: &str) -> Result<Option<Place>, Error> {
+        let stored: Option<String> =
+            self.redis.clone().get(self.key(project_id, session_id)).await.map_err(unavailable)?;
+        // A place this version cannot read is no place: the visitor starts afresh.
+        Ok(stored.and_then(|stored| serde_json::from_str(&stored).ok()))
+    }
+
+    pub async fn put(&self, project_id: ProjectId, session_id: &str, place: &Place) -> Result<(), Error> {
+        let value = serde_json::to_string(place).map_err(Error::internal)?;
+        self.redis
+            .clone()
+            .set_ex::<_, _, ()>(self.key(project_id, session_id), value, PLACE_SECONDS)
+            .await
+            .map_err(unavailable)
+    }
+
+    pub async fn clear(&self, project_id: ProjectId, session_id: &str) -> Result<(), Error> {
+        self.redis.clone().del::<_, ()>(self.key(project_id, session_id)).await.map_err(unavailable)
+    }
+}
+
+fn unavailable(error: redis::RedisError) -> Error {
+    tracing::warn!(%error, "scenario sessions unavailable");
+    Error::unavailable("the assistant's sessions are unavailable; retry")
+}
+
+/// Where a walk through the steps stopped.
+#[derive(Debug)]
+pub enum Stop<'s> {
+    /// At a step the visitor answers.
+    Waiting(&'s Step),
+    /// At a handoff: an operator is to take over.
+    Handoff,
+    /// The scenario is over.
+    End,
+}
+
+/// What the visitor is shown: the texts of the steps passed, in order, and where they stopped.
+#[derive(Debug)]
+pub struct Walked<'s> {
+    pub texts: Vec<String>,
+    pub stop: Stop<'s>,
+}
+
+/// Runs the steps from `from` that need no answer (messages, credits), gathering their texts, up
+/// to the first that waits for the visitor, a handoff, or the end. A loop of steps that never
+/// waits ends after as many steps as the scenario has.
+pub fn walk<'s>(scenario: &'s Scenario, from: Option<&str>, project: &Project) -> Walked<'s> {
+    let mut texts = Vec::new();
+    let mut at = from;
+    for _ in 0..scenario.fields.steps.len() {
+        let Some(step) = at.and_then(|id| scenario.step(id)) else { break };
+        if step.kind.waits() {
+            texts.push(step.text.clone());
+            // What the visitor consents to is the policy's versioned text, which the record cites.
+            if matches!(step.kind, StepKind::Consent { .. }) && !project.policy.document.consent_text.is_empty() {
+                texts.push(project.policy.document.consent_text.clone());
+            }
+            return Walked { texts, stop: Stop::Waiting(step) };
+        }
+        match step.kind {
+            StepKind::Handoff => {
+                if !step.text.is_empty() {
+                    texts.push(step.text.clone());
+                }
+                return Walked { texts, stop: Stop::Handoff };
+            }
+            StepKind::Credits if project.credits_sequence => {
+                if !step.text.is_empty() {
+                    texts.push(step.text.clone());
+                }
+                texts.push(credits(&project.policy));
+            }
+            // The tenant has the credits sequence off: the step is passed over.
+            StepKind::Credits => {}
+            _ => texts.push(step.text.clone()),
+        }
+        at = step.next.as_deref();
+    }
+    Walked { texts, stop: Stop::End }
+}
+
+/// The "credits" of the vendor's note: who the controller is and how to reach it and its DPO,
+/// the purposes with their legal bases, and the recipients.
+pub fn credits(policy: &PrivacyPolicy) -> String {
+    let document = &policy.document;
+    let mut lines = Vec::new();
+    let controller = &document.controller;
+    let contact: Vec<&str> =
+        [controller.address.as_str(), controller.email.as_str()].into_iter().filter(|part| !part.is_empty()).collect();
+    lines.push(format!("Controller: {}{}", controller.name, joined(&contact)));
+    if !document.dpo.name.is_empty() || !document.dpo.email.is_empty() {
+        let dpo: Vec<&str> = [document.dpo.name.as_str(), document.dpo.email.as_str()]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect();
+        lines.push(format!("Data protection officer: {}", dpo.join(", ")));
+    }
+    if !document.purposes.is_empty() {
+        lines.push("Purposes:".to_owned());
+        for purpose in &document.purposes {
+            lines.push(format!("- {} (legal basis: {})", purpose.name, purpose.legal_basis.as_str().replace('_', " ")));
+        }
+    }
+    if !document.recipients.is_empty() {
+        lines.push(format!("Recipients: {}", document.recipients.join(", ")));
+    }
+    lines.join("\n")
+}
+
+fn joined(parts: &[&str]) -> String {
+    if parts.is_empty() { String::new() } else { format!(", {}", parts.join(", ")) }
+}
+
+/// What the visitor's reply does to a waiting step.
+#[derive(Debug, PartialEq)]
+pub enum Answer {
+    /// On to this step (`None`: the scenario is over); with a consent step, the decision taken.
+    Next { next: Option<String>, consent: Option<bool> },
+    /// Not understood: the step is asked again.
+    Again,
+}
+
+const YES: [&str; 12] =
+    ["oui", "yes", "ok", "d accord", "j accepte", "accepte", "accept", "i accept", "agree", "i agree", "y", "o"];
+const NO: [&str; 9] = ["non", "no", "refuse", "je refuse", "i refuse", "n", "pas d accord", "decline", "i decline"];
+
+pub fn answer(step: &Step, text: &str) -> Answer {
+    let words = folded_words(text);
+    match &step.kind {
+        StepKind::Choice { options } => {
+            let by_number = words
+                .parse::<usize>()
+                .ok()
+                .and_then(|number| number.checked_sub(1))
+                .and_then(|index| options.get(index));
+            let by_label = || {
+                options.iter().find(|option| words == folded_words(&option.label)).or_else(|| {
+                    let padded = format!(" {words} ");
+                    options.iter().find(|option| padded.contains(&format!(" {} ", folded_words(&option.label))))
+                })
+            };
+            match by_number.or_else(by_label) {
+                Some(option) => Answer::Next { next: option.next.clone(), consent: None },
+                None => Answer::Again,
+            }
+        }
+        StepKind::Consent { .. } => {
+            let decision = if YES.contains(&words.as_str()) {
+                Some(true)
+            } else if NO.contains(&words.as_str()) {
+                Some(false)
+            } else {
+                None
+            };
+            match decision {
+                Some(granted) => Answer::Next { next: step.next.clone(), consent: Some(granted) },
+                None => Answer::Again,
+            }
+        }
+        _ => Answer::Next { next: step.next.clone(), consent: None },
+    }
+}
