@@ -60,7 +60,7 @@ curl -fsS -o /dev/null -H 'content-type: application/json' -H "Origin: $ORIGIN" 
     "$BASE_URL/widget/v1/consents" -d "$consent_body" || die "recording a first consent failed"
 
 say "CheckConsent against the health check, ${DURATION}s each at $CONCURRENCY concurrent calls"
-grpc="$(LOADGEN_TOKEN="$token" "$ROOT/target/release/causerie-loadgen" --url "$ACCOUNTS_URL" \
+grpc="$(LOADGEN_TOKEN="$token" "$ROOT/target/release/causerie-loadgen" consent --url "$ACCOUNTS_URL" \
     --tenant-id "$tenant_id" --visitor-id "$visitor_id" --purpose chat_history \
     --concurrency "$CONCURRENCY" --seconds "$DURATION" --warmup-seconds "$WARMUP")"
 
