@@ -59,6 +59,10 @@ pub enum Message {
     /// A project's settings changed or it was deleted; services drop their cached copy.
     #[serde(rename = "project.changed")]
     ProjectChangedV1(ProjectChanged),
+    /// A project was deleted; each service holding its content deletes it (queued: a service
+    /// that is down does it when it returns).
+    #[serde(rename = "project.deleted")]
+    ProjectDeletedV1(ProjectDeleted),
     /// Support changed a tenant's status or features; services drop their cached copy.
     #[serde(rename = "tenant.updated")]
     TenantUpdatedV1(TenantUpdated),
@@ -102,6 +106,7 @@ impl Message {
             | Self::KnowledgeBaseChangedV1(_) => Delivery::Broadcast,
             Self::TenantCreatedV1(_)
             | Self::UserErasedV1(_)
+            | Self::ProjectDeletedV1(_)
             | Self::ErasureRequestedV1(_)
             | Self::ErasureCompletedV1(_)
             | Self::ExportRequestedV1(_)
@@ -117,6 +122,7 @@ impl Message {
             Self::UserErasedV1(_) => "user.erased",
             Self::PolicyUpdatedV1(_) => "policy.updated",
             Self::ProjectChangedV1(_) => "project.changed",
+            Self::ProjectDeletedV1(_) => "project.deleted",
             Self::TenantUpdatedV1(_) => "tenant.updated",
             Self::KnowledgeBaseChangedV1(_) => "knowledge_base.changed",
             Self::ErasureRequestedV1(_) => "erasure.requested",
@@ -133,6 +139,12 @@ impl Message {
 pub struct PolicyUpdated {
     pub tenant_id: TenantId,
     pub version: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectDeleted {
+    pub tenant_id: TenantId,
+    pub project_id: Uuid,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -259,6 +271,7 @@ mod tests {
             | Message::UserErasedV1(_)
             | Message::PolicyUpdatedV1(_)
             | Message::ProjectChangedV1(_)
+            | Message::ProjectDeletedV1(_)
             | Message::TenantUpdatedV1(_) => &["accounts"],
             Message::KnowledgeBaseChangedV1(_) => &["assistant"],
             Message::ErasureRequestedV1(_) | Message::ExportRequestedV1(_) | Message::SweepRequestedV1(_) => {
@@ -285,6 +298,7 @@ mod tests {
             Message::UserErasedV1(UserErased { tenant_id, user_id: UserId::new() }),
             Message::PolicyUpdatedV1(PolicyUpdated { tenant_id, version: 1 }),
             Message::ProjectChangedV1(ProjectChanged { tenant_id, project_id: Uuid::now_v7(), deleted: false }),
+            Message::ProjectDeletedV1(ProjectDeleted { tenant_id, project_id: Uuid::now_v7() }),
             Message::TenantUpdatedV1(TenantUpdated { tenant_id }),
             Message::KnowledgeBaseChangedV1(KnowledgeBaseChanged { tenant_id, project_id: Uuid::now_v7() }),
             Message::ErasureRequestedV1(request.clone()),

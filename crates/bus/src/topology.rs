@@ -17,11 +17,13 @@ const BINDINGS: [(&str, &[&str]); 5] = [
     ("retention", &["accounts.tenant.created", "*.erasure.completed", "*.export.completed", "*.sweep.completed"]),
     ("accounts", &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"]),
     // Assistant and live chat hold what a user authored; their handlers attribute it to the
-    // erased user's tombstone. Until a handler runs, the messages wait in the queue.
+    // erased user's tombstone. Until a handler runs, the messages wait in the queue. The
+    // assistant deletes a deleted project's content.
     (
         "assistant",
         &[
             "accounts.user.erased",
+            "accounts.project.deleted",
             "retention.erasure.requested",
             "retention.export.requested",
             "retention.sweep.requested",

@@ -1,12 +1,12 @@
-//! What the assistant does with what it hears: the commands on its queue (a user's erasure, the
-//! data-subject requests and sweeps of retention), each applied in the envelope's tenant
+//! What the assistant does with what it hears: the commands on its queue (a user's erasure, a
+//! project's deletion, the data-subject requests and sweeps of retention), each applied in the envelope's tenant
 //! transaction with its receipt; and the broadcasts that a knowledge base changed, which every
 //! replica hears to rebuild that project's index.
 
 use std::collections::BTreeMap;
 
 use causerie_bus::broadcast::{self, Heard};
-use causerie_bus::message::{ErasureReceipt, ExportReceipt, SweepReceipt};
+use causerie_bus::message::{ErasureReceipt, ExportReceipt, KnowledgeBaseChanged, SweepReceipt};
 use causerie_bus::{Bus, Envelope, HandlerError, Message, MessageHandler};
 use causerie_core::{Clock, ProjectId, RetentionCategory, TenantId};
 use sqlx::PgConnection;
@@ -30,6 +30,18 @@ impl MessageHandler for AssistantHandler {
             // Entries name their author by user id only, and accounts keeps that id as the erased
             // user's tombstone: the entries already name nobody, and keep an author.
             Message::UserErasedV1(_) => return Ok(()),
+            // A deleted project's content goes with it; every replica drops its index.
+            Message::ProjectDeletedV1(deleted) => {
+                let project_id = ProjectId::from_uuid(deleted.project_id);
+                store::delete_project_content(transaction, project_id).await?;
+                let changed = Message::KnowledgeBaseChangedV1(KnowledgeBaseChanged {
+                    tenant_id: envelope.tenant_id,
+                    project_id: deleted.project_id,
+                });
+                causerie_bus::outbox::enqueue(transaction, &Envelope::new(envelope.tenant_id, PRODUCER, now, changed))
+                    .await?;
+                return Ok(());
+            }
             // The inputs carry no visitor id, so no visitor's request reaches one; supervised
             // sessions, the only rows linked to a visitor, are not kept yet.
             Message::ErasureRequestedV1(request) => Message::ErasureCompletedV1(ErasureReceipt {

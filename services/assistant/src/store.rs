@@ -523,3 +523,12 @@ pub async fn entry_ids(transaction: &mut PgConnection, project_id: ProjectId) ->
         .fetch_all(transaction)
         .await
 }
+
+/// Deletes everything the assistant keeps for a deleted project.
+pub async fn delete_project_content(transaction: &mut PgConnection, project_id: ProjectId) -> Result<(), sqlx::Error> {
+    for table in ["knowledge_entries", "notifications", "scenarios", "assistant_inputs"] {
+        let statement = format!("delete from {table} where project_id = $1");
+        sqlx::query(sqlx::AssertSqlSafe(statement)).bind(project_id.as_uuid()).execute(&mut *transaction).await?;
+    }
+    Ok(())
+}

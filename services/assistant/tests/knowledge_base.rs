@@ -239,3 +239,52 @@ async fn a_visitor_is_answered_and_the_question_is_kept_masked_and_unlinked() ->
     owner.close().await;
     services.stop().await
 }
+
+#[tokio::test]
+async fn a_deleted_projects_entries_inputs_and_notifications_are_deleted_and_another_projects_kept()
+-> anyhow::Result<()> {
+    use causerie_proto::accounts::v1 as accounts_pb;
+    use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
+    use causerie_proto::assistant::v1::notification_service_client::NotificationServiceClient;
+
+    let services = accounts_and_assistant().await?;
+    let acme = tenant(&services, "acme").await?;
+    let token = &acme.admin_token;
+    let mut privacy = PrivacyServiceClient::new(services.channel(Service::Accounts).await?);
+    let second = accounts_pb::ProjectInput { name: Some("Second".to_owned()), ..accounts_pb::ProjectInput::default() };
+    let kept_project = privacy.create_project(with_bearer(second, token)?).await?.into_inner().id;
+    let mut kb = knowledge_base(&services).await?;
+    for project_id in [&acme.project_id, &kept_project] {
+        kb.create_entry(with_bearer(input(project_id, fields("Delivery time?", "Three days.", "en")), token)?).await?;
+    }
+    let mut notifications = NotificationServiceClient::new(services.channel(Service::Assistant).await?);
+    let notification = pb::NotificationInput {
+        project_id: acme.project_id.clone(),
+        id: String::new(),
+        fields: Some(pb::NotificationFields {
+            text: "Hello".to_owned(),
+            url_pattern: "*".to_owned(),
+            delay_seconds: 0,
+            active: true,
+        }),
+    };
+    notifications.create_notification(with_bearer(notification, token)?).await?;
+
+    privacy.delete_project(with_bearer(accounts_pb::ProjectRef { id: acme.project_id.clone() }, token)?).await?;
+    let owner = causerie_db::connect_owner(&services.config, Service::Assistant).await?;
+    let count = async |table: &str, project_id: &str| {
+        let statement = format!("select count(*) from {table} where project_id = $1::uuid");
+        anyhow::Ok(
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(statement)).bind(project_id).fetch_one(&owner).await?,
+        )
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count("knowledge_entries", &acme.project_id).await? > 0 {
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the deleted project's entries are still there");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(count("notifications", &acme.project_id).await?, 0);
+    assert_eq!(count("knowledge_entries", &kept_project).await?, 1, "another project keeps its entries");
+    owner.close().await;
+    services.stop().await
+}

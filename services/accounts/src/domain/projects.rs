@@ -1,7 +1,7 @@
 //! A tenant's projects, and the public id their widget is embedded with.
 
 use causerie_auth::Scope;
-use causerie_bus::message::ProjectChanged;
+use causerie_bus::message::{ProjectChanged, ProjectDeleted};
 use causerie_bus::{Envelope, Message};
 use causerie_core::policy::{LegalBasis, PrivacyPolicy};
 use causerie_core::{Error, ErrorCode, FieldError, TenantId};
@@ -292,7 +292,12 @@ pub async fn delete_project(state: &AppState, actor: &Actor, id: &str) -> Result
     if !project_store::delete_project(&mut transaction, id).await? {
         return Err(Error::not_found("no such project"));
     }
-    announce_project_change(&mut transaction, actor.tenant_id, id, true, state.clock.now()).await?;
+    let now = state.clock.now();
+    announce_project_change(&mut transaction, actor.tenant_id, id, true, now).await?;
+    // Queued, unlike the broadcast: the services holding the project's content delete it even if
+    // they are down now.
+    let deleted = Message::ProjectDeletedV1(ProjectDeleted { tenant_id: actor.tenant_id, project_id: id });
+    causerie_bus::enqueue(&mut transaction, &Envelope::new(actor.tenant_id, crate::PRODUCER, now, deleted)).await?;
     transaction.commit().await?;
     state.forget_widget_projects(actor.tenant_id);
     Ok(())
