@@ -69,6 +69,10 @@ pub enum Message {
     /// A project's knowledge base changed; every assistant replica rebuilds the project's index.
     #[serde(rename = "knowledge_base.changed")]
     KnowledgeBaseChangedV1(KnowledgeBaseChanged),
+    /// A visitor asked the assistant something: for forms-analytics' statistics. Masked, with
+    /// nothing that links it to the visitor or the session.
+    #[serde(rename = "question.asked")]
+    QuestionAskedV1(QuestionAsked),
     /// Erase everything a service holds about a data subject, then answer with a receipt.
     #[serde(rename = "erasure.requested")]
     ErasureRequestedV1(SubjectRequest),
@@ -107,6 +111,7 @@ impl Message {
             Self::TenantCreatedV1(_)
             | Self::UserErasedV1(_)
             | Self::ProjectDeletedV1(_)
+            | Self::QuestionAskedV1(_)
             | Self::ErasureRequestedV1(_)
             | Self::ErasureCompletedV1(_)
             | Self::ExportRequestedV1(_)
@@ -125,6 +130,7 @@ impl Message {
             Self::ProjectDeletedV1(_) => "project.deleted",
             Self::TenantUpdatedV1(_) => "tenant.updated",
             Self::KnowledgeBaseChangedV1(_) => "knowledge_base.changed",
+            Self::QuestionAskedV1(_) => "question.asked",
             Self::ErasureRequestedV1(_) => "erasure.requested",
             Self::ErasureCompletedV1(_) => "erasure.completed",
             Self::ExportRequestedV1(_) => "export.requested",
@@ -139,6 +145,22 @@ impl Message {
 pub struct PolicyUpdated {
     pub tenant_id: TenantId,
     pub version: i32,
+}
+
+/// One visitor input as the assistant keeps it (category `assistant_inputs`): `input_id` is the
+/// same row's id, so a consumer that hears it twice counts it once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuestionAsked {
+    pub input_id: Uuid,
+    pub project_id: Uuid,
+    pub day: chrono::NaiveDate,
+    pub language: Option<String>,
+    /// E-mail addresses, phone numbers, IBANs, card numbers, IP addresses and URL queries masked.
+    pub masked_text: String,
+    pub matched_entry_id: Option<Uuid>,
+    /// 0..1.
+    pub score: f32,
+    pub answered: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -273,7 +295,7 @@ mod tests {
             | Message::ProjectChangedV1(_)
             | Message::ProjectDeletedV1(_)
             | Message::TenantUpdatedV1(_) => &["accounts"],
-            Message::KnowledgeBaseChangedV1(_) => &["assistant"],
+            Message::KnowledgeBaseChangedV1(_) | Message::QuestionAskedV1(_) => &["assistant"],
             Message::ErasureRequestedV1(_) | Message::ExportRequestedV1(_) | Message::SweepRequestedV1(_) => {
                 &["retention"]
             }
@@ -301,6 +323,16 @@ mod tests {
             Message::ProjectDeletedV1(ProjectDeleted { tenant_id, project_id: Uuid::now_v7() }),
             Message::TenantUpdatedV1(TenantUpdated { tenant_id }),
             Message::KnowledgeBaseChangedV1(KnowledgeBaseChanged { tenant_id, project_id: Uuid::now_v7() }),
+            Message::QuestionAskedV1(QuestionAsked {
+                input_id: Uuid::now_v7(),
+                project_id: Uuid::now_v7(),
+                day: Utc::now().date_naive(),
+                language: Some("fr".into()),
+                masked_text: "délai de livraison pour [email]".into(),
+                matched_entry_id: None,
+                score: 0.2,
+                answered: false,
+            }),
             Message::ErasureRequestedV1(request.clone()),
             Message::ErasureCompletedV1(ErasureReceipt {
                 request_id: request.request_id,

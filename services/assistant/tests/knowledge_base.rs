@@ -236,6 +236,16 @@ async fn a_visitor_is_answered_and_the_question_is_kept_masked_and_unlinked() ->
     .fetch_all(&owner)
     .await?;
     assert!(columns.iter().all(|column| !column.contains("visitor") && !column.contains("session")), "{columns:?}");
+    // Each kept input goes to forms-analytics, as masked, with its row's id.
+    let events: Vec<serde_json::Value> = sqlx::query_scalar(
+        "select envelope from outbox where routing_key = 'assistant.question.asked' order by envelope->'payload'->>'input_id'",
+    )
+    .fetch_all(&owner)
+    .await?;
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0]["payload"]["masked_text"], "how long will delivery take? I am [email], [phone]");
+    assert_eq!(events[0]["payload"]["answered"], true);
+    assert!(events.iter().all(|event| event["payload"].get("visitor_id").is_none()));
     owner.close().await;
     services.stop().await
 }

@@ -4,6 +4,8 @@
 //! that links it to the visitor or the session (category `assistant_inputs`); a reply to a
 //! scenario's step is not kept at all.
 
+use causerie_bus::message::QuestionAsked;
+use causerie_bus::{Envelope, Message};
 use causerie_core::{Error, ProjectId, TenantId};
 use uuid::Uuid;
 
@@ -172,8 +174,21 @@ async fn record_input(
         score: reply.confidence,
         answered: matches!(reply.kind, ReplyKind::Answer),
     };
+    let asked = Message::QuestionAskedV1(QuestionAsked {
+        input_id: input.id,
+        project_id: project_id.as_uuid(),
+        day: input.day,
+        language: input.language.map(str::to_owned),
+        masked_text: masked.to_owned(),
+        matched_entry_id: input.matched_entry_id,
+        score: input.score,
+        answered: input.answered,
+    });
     let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     store::insert_input(&mut transaction, tenant_id, &input).await?;
+    // In the same transaction: forms-analytics hears of every kept input, and of no other.
+    causerie_bus::outbox::enqueue(&mut transaction, &Envelope::new(tenant_id, "assistant", state.clock.now(), asked))
+        .await?;
     transaction.commit().await?;
     tracing::debug!(question = %masked, kind = reply.kind.as_str(), confidence = reply.confidence, "visitor question answered");
     Ok(())
