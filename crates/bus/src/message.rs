@@ -73,6 +73,10 @@ pub enum Message {
     /// nothing that links it to the visitor or the session.
     #[serde(rename = "question.asked")]
     QuestionAskedV1(QuestionAsked),
+    /// A supervised session's exchange was kept; live chat's supervision stream reads it. Ids
+    /// only: the texts stay in the assistant, where erasure reaches them.
+    #[serde(rename = "supervision.exchanged")]
+    SupervisionExchangedV1(SupervisionExchanged),
     /// Erase everything a service holds about a data subject, then answer with a receipt.
     #[serde(rename = "erasure.requested")]
     ErasureRequestedV1(SubjectRequest),
@@ -107,7 +111,8 @@ impl Message {
             Self::PolicyUpdatedV1(_)
             | Self::ProjectChangedV1(_)
             | Self::TenantUpdatedV1(_)
-            | Self::KnowledgeBaseChangedV1(_) => Delivery::Broadcast,
+            | Self::KnowledgeBaseChangedV1(_)
+            | Self::SupervisionExchangedV1(_) => Delivery::Broadcast,
             Self::TenantCreatedV1(_)
             | Self::UserErasedV1(_)
             | Self::ProjectDeletedV1(_)
@@ -131,6 +136,7 @@ impl Message {
             Self::TenantUpdatedV1(_) => "tenant.updated",
             Self::KnowledgeBaseChangedV1(_) => "knowledge_base.changed",
             Self::QuestionAskedV1(_) => "question.asked",
+            Self::SupervisionExchangedV1(_) => "supervision.exchanged",
             Self::ErasureRequestedV1(_) => "erasure.requested",
             Self::ErasureCompletedV1(_) => "erasure.completed",
             Self::ExportRequestedV1(_) => "export.requested",
@@ -161,6 +167,17 @@ pub struct QuestionAsked {
     /// 0..1.
     pub score: f32,
     pub answered: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SupervisionExchanged {
+    pub project_id: Uuid,
+    pub session_id: String,
+    /// The tenant's pseudonymous visitor id; an erasure of the visitor purges these messages from
+    /// the outbox too.
+    pub visitor_id: Uuid,
+    /// The visitor's message and the assistant's reply, in order.
+    pub message_ids: Vec<Uuid>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -295,7 +312,9 @@ mod tests {
             | Message::ProjectChangedV1(_)
             | Message::ProjectDeletedV1(_)
             | Message::TenantUpdatedV1(_) => &["accounts"],
-            Message::KnowledgeBaseChangedV1(_) | Message::QuestionAskedV1(_) => &["assistant"],
+            Message::KnowledgeBaseChangedV1(_) | Message::QuestionAskedV1(_) | Message::SupervisionExchangedV1(_) => {
+                &["assistant"]
+            }
             Message::ErasureRequestedV1(_) | Message::ExportRequestedV1(_) | Message::SweepRequestedV1(_) => {
                 &["retention"]
             }
@@ -332,6 +351,12 @@ mod tests {
                 matched_entry_id: None,
                 score: 0.2,
                 answered: false,
+            }),
+            Message::SupervisionExchangedV1(SupervisionExchanged {
+                project_id: Uuid::now_v7(),
+                session_id: "pk_x.y".into(),
+                visitor_id: Uuid::new_v4(),
+                message_ids: vec![Uuid::now_v7(), Uuid::now_v7()],
             }),
             Message::ErasureRequestedV1(request.clone()),
             Message::ErasureCompletedV1(ErasureReceipt {

@@ -43,25 +43,46 @@ impl MessageHandler for AssistantHandler {
                 return Ok(());
             }
             // The inputs carry no visitor id, so no visitor's request reaches one; supervised
-            // sessions, the only rows linked to a visitor, are not kept yet.
-            Message::ErasureRequestedV1(request) => Message::ErasureCompletedV1(ErasureReceipt {
-                request_id: request.request_id,
-                service: PRODUCER.to_owned(),
-                counts: BTreeMap::new(),
-                completed_at: now,
-            }),
-            Message::ExportRequestedV1(request) => Message::ExportCompletedV1(ExportReceipt {
-                request_id: request.request_id,
-                service: PRODUCER.to_owned(),
-                counts: BTreeMap::new(),
-                bundle: serde_json::json!({}),
-                completed_at: now,
-            }),
+            // sessions are the assistant's only rows linked to a visitor.
+            Message::ErasureRequestedV1(request) => {
+                let mut counts = BTreeMap::new();
+                if let Some(visitor_id) = request.subject.visitor_id {
+                    let erased = store::erase_visitor_supervised_messages(transaction, visitor_id).await?;
+                    counts.insert(RetentionCategory::SupervisedSessions, erased);
+                }
+                Message::ErasureCompletedV1(ErasureReceipt {
+                    request_id: request.request_id,
+                    service: PRODUCER.to_owned(),
+                    counts,
+                    completed_at: now,
+                })
+            }
+            Message::ExportRequestedV1(request) => {
+                let messages = match request.subject.visitor_id {
+                    Some(visitor_id) => store::visitor_supervised_messages(transaction, visitor_id).await?,
+                    None => Vec::new(),
+                };
+                let counts = BTreeMap::from([(
+                    RetentionCategory::SupervisedSessions,
+                    u64::try_from(messages.len()).unwrap_or(u64::MAX),
+                )]);
+                Message::ExportCompletedV1(ExportReceipt {
+                    request_id: request.request_id,
+                    service: PRODUCER.to_owned(),
+                    counts,
+                    bundle: serde_json::json!({ "supervised_messages": messages }),
+                    completed_at: now,
+                })
+            }
             Message::SweepRequestedV1(sweep) => {
                 let mut counts = BTreeMap::new();
                 if let Some(cutoff) = sweep.cutoffs.get(&RetentionCategory::AssistantInputs) {
                     let swept = store::sweep_inputs(transaction, cutoff.date_naive(), sweep.dry_run).await?;
                     counts.insert(RetentionCategory::AssistantInputs, swept);
+                }
+                if let Some(cutoff) = sweep.cutoffs.get(&RetentionCategory::SupervisedSessions) {
+                    let swept = store::sweep_supervised_messages(transaction, *cutoff, sweep.dry_run).await?;
+                    counts.insert(RetentionCategory::SupervisedSessions, swept);
                 }
                 Message::SweepCompletedV1(SweepReceipt {
                     run_id: sweep.run_id,

@@ -526,9 +526,94 @@ pub async fn entry_ids(transaction: &mut PgConnection, project_id: ProjectId) ->
 
 /// Deletes everything the assistant keeps for a deleted project.
 pub async fn delete_project_content(transaction: &mut PgConnection, project_id: ProjectId) -> Result<(), sqlx::Error> {
-    for table in ["knowledge_entries", "notifications", "scenarios", "assistant_inputs"] {
+    for table in ["knowledge_entries", "notifications", "scenarios", "assistant_inputs", "supervised_messages"] {
         let statement = format!("delete from {table} where project_id = $1");
         sqlx::query(sqlx::AssertSqlSafe(statement)).bind(project_id.as_uuid()).execute(&mut *transaction).await?;
     }
     Ok(())
+}
+
+/// One message of a supervised session (category `supervised_sessions`).
+pub struct SupervisedMessage {
+    pub id: Uuid,
+    pub project_id: ProjectId,
+    pub session_id: String,
+    pub visitor_id: Uuid,
+    /// `visitor` or `assistant`.
+    pub author: &'static str,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert_supervised_message(
+    transaction: &mut PgConnection,
+    tenant_id: TenantId,
+    message: &SupervisedMessage,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into supervised_messages (tenant_id, id, project_id, session_id, visitor_id, author, text, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(tenant_id.as_uuid())
+    .bind(message.id)
+    .bind(message.project_id.as_uuid())
+    .bind(&message.session_id)
+    .bind(message.visitor_id)
+    .bind(message.author)
+    .bind(&message.text)
+    .bind(message.created_at)
+    .execute(transaction)
+    .await?;
+    Ok(())
+}
+
+/// A visitor's supervised messages, oldest first: what an access request exports.
+pub async fn visitor_supervised_messages(
+    transaction: &mut PgConnection,
+    visitor_id: Uuid,
+) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select json_build_object('id', id, 'project_id', project_id, 'session_id', session_id, 'author', author,
+                                  'text', text, 'created_at', created_at)
+           from supervised_messages where visitor_id = $1 order by created_at, id",
+    )
+    .bind(visitor_id)
+    .fetch_all(transaction)
+    .await
+}
+
+/// Erases a visitor's supervised messages, and the announcements of them still in the outbox.
+pub async fn erase_visitor_supervised_messages(
+    transaction: &mut PgConnection,
+    visitor_id: Uuid,
+) -> Result<u64, sqlx::Error> {
+    let deleted = sqlx::query("delete from supervised_messages where visitor_id = $1")
+        .bind(visitor_id)
+        .execute(&mut *transaction)
+        .await?;
+    sqlx::query(
+        "delete from outbox where routing_key = 'assistant.supervision.exchanged'
+            and envelope->'payload'->>'visitor_id' = ($1::uuid)::text",
+    )
+    .bind(visitor_id)
+    .execute(transaction)
+    .await?;
+    Ok(deleted.rows_affected())
+}
+
+pub async fn sweep_supervised_messages(
+    transaction: &mut PgConnection,
+    cutoff: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<u64, sqlx::Error> {
+    if dry_run {
+        let count: i64 = sqlx::query_scalar("select count(*) from supervised_messages where created_at < $1")
+            .bind(cutoff)
+            .fetch_one(transaction)
+            .await?;
+        return Ok(u64::try_from(count).unwrap_or(0));
+    }
+    let deleted =
+        sqlx::query("delete from supervised_messages where created_at < $1").bind(cutoff).execute(transaction).await?;
+    Ok(deleted.rows_affected())
 }

@@ -11,12 +11,11 @@ use causerie_proto::assistant::v1::knowledge_base_service_client::KnowledgeBaseS
 use causerie_proto::assistant::v1::scenario_service_client::ScenarioServiceClient;
 use causerie_runtime::Service;
 use causerie_testkit::RunningServices;
-use serde_json::json;
 use tonic::Code;
 
 mod common;
 
-use common::{Tenant, accounts_and_assistant, operator, tenant, with_bearer};
+use common::{Tenant, accounts_and_assistant, operator, put_policy, tenant, with_bearer};
 
 fn step(id: &str, text: &str, next: &str, kind: pb::step::Kind) -> pb::Step {
     pb::Step { id: id.to_owned(), text: text.to_owned(), next: next.to_owned(), kind: Some(kind) }
@@ -40,28 +39,6 @@ fn scenario(project_id: &str, entry_ids: Vec<String>, steps: Vec<pb::Step>) -> p
             steps,
         }),
     }
-}
-
-/// The policy with a consent purpose and a legitimate-interest one.
-async fn put_policy(services: &RunningServices, tenant: &Tenant) -> anyhow::Result<()> {
-    let policy = json!({
-        "controller": {"name": "Acme SAS", "address": "1 rue de la Paix, Paris", "email": "privacy@acme.example"},
-        "dpo": {"name": "Dana Protect", "email": "dpo@acme.example"},
-        "purposes": [
-            {"id": "chat_history", "name": "Keep the conversation", "legal_basis": "consent", "description": ""},
-            {"id": "support", "name": "Answer questions", "legal_basis": "legitimate_interests", "description": ""}
-        ],
-        "recipients": ["Acme customer service"],
-        "retention": {},
-        "subprocessors": {"tts": "none", "translation": "none"},
-        "data_residency": "eu",
-        "erasure_deadline_days": 15,
-        "consent_text": "May we keep this conversation for a year?"
-    });
-    let mut privacy = PrivacyServiceClient::new(services.channel(Service::Accounts).await?);
-    let document = accounts_pb::PolicyDocument { policy_json: policy.to_string() };
-    privacy.put_privacy_policy(with_bearer(document, &tenant.admin_token)?).await?;
-    Ok(())
 }
 
 /// The data scenario: a message, a consent, a choice leading to the credits or to a person.

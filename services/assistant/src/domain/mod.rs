@@ -2,7 +2,7 @@
 //! projects as accounts knows them (`projects`), the matching engine (`matching`), the reply to a
 //! visitor (`replies`), the masking of what visitors typed (`masking`), the programmed
 //! notifications of the widget (`notifications`), and the scenarios (`scenarios`) visitors are
-//! taken through (`sessions`).
+//! taken through (`sessions`), and the supervised sessions (`supervision`).
 
 pub mod actor;
 pub mod entries;
@@ -13,3 +13,4 @@ pub mod projects;
 pub mod replies;
 pub mod scenarios;
 pub mod sessions;
+pub mod supervision;

@@ -37,6 +37,9 @@ pub struct Project {
     pub consent_purposes: Vec<String>,
     /// The tenant's feature: scenarios show the credits only with it.
     pub credits_sequence: bool,
+    pub supervision_enabled: bool,
+    /// The purpose whose consent a session needs to be supervised.
+    pub supervision_purpose: Option<String>,
 }
 
 #[derive(Clone)]
@@ -93,9 +96,23 @@ impl Projects {
             policy,
             consent_purposes,
             credits_sequence: resolved.features.is_some_and(|features| features.credits_sequence),
+            supervision_enabled: resolved.supervision_enabled,
+            supervision_purpose: Some(settings.supervision_purpose_id).filter(|purpose| !purpose.is_empty()),
         });
         self.copies.insert((tenant_id, project_id), Arc::clone(&project), since);
         Ok(project)
+    }
+
+    /// Whether the visitor's latest decision for `purpose` grants it, as accounts has it now.
+    pub async fn consents(&self, tenant_id: TenantId, visitor_id: uuid::Uuid, purpose: &str) -> Result<bool, Error> {
+        let token = self.service_token.get().await?;
+        let asked = pb::CheckConsentRequest {
+            tenant_id: tenant_id.to_string(),
+            visitor_id: visitor_id.to_string(),
+            purpose: purpose.to_owned(),
+        };
+        let request = causerie_auth::transport::with_bearer(tonic::Request::new(asked), &token)?;
+        Ok(self.privacy.clone().check_consent(request).await?.into_inner().granted)
     }
 
     /// Records a visitor's decision taken at a scenario's consent step in the accounts ledger

@@ -15,6 +15,7 @@ use crate::domain::matching::{DEFAULT_THRESHOLD, IndexedEntry, SUGGESTIONS, Verd
 use crate::domain::projects::Project;
 use crate::domain::scenarios::{Scenario, StepKind};
 use crate::domain::sessions::{self, Answer, Place, Stop};
+use crate::domain::supervision;
 use crate::store::{self, NewInput};
 
 /// Longer than any question; a visitor pasting a page gets a clear error.
@@ -84,7 +85,8 @@ pub fn question(text: &str) -> Result<&str, Error> {
 }
 
 /// The reply to `text`, asked on project `project_id` of `tenant_id` (both vouched for by the
-/// gateway, which resolved the visitor's widget), in `session` when the widget has one.
+/// gateway, which resolved the visitor's widget), in `session` when the widget has one; the
+/// exchange is kept when the session is supervised.
 pub async fn reply(
     state: &AppState,
     tenant_id: TenantId,
@@ -95,9 +97,24 @@ pub async fn reply(
 ) -> Result<Reply, Error> {
     let project = state.projects.of_tenant(tenant_id, project_id).await?;
     let text = question(text)?;
+    let reply = reply_to(state, tenant_id, &project, text, language, session.as_ref()).await?;
+    if let Some(session) = &session {
+        supervision::keep_exchange(state, tenant_id, &project, session, text, &reply.text).await?;
+    }
+    Ok(reply)
+}
+
+async fn reply_to(
+    state: &AppState,
+    tenant_id: TenantId,
+    project: &Project,
+    text: &str,
+    language: Option<&str>,
+    session: Option<&Session<'_>>,
+) -> Result<Reply, Error> {
     let language = language.filter(|language| project.languages.iter().any(|known| known == language));
     if let Some(session) = &session
-        && let Some(reply) = continue_scenario(state, tenant_id, &project, session, text, language).await?
+        && let Some(reply) = continue_scenario(state, tenant_id, project, session, text, language).await?
     {
         return Ok(reply);
     }
@@ -131,9 +148,9 @@ pub async fn reply(
     };
     record_input(state, tenant_id, project.id, &masked, &reply).await?;
     if let Some(session) = &session
-        && let Some(scenario) = triggered(state, tenant_id, &project, text, &reply).await?
+        && let Some(scenario) = triggered(state, tenant_id, project, text, &reply).await?
     {
-        reply = start_scenario(state, &project, session, &scenario, reply).await?;
+        reply = start_scenario(state, project, session, &scenario, reply).await?;
     }
     Ok(reply)
 }

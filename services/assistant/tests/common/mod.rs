@@ -8,6 +8,7 @@ use causerie_proto::accounts::v1::accounts_service_client::AccountsServiceClient
 use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
 use causerie_runtime::Service;
 use causerie_testkit::{RunningServices, TestServices};
+use serde_json::json;
 
 pub const PASSWORD: &str = "a long admin passphrase";
 
@@ -82,4 +83,28 @@ pub async fn operator(services: &RunningServices, tenant: &Tenant, slug: &str) -
     };
     accounts.create_user(with_bearer(operator, &tenant.admin_token)?).await?;
     sign_in(services, slug, &email).await
+}
+
+/// A policy with two consent purposes (keeping the conversation, supervision) and a
+/// legitimate-interest one.
+pub async fn put_policy(services: &RunningServices, tenant: &Tenant) -> anyhow::Result<()> {
+    let policy = json!({
+        "controller": {"name": "Acme SAS", "address": "1 rue de la Paix, Paris", "email": "privacy@acme.example"},
+        "dpo": {"name": "Dana Protect", "email": "dpo@acme.example"},
+        "purposes": [
+            {"id": "chat_history", "name": "Keep the conversation", "legal_basis": "consent", "description": ""},
+            {"id": "supervision", "name": "Supervise the assistant", "legal_basis": "consent", "description": ""},
+            {"id": "support", "name": "Answer questions", "legal_basis": "legitimate_interests", "description": ""}
+        ],
+        "recipients": ["Acme customer service"],
+        "retention": {},
+        "subprocessors": {"tts": "none", "translation": "none"},
+        "data_residency": "eu",
+        "erasure_deadline_days": 15,
+        "consent_text": "May we keep this conversation for a year?"
+    });
+    let mut privacy = PrivacyServiceClient::new(services.channel(Service::Accounts).await?);
+    let document = accounts_pb::PolicyDocument { policy_json: policy.to_string() };
+    privacy.put_privacy_policy(with_bearer(document, &tenant.admin_token)?).await?;
+    Ok(())
 }
