@@ -71,6 +71,14 @@ if ! command -v cc >/dev/null 2>&1; then
     apt-get install -y -qq gcc libc6-dev >/dev/null
 fi
 
+# espeak-ng: the assistant's local text-to-speech (the `local` choice of a tenant's policy) runs it.
+if ! command -v espeak-ng >/dev/null 2>&1; then
+    say "installing espeak-ng"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq espeak-ng >/dev/null
+fi
+
 # No protoc: the build uses protox (pure Rust). cargo-nextest runs the tests.
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     command -v cargo >/dev/null 2>&1 || die "cargo is missing: install the Rust toolchain (rustup) first"

@@ -74,7 +74,7 @@ impl TestStack {
     fn handle(config: Config, mail: Arc<SmtpSink>, own: Option<RunningServices>) -> anyhow::Result<Self> {
         let random = uuid::Uuid::new_v4().into_bytes();
         let source_address = IpAddr::V4(Ipv4Addr::new(127, 1 + random[0] % 254, random[1], 1 + random[2] % 254));
-        let http = reqwest::Client::builder().local_address(source_address).build()?;
+        let http = causerie_runtime::tls::http_client().local_address(source_address).build()?;
         Ok(Self {
             public_url: format!("http://{}", config.public_addr),
             admin_url: format!("http://{}", config.admin_addr),

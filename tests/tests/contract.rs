@@ -319,6 +319,7 @@ const PUBLIC_OPERATIONS: &[(&str, &str)] = &[
     ("post", "/widget/v1/messages"),
     ("get", "/widget/v1/notifications"),
     ("post", "/widget/v1/notifications/{id}/seen"),
+    ("get", "/widget/v1/entries/{id}/audio"),
     ("post", "/admin/v1/auth/login"),
 ];
 
@@ -383,7 +384,7 @@ async fn behind_a_trusted_proxy_plain_http_is_redirected_or_refused_and_answers_
     config.trusted_proxies = vec!["127.0.0.1/32".parse()?];
     let stack = TestStack::start_with(config).await?;
     // A browser would follow the redirect; here it is looked at.
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let client = causerie_runtime::tls::http_client().redirect(reqwest::redirect::Policy::none()).build()?;
     let over = |scheme: &'static str, method: reqwest::Method, path: &str| {
         client
             .request(method, format!("{}{path}", stack.public_url))

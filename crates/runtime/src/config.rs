@@ -175,6 +175,15 @@ pub struct Config {
     /// ranges, the client's address is read from `X-Forwarded-For`. Empty: the peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub otlp_endpoint: Option<String>,
+    /// Acapela's synthesizer (text-to-speech for the tenants whose policy chooses `acapela`), and
+    /// the platform's account there. Empty: Acapela answers that it is not configured.
+    pub acapela_url: String,
+    pub acapela_login: String,
+    pub acapela_password: String,
+    /// Google Cloud Translation's API root, and the platform's API key. Empty key: translation
+    /// answers that it is not configured.
+    pub google_translate_url: String,
+    pub google_translate_key: String,
 }
 
 impl fmt::Debug for Config {
@@ -326,6 +335,11 @@ impl Config {
                 "1200",
             )?,
             otlp_endpoint: lookup("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|endpoint| !endpoint.is_empty()),
+            acapela_url: text("CAUSERIE_ACAPELA_URL", "https://vaas.acapela-group.com/Services/Synthesizer"),
+            acapela_login: text("CAUSERIE_ACAPELA_LOGIN", ""),
+            acapela_password: text("CAUSERIE_ACAPELA_PASSWORD", ""),
+            google_translate_url: text("CAUSERIE_GOOGLE_TRANSLATE_URL", "https://translation.googleapis.com"),
+            google_translate_key: text("CAUSERIE_GOOGLE_TRANSLATE_KEY", ""),
             trusted_proxies: text("CAUSERIE_TRUSTED_PROXIES", "")
                 .split(',')
                 .map(str::trim)

@@ -10,6 +10,7 @@ pub mod propagation;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 
 pub use clock::clock_for;
 pub use config::{Config, ConfigError, DatabaseRole, Service};

@@ -114,7 +114,8 @@ impl TestServices {
             let running = run(config.clone(), listeners, shutdown.clone());
             services.spawn(async move { (Service::Gateway, running.await) });
         }
-        let mut running = RunningServices { config, http: reqwest::Client::new(), mail, shutdown, services };
+        let mut running =
+            RunningServices { config, http: causerie_runtime::tls::http_client().build()?, mail, shutdown, services };
         running.wait_until_ready(&ready_urls).await?;
         Ok(running)
     }

@@ -17,7 +17,8 @@ use pb::knowledge_base_service_server::KnowledgeBaseService;
 use tonic::{Request, Response, Status};
 
 use crate::AppState;
-use crate::domain::actor::Actor;
+use crate::domain::actor::{Access, Actor, Content};
+use crate::domain::connectors;
 use crate::domain::entries::{self, Entry, EntryFields};
 use crate::domain::replies;
 
@@ -63,6 +64,7 @@ impl From<EntryFields> for pb::EntryFields {
 impl From<Entry> for pb::Entry {
     fn from(entry: Entry) -> Self {
         Self {
+            draft: entry.draft,
             id: entry.id.to_string(),
             project_id: entry.project_id.to_string(),
             fields: Some(entry.fields.into()),
@@ -191,6 +193,39 @@ impl KnowledgeBaseService for KnowledgeBaseApi {
             entries: page.into_iter().map(pb::Entry::from).collect(),
             next_cursor: next.unwrap_or_default(),
         }))
+    }
+
+    async fn entry_audio(&self, request: Request<pb::EntryRef>) -> Answer<pb::Audio> {
+        let actor = actor(&request)?;
+        let headers = request.metadata().clone().into_headers();
+        let token = causerie_auth::transport::bearer_token(&headers).map_err(Error::from)?.to_owned();
+        let asked = request.into_inner();
+        let project = self.state.projects.of_tenant(actor.tenant_id, &asked.project_id).await?;
+        actor.require(Content::KnowledgeBase, Access::Read, project.id)?;
+        let requester = connectors::Requester::Tenant { token: &token };
+        let wav = connectors::answer_audio(&self.state, actor.tenant_id, &project, &asked.id, requester).await?;
+        Ok(Response::new(pb::Audio { wav }))
+    }
+
+    async fn widget_entry_audio(&self, request: Request<pb::WidgetEntryRef>) -> Answer<pb::Audio> {
+        caller_of(&request, &[Audience::Service])?;
+        let asked = request.into_inner();
+        let tenant_id: TenantId = asked.tenant_id.parse().map_err(|_| Error::not_found("no such project"))?;
+        let project = self.state.projects.of_tenant(tenant_id, &asked.project_id).await?;
+        let wav = connectors::answer_audio(&self.state, tenant_id, &project, &asked.id, connectors::Requester::Visitor)
+            .await?;
+        Ok(Response::new(pb::Audio { wav }))
+    }
+
+    async fn translate_entry(&self, request: Request<pb::TranslateEntryRequest>) -> Answer<pb::Entry> {
+        let actor = actor(&request)?;
+        let headers = request.metadata().clone().into_headers();
+        let token = causerie_auth::transport::bearer_token(&headers).map_err(Error::from)?.to_owned();
+        let asked = request.into_inner();
+        let draft =
+            connectors::translate_entry(&self.state, &actor, &token, &asked.project_id, &asked.id, &asked.language)
+                .await?;
+        Ok(Response::new(draft.into()))
     }
 
     async fn r#match(&self, request: Request<pb::MatchRequest>) -> Answer<pb::MatchReply> {

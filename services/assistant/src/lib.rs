@@ -5,6 +5,7 @@
 //! Its layout is the one every backend service follows (`docs/architecture.md`): `grpc` and
 //! `events` are its two doors, `domain` holds the rules, `store` the SQL.
 
+mod adapters;
 mod domain;
 mod events;
 mod grpc;
@@ -49,6 +50,37 @@ pub(crate) struct Shared {
     pub index: domain::matching::KnowledgeIndex,
     /// Where each widget session stands in a scenario (Redis).
     pub sessions: domain::sessions::Sessions,
+    pub local_speech: adapters::speech::LocalSpeech,
+    pub acapela: adapters::speech::AcapelaSpeech,
+    pub translator: adapters::translation::GoogleTranslator,
+}
+
+impl Shared {
+    /// Writes a call to a sub-processor in the tenant's audit log, before it is made: as the
+    /// tenant caller (its own token forwarded) or as the assistant for a visitor.
+    pub async fn audit_subprocessor_call(
+        &self,
+        tenant_id: causerie_core::TenantId,
+        kind: &str,
+        provider: &str,
+        entry_id: uuid::Uuid,
+        requester: domain::connectors::Requester<'_>,
+    ) -> Result<(), causerie_core::Error> {
+        let call = causerie_proto::accounts::v1::RecordSubprocessorCallRequest {
+            tenant_id: tenant_id.to_string(),
+            kind: kind.to_owned(),
+            provider: provider.to_owned(),
+            subject_kind: "knowledge_base_entry".to_owned(),
+            subject_id: entry_id.to_string(),
+        };
+        let token = match requester {
+            domain::connectors::Requester::Tenant { token } => std::sync::Arc::from(token),
+            domain::connectors::Requester::Visitor => self.projects.service_token().await?,
+        };
+        let request = causerie_auth::transport::with_bearer(tonic::Request::new(call), &token)?;
+        self.accounts.clone().record_subprocessor_call(request).await?;
+        Ok(())
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -83,6 +115,21 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         .map_err(|error| ServiceError::Setup(causerie_core::Error::internal(error)))?;
         service.check_redis_ready(redis.clone());
         let sessions = domain::sessions::Sessions::new(redis, &service.config.namespace);
+        let http = causerie_runtime::tls::http_client()
+            .build()
+            .map_err(|error| ServiceError::Setup(causerie_core::Error::internal(error)))?;
+        let config = &service.config;
+        let acapela = adapters::speech::AcapelaSpeech::new(
+            http.clone(),
+            &config.acapela_url,
+            &config.acapela_login,
+            &config.acapela_password,
+        );
+        let translator = adapters::translation::GoogleTranslator::new(
+            http,
+            &config.google_translate_url,
+            &config.google_translate_key,
+        );
         let state = AppState(Arc::new(Shared {
             pool: service.pool.clone(),
             clock: service.clock.clone(),
@@ -90,6 +137,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             accounts: accounts_client,
             index: domain::matching::KnowledgeIndex::default(),
             sessions,
+            local_speech: adapters::speech::LocalSpeech,
+            acapela,
+            translator,
         }));
         // Every project's index is built before the service answers; the broadcasts keep it.
         domain::entries::reindex_all(&state).await.map_err(ServiceError::Setup)?;

@@ -19,6 +19,7 @@ struct EntryRow {
     answer: String,
     language: String,
     tags: Vec<String>,
+    draft: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -35,13 +36,14 @@ impl From<EntryRow> for Entry {
                 language: row.language,
                 tags: row.tags,
             },
+            draft: row.draft,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
     }
 }
 
-const ENTRY_COLUMNS: &str = "id, project_id, question, variants, answer, language, tags, created_at, updated_at";
+const ENTRY_COLUMNS: &str = "id, project_id, question, variants, answer, language, tags, draft, created_at, updated_at";
 
 pub async fn insert_entry(
     transaction: &mut PgConnection,
@@ -51,8 +53,9 @@ pub async fn insert_entry(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into knowledge_entries
-           (tenant_id, id, project_id, question, variants, answer, language, tags, author_id, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+           (tenant_id, id, project_id, question, variants, answer, language, tags, author_id, created_at, updated_at,
+            draft)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(tenant_id.as_uuid())
     .bind(entry.id)
@@ -65,6 +68,7 @@ pub async fn insert_entry(
     .bind(author_id)
     .bind(entry.created_at)
     .bind(entry.updated_at)
+    .bind(entry.draft)
     .execute(&mut *transaction)
     .await?;
     sqlx::query("insert into knowledge_base_tenants (id) values ($1) on conflict (id) do nothing")
@@ -74,18 +78,20 @@ pub async fn insert_entry(
     Ok(())
 }
 
-/// The entry after the change, or `None` when the project has no such entry.
+/// The entry after the change, or `None` when the project has no such entry. `publish`: a draft
+/// is a draft no more.
 pub async fn update_entry(
     transaction: &mut PgConnection,
     project_id: ProjectId,
     id: Uuid,
     fields: &EntryFields,
-    author_id: Option<Uuid>,
+    (author_id, publish): (Option<Uuid>, bool),
     now: DateTime<Utc>,
 ) -> Result<Option<Entry>, sqlx::Error> {
     let query = format!(
         "update knowledge_entries
-            set question = $3, variants = $4, answer = $5, language = $6, tags = $7, author_id = $8, updated_at = $9
+            set question = $3, variants = $4, answer = $5, language = $6, tags = $7, author_id = $8, updated_at = $9,
+                draft = draft and not $10
           where project_id = $1 and id = $2
           returning {ENTRY_COLUMNS}"
     );
@@ -99,6 +105,7 @@ pub async fn update_entry(
         .bind(&fields.tags)
         .bind(author_id)
         .bind(now)
+        .bind(publish)
         .fetch_optional(transaction)
         .await?;
     Ok(row.map(Entry::from))

@@ -14,7 +14,7 @@ pub async fn create_demo_tenant(config: &Config) -> anyhow::Result<()> {
     };
     let admin_url = format!("http://{}", config.admin_addr);
     let public_url = format!("http://{}", config.public_addr);
-    let client = reqwest::Client::new();
+    let client = causerie_runtime::tls::http_client().build()?;
     let login: serde_json::Value = client
         .post(format!("{admin_url}/admin/v1/auth/login"))
         .json(&json!({"email": config.bootstrap_staff_email, "password": staff_password}))

@@ -7,9 +7,21 @@ use causerie_core::{Error, StaffId, TenantId, UserId};
 
 #[derive(Clone, Debug)]
 pub enum ActorIdentity {
-    User { user_id: UserId, role: Role },
-    ApiKey { key_id: uuid::Uuid, scopes: Vec<Scope> },
-    Staff { staff_id: StaffId },
+    User {
+        user_id: UserId,
+        role: Role,
+    },
+    ApiKey {
+        key_id: uuid::Uuid,
+        scopes: Vec<Scope>,
+    },
+    Staff {
+        staff_id: StaffId,
+    },
+    /// Another of the platform's services, acting for a visitor (who has no account).
+    Service {
+        name: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -38,6 +50,10 @@ impl Actor {
 
     pub fn staff(staff_id: StaffId, tenant_id: TenantId, source_address: Option<String>) -> Self {
         Self { tenant_id, identity: ActorIdentity::Staff { staff_id }, source_address }
+    }
+
+    pub fn service(name: &str, tenant_id: TenantId) -> Self {
+        Self { tenant_id, identity: ActorIdentity::Service { name: name.to_owned() }, source_address: None }
     }
 
     /// The acting user; API keys and staff have no profile of their own.
@@ -89,6 +105,7 @@ impl Actor {
                 Err(Error::forbidden(format!("this API key lacks the {} scope", scope.as_str())))
             }
             ActorIdentity::Staff { .. } => Err(Error::forbidden("support staff may not do this")),
+            ActorIdentity::Service { .. } => Err(Error::forbidden("a service may not do this")),
         }
     }
 
@@ -98,6 +115,7 @@ impl Actor {
             ActorIdentity::User { user_id, .. } => ("user", user_id.to_string()),
             ActorIdentity::ApiKey { key_id, .. } => ("api_key", key_id.to_string()),
             ActorIdentity::Staff { staff_id } => ("staff", staff_id.to_string()),
+            ActorIdentity::Service { name } => ("service", name.clone()),
         }
     }
 }

@@ -157,6 +157,41 @@ pub async fn check(state: &crate::AppState, actor: &Actor) -> Result<Verificatio
     verify(&mut transaction).await
 }
 
+/// A tenant's content a service is about to send to a sub-processor.
+pub struct SubprocessorCall<'a> {
+    /// `tts` or `translation`.
+    pub kind: &'a str,
+    /// `local`, `acapela` or `google`.
+    pub provider: &'a str,
+    pub subject_kind: &'a str,
+    pub subject_id: &'a str,
+}
+
+/// Writes the call to the tenant's audit log as `subprocessor.<kind>.<provider>`, naming what is
+/// sent: the entry (or message) by its kind and id.
+pub async fn record_subprocessor_call(
+    state: &crate::AppState,
+    actor: &Actor,
+    call: SubprocessorCall<'_>,
+) -> Result<(), Error> {
+    let (kind, provider) = match (call.kind, call.provider) {
+        ("tts", provider @ ("local" | "acapela")) | ("translation", provider @ "google") => (call.kind, provider),
+        _ => return Err(Error::invalid_field("provider", "tts through local or acapela, translation through google")),
+    };
+    let word = |text: &str| {
+        !text.is_empty() && text.len() <= 100 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    };
+    if !word(call.subject_kind) || !word(call.subject_id) {
+        return Err(Error::invalid_field("subject_id", "letters, digits, _, - and . only"));
+    }
+    let action = format!("subprocessor.{kind}.{provider}");
+    let event = AuditEvent { action: &action, subject_kind: call.subject_kind, subject_id: call.subject_id.to_owned() };
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    record(&mut transaction, actor, [event], state.clock.now()).await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

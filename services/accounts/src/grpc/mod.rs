@@ -547,6 +547,27 @@ impl AccountsService for AccountsApi {
         Ok(Response::new(pb::Empty {}))
     }
 
+    async fn record_subprocessor_call(&self, request: Request<pb::RecordSubprocessorCallRequest>) -> Answer<pb::Empty> {
+        let caller = caller_of(&request, &[Audience::Tenant, Audience::Service])?;
+        let address = source_address(&request);
+        let call = request.into_inner();
+        let actor = match caller {
+            Caller::Service { service, .. } => {
+                let tenant_id = call.tenant_id.parse().map_err(|_| Error::not_found("no such tenant"))?;
+                Actor::service(&service, tenant_id)
+            }
+            tenant_caller => Actor::from_caller(tenant_caller, address)?,
+        };
+        let recorded = audit::SubprocessorCall {
+            kind: &call.kind,
+            provider: &call.provider,
+            subject_kind: &call.subject_kind,
+            subject_id: &call.subject_id,
+        };
+        audit::record_subprocessor_call(&self.state, &actor, recorded).await?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
     async fn rotate_signing_keys(
         &self,
         request: Request<pb::RotateSigningKeysRequest>,

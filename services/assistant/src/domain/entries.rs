@@ -40,6 +40,8 @@ pub struct Entry {
     pub id: Uuid,
     pub project_id: ProjectId,
     pub fields: EntryFields,
+    /// Kept and listed, not matched: a machine translation waiting for review.
+    pub draft: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -154,7 +156,8 @@ pub async fn create_entry(
     let project = project_for(state, actor, project_id, Access::Write).await?;
     let fields = fields.checked(&project, "").map_err(invalid)?;
     let now = state.clock.now();
-    let entry = Entry { id: Uuid::now_v7(), project_id: project.id, fields, created_at: now, updated_at: now };
+    let entry =
+        Entry { id: Uuid::now_v7(), project_id: project.id, fields, draft: false, created_at: now, updated_at: now };
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     store::insert_entry(&mut transaction, actor.tenant_id, &entry, actor.author_id()).await?;
     causerie_bus::outbox::enqueue(&mut transaction, &changed(state, actor.tenant_id, project.id)).await?;
@@ -174,7 +177,9 @@ pub async fn update_entry(
     let id = entry_id(id)?;
     let fields = fields.checked(&project, "").map_err(invalid)?;
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
-    let entry = store::update_entry(&mut transaction, project.id, id, &fields, actor.author_id(), state.clock.now())
+    // Saved by a contributor: a draft is published.
+    let written = (actor.author_id(), true);
+    let entry = store::update_entry(&mut transaction, project.id, id, &fields, written, state.clock.now())
         .await?
         .ok_or_else(no_such_entry)?;
     causerie_bus::outbox::enqueue(&mut transaction, &changed(state, actor.tenant_id, project.id)).await?;
@@ -215,7 +220,8 @@ pub async fn add_variant(
             errors.into_iter().map(|error| FieldError { field: "text".to_owned(), message: error.message }).collect(),
         )
     })?;
-    let entry = store::update_entry(&mut transaction, project.id, id, &fields, actor.author_id(), state.clock.now())
+    let written = (actor.author_id(), false);
+    let entry = store::update_entry(&mut transaction, project.id, id, &fields, written, state.clock.now())
         .await?
         .ok_or_else(no_such_entry)?;
     causerie_bus::outbox::enqueue(&mut transaction, &changed(state, actor.tenant_id, project.id)).await?;
@@ -249,7 +255,14 @@ pub async fn import_entries(
     let now = state.clock.now();
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     for fields in checked.iter().cloned() {
-        let entry = Entry { id: Uuid::now_v7(), project_id: project.id, fields, created_at: now, updated_at: now };
+        let entry = Entry {
+            id: Uuid::now_v7(),
+            project_id: project.id,
+            fields,
+            draft: false,
+            created_at: now,
+            updated_at: now,
+        };
         store::insert_entry(&mut transaction, actor.tenant_id, &entry, actor.author_id()).await?;
     }
     causerie_bus::outbox::enqueue(&mut transaction, &changed(state, actor.tenant_id, project.id)).await?;
@@ -376,7 +389,8 @@ pub async fn reindex(state: &AppState, tenant_id: TenantId, project_id: ProjectI
     let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     let entries = store::entries(&mut transaction, project_id, None, None).await?;
     transaction.commit().await?;
-    state.index.replace(project_id, (!entries.is_empty()).then(|| index_of(&entries)), read);
+    let published = entries.iter().any(|entry| !entry.draft);
+    state.index.replace(project_id, published.then(|| index_of(&entries)), read);
     Ok(())
 }
 
@@ -399,8 +413,9 @@ pub async fn reindex_all(state: &AppState) -> Result<(), Error> {
     Ok(())
 }
 
+/// The index of the project's published entries: drafts are not matched.
 fn index_of(entries: &[Entry]) -> ProjectIndex {
-    ProjectIndex::build(entries.iter().map(|entry| {
+    ProjectIndex::build(entries.iter().filter(|entry| !entry.draft).map(|entry| {
         (
             entry.fields.language.as_str(),
             EntryText {
@@ -412,4 +427,22 @@ fn index_of(entries: &[Entry]) -> ProjectIndex {
             },
         )
     }))
+}
+
+/// A draft entry made for the project (a machine translation), indexed by no replica until it is
+/// saved.
+pub async fn create_draft(
+    state: &AppState,
+    actor: &Actor,
+    project: &Project,
+    fields: EntryFields,
+) -> Result<Entry, Error> {
+    let fields = fields.checked(project, "").map_err(invalid)?;
+    let now = state.clock.now();
+    let entry =
+        Entry { id: Uuid::now_v7(), project_id: project.id, fields, draft: true, created_at: now, updated_at: now };
+    let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
+    store::insert_entry(&mut transaction, actor.tenant_id, &entry, actor.author_id()).await?;
+    transaction.commit().await?;
+    Ok(entry)
 }

@@ -37,6 +37,8 @@ pub struct Project {
     pub consent_purposes: Vec<String>,
     /// The tenant's feature: scenarios show the credits only with it.
     pub credits_sequence: bool,
+    /// The tenant's feature: translation needs it, with the policy's choice.
+    pub translation_feature: bool,
     pub supervision_enabled: bool,
     /// The purpose whose consent a session needs to be supervised.
     pub supervision_purpose: Option<String>,
@@ -96,11 +98,17 @@ impl Projects {
             policy,
             consent_purposes,
             credits_sequence: resolved.features.is_some_and(|features| features.credits_sequence),
+            translation_feature: resolved.features.is_some_and(|features| features.translation),
             supervision_enabled: resolved.supervision_enabled,
             supervision_purpose: Some(settings.supervision_purpose_id).filter(|purpose| !purpose.is_empty()),
         });
         self.copies.insert((tenant_id, project_id), Arc::clone(&project), since);
         Ok(project)
+    }
+
+    /// The assistant's own service token, for calls made on a visitor's behalf.
+    pub async fn service_token(&self) -> Result<Arc<str>, Error> {
+        self.service_token.get().await
     }
 
     /// Whether the visitor's latest decision for `purpose` grants it, as accounts has it now.

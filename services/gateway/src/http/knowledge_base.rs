@@ -23,6 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/projects/{pid}/knowledge-base/entries", post(create_entry).get(list_entries))
         .route("/v1/projects/{pid}/knowledge-base/entries/{id}", get(get_entry).put(update_entry).delete(delete_entry))
         .route("/v1/projects/{pid}/knowledge-base/entries/{id}/variants", post(add_variant))
+        .route("/v1/projects/{pid}/knowledge-base/entries/{id}/audio", get(entry_audio))
+        .route("/v1/projects/{pid}/knowledge-base/entries/{id}/translations", post(translate_entry))
         .route("/v1/projects/{pid}/knowledge-base/search", post(search))
         .route("/v1/projects/{pid}/knowledge-base/import", post(import_entries))
         .route("/v1/projects/{pid}/knowledge-base/export", get(export_entries))
@@ -65,6 +67,8 @@ pub struct EntryResponse {
     pub answer: String,
     pub language: String,
     pub tags: Vec<String>,
+    /// A machine translation waiting for review: listed, not matched, until saved (`PUT`).
+    pub draft: bool,
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -80,6 +84,7 @@ impl From<pb::Entry> for EntryResponse {
             answer: fields.answer,
             language: fields.language,
             tags: fields.tags,
+            draft: entry.draft,
             created_at: entry.created_at.and_then(from_timestamp),
             updated_at: entry.updated_at.and_then(from_timestamp),
         }
@@ -189,6 +194,48 @@ async fn add_variant(
     let message = pb::AddVariantRequest { project_id: pid, id, text: body.text };
     let entry = state.assistant.clone().add_variant(caller.forward(message)?).await?;
     Ok((StatusCode::CREATED, Json(entry.into_inner().into())))
+}
+
+/// The entry's answer spoken, as WAV, by the text-to-speech the tenant's policy chooses.
+#[utoipa::path(get, path = "/v1/projects/{pid}/knowledge-base/entries/{id}/audio", tag = "knowledge base",
+    responses((status = 200, content_type = "audio/wav", body = Vec<u8>),
+              (status = 403, description = "forbidden: the policy chooses no text-to-speech"),
+              (status = 404, description = "not_found"), (status = 503, description = "unavailable")),
+    security(("bearer" = [])))]
+async fn entry_audio(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    Path((pid, id)): Path<(String, String)>,
+) -> Result<Response, Error> {
+    let audio = state.assistant.clone().entry_audio(caller.forward(pb::EntryRef { project_id: pid, id })?).await?;
+    Ok(([(header::CONTENT_TYPE, "audio/wav")], audio.into_inner().wav).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranslationRequest {
+    /// Another of the project's languages.
+    pub language: String,
+}
+
+/// The entry translated through Google into another of the project's languages, as a draft entry.
+#[utoipa::path(post, path = "/v1/projects/{pid}/knowledge-base/entries/{id}/translations", tag = "knowledge base",
+    request_body = TranslationRequest,
+    responses((status = 201, body = EntryResponse),
+              (status = 403, description = "forbidden: the policy or the tenant's features do not allow translation"),
+              (status = 404, description = "not_found"),
+              (status = 422, description = "residency_conflict, or invalid_request"),
+              (status = 503, description = "unavailable")),
+    security(("bearer" = [])))]
+async fn translate_entry(
+    State(state): State<AppState>,
+    caller: TenantContext,
+    Path((pid, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<TranslationRequest>,
+) -> Result<(StatusCode, Json<EntryResponse>), Error> {
+    let message = pb::TranslateEntryRequest { project_id: pid, id, language: body.language };
+    let draft = state.assistant.clone().translate_entry(caller.forward(message)?).await?;
+    Ok((StatusCode::CREATED, Json(draft.into_inner().into())))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/widget/v1/privacy", get(privacy_credits).options(preflight))
         .route("/widget/v1/consents", post(record_consent).get(current_consents).options(preflight))
         .route("/widget/v1/messages", post(send_message).options(preflight))
+        .route("/widget/v1/entries/{id}/audio", get(entry_audio).options(preflight))
         .route("/widget/v1/notifications", get(notifications::due_notifications).options(preflight))
         .route("/widget/v1/notifications/{id}/seen", post(notifications::notification_seen).options(preflight))
         // The limits inside, so that a 429 gets its CORS headers and the widget can read it.
@@ -650,6 +651,31 @@ async fn send_message(
         }),
     };
     Ok((AppendHeaders(cors(&headers)), Json(MessageResponse { reply })).into_response())
+}
+
+/// The audio of an answer, as WAV, when the tenant's policy chooses a text-to-speech.
+#[utoipa::path(get, path = "/widget/v1/entries/{id}/audio", tag = "widget",
+    responses((status = 200, content_type = "audio/wav", body = Vec<u8>),
+              (status = 401, description = "unauthenticated: no session"),
+              (status = 403, description = "forbidden: origin not allowed, or no text-to-speech in the policy"),
+              (status = 404, description = "not_found")))]
+pub(super) async fn entry_audio(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    let public_id = widget_public_id(&headers, None)?;
+    let resolved = resolve_allowed(&state, &headers, &public_id).await?;
+    let message = causerie_proto::assistant::v1::WidgetEntryRef {
+        tenant_id: resolved.project.tenant_id.clone(),
+        project_id: resolved.project.project_id.clone(),
+        id,
+    };
+    let audio =
+        state.assistant.clone().widget_entry_audio(for_service(&state.service_token, message, None).await?).await?;
+    let mut response_headers = cors(&headers);
+    response_headers.push((axum::http::header::CONTENT_TYPE, HeaderValue::from_static("audio/wav")));
+    Ok((AppendHeaders(response_headers), audio.into_inner().wav).into_response())
 }
 
 #[cfg(test)]
