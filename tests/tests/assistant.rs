@@ -541,3 +541,50 @@ async fn a_scenario_written_over_http_takes_a_widget_visitor_through_a_consent_s
     assert_eq!(reply["kind"], "handoff");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_session_started_in_a_language_is_answered_in_it_and_one_without_by_detection() -> anyhow::Result<()> {
+    let stack = TestStack::shared()?;
+    let acme = new_tenant(&stack, "language").await?;
+    let project = new_project(&stack, &acme).await?;
+    let token = acme.admin_token.as_str();
+    let french = json!({"question": "Quel est le délai de livraison ?", "answer": "Deux jours.", "language": "fr"});
+    let english = json!({"question": "How long does delivery take?", "answer": "Two days.", "language": "en"});
+    create_entry(&stack, token, &project, french).await?;
+    create_entry(&stack, token, &project, english).await?;
+    let session = async |language: Option<&str>| {
+        let mut body = json!({"page_url": "https://shop.example/"});
+        if let Some(language) = language {
+            body["language"] = json!(language);
+        }
+        let started = stack
+            .http
+            .post(format!("{}/widget/v1/projects/{}/sessions", stack.public_url, text(&project, "public_id")))
+            .header("origin", SHOP)
+            .json(&body)
+            .send()
+            .await?;
+        anyhow::ensure!(started.status() == 201, "starting a session answered {}", started.status());
+        anyhow::Ok(cookies_of(&started, &["cz_vid", "cz_sid"]))
+    };
+    let ask = async |cookie: &str, words: &str| {
+        let asked = stack
+            .http
+            .post(format!("{}/widget/v1/messages", stack.public_url))
+            .header("origin", SHOP)
+            .header("cookie", cookie)
+            .json(&json!({"text": words}))
+            .send()
+            .await?;
+        anyhow::Ok(body(asked).await?["reply"].clone())
+    };
+    let detected = ask(&session(None).await?, "how long does delivery take").await?;
+    assert_eq!(detected["text"], "Two days.", "{detected}");
+    // In French, the English question finds no French entry: the fallback is in French.
+    let in_french = ask(&session(Some("fr")).await?, "how long does delivery take").await?;
+    assert_eq!(in_french["kind"], "fallback", "{in_french}");
+    assert!(in_french["text"].as_str().is_some_and(|reply| reply.starts_with("Je ")), "{in_french}");
+    let answered = ask(&session(Some("fr")).await?, "délai de livraison").await?;
+    assert_eq!(answered["text"], "Deux jours.");
+    Ok(())
+}

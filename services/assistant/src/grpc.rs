@@ -195,6 +195,14 @@ impl KnowledgeBaseService for KnowledgeBaseApi {
         }))
     }
 
+    async fn start_session(&self, request: Request<pb::StartSessionRequest>) -> Answer<pb::Empty> {
+        caller_of(&request, &[Audience::Service])?;
+        let asked = request.into_inner();
+        let tenant_id: TenantId = asked.tenant_id.parse().map_err(|_| Error::not_found("no such project"))?;
+        replies::start_session(&self.state, tenant_id, &asked.project_id, &asked.session_id, &asked.language).await?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
     async fn entry_audio(&self, request: Request<pb::EntryRef>) -> Answer<pb::Audio> {
         let actor = actor(&request)?;
         let headers = request.metadata().clone().into_headers();

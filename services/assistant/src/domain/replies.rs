@@ -14,7 +14,7 @@ use crate::domain::masking::{PLACEHOLDERS, mask};
 use crate::domain::matching::{DEFAULT_THRESHOLD, IndexedEntry, SUGGESTIONS, Verdict};
 use crate::domain::projects::Project;
 use crate::domain::scenarios::{Scenario, StepKind};
-use crate::domain::sessions::{self, Answer, Place, Stop};
+use crate::domain::sessions::{self, Answer, Place, SessionRecord, Stop};
 use crate::domain::supervision;
 use crate::store::{self, NewInput};
 
@@ -75,6 +75,31 @@ pub struct Session<'a> {
     pub visitor_id: Option<Uuid>,
 }
 
+/// A session with what the assistant keeps of it.
+struct Kept<'a> {
+    session: &'a Session<'a>,
+    record: SessionRecord,
+}
+
+/// Keeps the language the visitor chose for a new session: its questions are matched in it.
+pub async fn start_session(
+    state: &AppState,
+    tenant_id: TenantId,
+    project_id: &str,
+    session_id: &str,
+    language: &str,
+) -> Result<(), Error> {
+    let project = state.projects.of_tenant(tenant_id, project_id).await?;
+    if !project.languages.iter().any(|known| known == language) {
+        return Err(Error::invalid_field("language", "is not one of the project's languages"));
+    }
+    if session_id.is_empty() || session_id.len() > 200 {
+        return Err(Error::invalid_field("session_id", "1 to 200 characters"));
+    }
+    let record = SessionRecord { language: Some(language.to_owned()), place: None };
+    state.sessions.put(project.id, session_id, &record).await
+}
+
 /// The text of a question, trimmed; `422 text` when empty or too long.
 pub fn question(text: &str) -> Result<&str, Error> {
     let text = text.trim();
@@ -97,7 +122,13 @@ pub async fn reply(
 ) -> Result<Reply, Error> {
     let project = state.projects.of_tenant(tenant_id, project_id).await?;
     let text = question(text)?;
-    let reply = reply_to(state, tenant_id, &project, text, language, session.as_ref()).await?;
+    let kept = match &session {
+        Some(session) => Some(Kept { session, record: state.sessions.record(project.id, session.session_id).await? }),
+        None => None,
+    };
+    // The language the visitor chose for the session, unless the caller names one.
+    let language = language.or_else(|| kept.as_ref().and_then(|kept| kept.record.language.as_deref()));
+    let reply = reply_to(state, tenant_id, &project, text, language, kept.as_ref()).await?;
     if let Some(session) = &session {
         supervision::keep_exchange(state, tenant_id, &project, session, text, &reply.text).await?;
     }
@@ -110,7 +141,7 @@ async fn reply_to(
     project: &Project,
     text: &str,
     language: Option<&str>,
-    session: Option<&Session<'_>>,
+    session: Option<&Kept<'_>>,
 ) -> Result<Reply, Error> {
     let language = language.filter(|language| project.languages.iter().any(|known| known == language));
     if let Some(session) = &session
@@ -235,11 +266,11 @@ async fn continue_scenario(
     state: &AppState,
     tenant_id: TenantId,
     project: &Project,
-    session: &Session<'_>,
+    session: &Kept<'_>,
     text: &str,
     language: Option<&str>,
 ) -> Result<Option<Reply>, Error> {
-    let Some(place) = state.sessions.place(project.id, session.session_id).await? else { return Ok(None) };
+    let Some(place) = &session.record.place else { return Ok(None) };
     let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     let scenario = store::scenario(&mut transaction, project.id, place.scenario_id).await?;
     transaction.commit().await?;
@@ -247,7 +278,7 @@ async fn continue_scenario(
         scenario.step(&place.step_id).filter(|step| step.kind.waits()).map(|step| (scenario, step))
     });
     let Some((scenario, step)) = waiting else {
-        state.sessions.clear(project.id, session.session_id).await?;
+        keep_place(state, project, session, None).await?;
         return Ok(None);
     };
     match sessions::answer(step, text) {
@@ -255,6 +286,7 @@ async fn continue_scenario(
         Answer::Next { next, consent } => {
             if let (Some(granted), StepKind::Consent { purpose }) = (consent, &step.kind) {
                 let visitor_id = session
+                    .session
                     .visitor_id
                     .ok_or_else(|| Error::unauthenticated("a consent is recorded for a visitor: no visitor id"))?;
                 let text_version = place.text_version.unwrap_or(project.policy.consent_text_version);
@@ -270,7 +302,7 @@ async fn continue_scenario(
 async fn start_scenario(
     state: &AppState,
     project: &Project,
-    session: &Session<'_>,
+    session: &Kept<'_>,
     scenario: &Scenario,
     matched: Reply,
 ) -> Result<Reply, Error> {
@@ -284,7 +316,7 @@ async fn start_scenario(
 async fn step_reply(
     state: &AppState,
     project: &Project,
-    session: &Session<'_>,
+    session: &Kept<'_>,
     scenario: &Scenario,
     from: Option<&str>,
     language: Option<&str>,
@@ -296,18 +328,18 @@ async fn step_reply(
         Stop::Waiting(step) => {
             let shown = shown(scenario, step, project);
             let place = Place { scenario_id: scenario.id, step_id: step.id.clone(), text_version: shown.text_version };
-            state.sessions.put(project.id, session.session_id, &place).await?;
+            keep_place(state, project, session, Some(place)).await?;
             (ReplyKind::Step, Some(shown))
         }
         Stop::Handoff => {
-            state.sessions.clear(project.id, session.session_id).await?;
+            keep_place(state, project, session, None).await?;
             // Live chat is not there yet: no operator can take over.
             texts.push(no_operator_text(language).to_owned());
             texts.extend(project.offline_message.clone());
             (ReplyKind::Handoff, None)
         }
         Stop::End => {
-            state.sessions.clear(project.id, session.session_id).await?;
+            keep_place(state, project, session, None).await?;
             if texts.is_empty() {
                 texts.push(end_text(language).to_owned());
             }
@@ -323,6 +355,17 @@ async fn step_reply(
         language: language.map(str::to_owned),
         step,
     })
+}
+
+/// Keeps where the session now stands (`None`: in no scenario), with the language it chose.
+async fn keep_place(
+    state: &AppState,
+    project: &Project,
+    session: &Kept<'_>,
+    place: Option<Place>,
+) -> Result<(), Error> {
+    let record = SessionRecord { language: session.record.language.clone(), place };
+    state.sessions.put(project.id, session.session.session_id, &record).await
 }
 
 fn shown(scenario: &Scenario, step: &crate::domain::scenarios::Step, project: &Project) -> StepShown {

@@ -1,7 +1,8 @@
-//! A visitor's way through a scenario: where the session stands is kept in Redis for half an
-//! hour after the last message (which scenario, which step waits for the visitor, the consent
-//! text version shown), never what the visitor typed. `walk` runs the steps that need no answer
-//! and stops at the first that does; `answer` reads the visitor's reply to a waiting step.
+//! A widget session as the assistant keeps it in Redis, for half an hour after the last message:
+//! the language the visitor chose, and where the session stands in a scenario (which scenario,
+//! which step waits for the visitor, the consent text version shown), never what the visitor
+//! typed. `walk` runs the steps that need no answer and stops at the first that does; `answer`
+//! reads the visitor's reply to a waiting step.
 
 use causerie_core::policy::PrivacyPolicy;
 use causerie_core::{Error, ProjectId};
@@ -13,8 +14,16 @@ use uuid::Uuid;
 use crate::domain::projects::Project;
 use crate::domain::scenarios::{Scenario, Step, StepKind, folded_words};
 
-/// Half an hour without a message ends the scenario.
+/// Half an hour without a message ends the scenario, and the assistant forgets the session.
 const PLACE_SECONDS: u64 = 30 * 60;
+
+/// What the assistant keeps of a widget session.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The language the visitor chose when the session started.
+    pub language: Option<String>,
+    pub place: Option<Place>,
+}
 
 /// Where a session stands in a scenario.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,24 +50,22 @@ impl Sessions {
         format!("{}:assistant:session:{project_id}:{session_id}", self.namespace)
     }
 
-    pub async fn place(&self, project_id: ProjectId, session_id: &str) -> Result<Option<Place>, Error> {
+    /// The session's record; an empty one for a session the assistant keeps nothing of.
+    pub async fn record(&self, project_id: ProjectId, session_id: &str) -> Result<SessionRecord, Error> {
         let stored: Option<String> =
             self.redis.clone().get(self.key(project_id, session_id)).await.map_err(unavailable)?;
-        // A place this version cannot read is no place: the visitor starts afresh.
-        Ok(stored.and_then(|stored| serde_json::from_str(&stored).ok()))
+        // A record this version cannot read is none: the visitor starts afresh.
+        Ok(stored.and_then(|stored| serde_json::from_str(&stored).ok()).unwrap_or_default())
     }
 
-    pub async fn put(&self, project_id: ProjectId, session_id: &str, place: &Place) -> Result<(), Error> {
-        let value = serde_json::to_string(place).map_err(Error::internal)?;
-        self.redis
-            .clone()
-            .set_ex::<_, _, ()>(self.key(project_id, session_id), value, PLACE_SECONDS)
-            .await
-            .map_err(unavailable)
-    }
-
-    pub async fn clear(&self, project_id: ProjectId, session_id: &str) -> Result<(), Error> {
-        self.redis.clone().del::<_, ()>(self.key(project_id, session_id)).await.map_err(unavailable)
+    /// Keeps `record` for another half hour; an empty record is dropped.
+    pub async fn put(&self, project_id: ProjectId, session_id: &str, record: &SessionRecord) -> Result<(), Error> {
+        let key = self.key(project_id, session_id);
+        if *record == SessionRecord::default() {
+            return self.redis.clone().del::<_, ()>(key).await.map_err(unavailable);
+        }
+        let value = serde_json::to_string(record).map_err(Error::internal)?;
+        self.redis.clone().set_ex::<_, _, ()>(key, value, PLACE_SECONDS).await.map_err(unavailable)
     }
 }
 

@@ -336,8 +336,18 @@ async fn start_session(
     let session_id = cookies::new_session_id(&project.public_id, state.clock.now());
     let features = project.features.unwrap_or_default();
     let asked = body.language.as_deref().map(|language| language.trim().to_lowercase());
-    let language =
-        asked.filter(|asked| project.languages.contains(asked)).or_else(|| project.languages.first().cloned());
+    let chosen = asked.filter(|asked| project.languages.contains(asked));
+    if let Some(chosen) = &chosen {
+        // The assistant matches the session's questions in the language the visitor chose.
+        let message = causerie_proto::assistant::v1::StartSessionRequest {
+            tenant_id: project.tenant_id.clone(),
+            project_id: project.project_id.clone(),
+            session_id: session_id.clone(),
+            language: chosen.clone(),
+        };
+        state.assistant.clone().start_session(for_service(&state.service_token, message, None).await?).await?;
+    }
+    let language = chosen.or_else(|| project.languages.first().cloned());
     let answer = SessionResponse {
         session_id: session_id.clone(),
         visitor_id: visitor_id.to_string(),
