@@ -69,6 +69,9 @@ pub enum Message {
     /// A project's knowledge base changed; every assistant replica rebuilds the project's index.
     #[serde(rename = "knowledge_base.changed")]
     KnowledgeBaseChangedV1(KnowledgeBaseChanged),
+    /// A project's scenarios changed; every assistant replica drops its copy of them.
+    #[serde(rename = "scenarios.changed")]
+    ScenariosChangedV1(KnowledgeBaseChanged),
     /// A visitor asked the assistant something: for forms-analytics' statistics. Masked, with
     /// nothing that links it to the visitor or the session.
     #[serde(rename = "question.asked")]
@@ -112,7 +115,8 @@ impl Message {
             | Self::ProjectChangedV1(_)
             | Self::TenantUpdatedV1(_)
             | Self::KnowledgeBaseChangedV1(_)
-            | Self::SupervisionExchangedV1(_) => Delivery::Broadcast,
+            | Self::SupervisionExchangedV1(_)
+            | Self::ScenariosChangedV1(_) => Delivery::Broadcast,
             Self::TenantCreatedV1(_)
             | Self::UserErasedV1(_)
             | Self::ProjectDeletedV1(_)
@@ -136,6 +140,7 @@ impl Message {
             Self::TenantUpdatedV1(_) => "tenant.updated",
             Self::KnowledgeBaseChangedV1(_) => "knowledge_base.changed",
             Self::QuestionAskedV1(_) => "question.asked",
+            Self::ScenariosChangedV1(_) => "scenarios.changed",
             Self::SupervisionExchangedV1(_) => "supervision.exchanged",
             Self::ErasureRequestedV1(_) => "erasure.requested",
             Self::ErasureCompletedV1(_) => "erasure.completed",
@@ -312,9 +317,10 @@ mod tests {
             | Message::ProjectChangedV1(_)
             | Message::ProjectDeletedV1(_)
             | Message::TenantUpdatedV1(_) => &["accounts"],
-            Message::KnowledgeBaseChangedV1(_) | Message::QuestionAskedV1(_) | Message::SupervisionExchangedV1(_) => {
-                &["assistant"]
-            }
+            Message::KnowledgeBaseChangedV1(_)
+            | Message::ScenariosChangedV1(_)
+            | Message::QuestionAskedV1(_)
+            | Message::SupervisionExchangedV1(_) => &["assistant"],
             Message::ErasureRequestedV1(_) | Message::ExportRequestedV1(_) | Message::SweepRequestedV1(_) => {
                 &["retention"]
             }
@@ -342,6 +348,7 @@ mod tests {
             Message::ProjectDeletedV1(ProjectDeleted { tenant_id, project_id: Uuid::now_v7() }),
             Message::TenantUpdatedV1(TenantUpdated { tenant_id }),
             Message::KnowledgeBaseChangedV1(KnowledgeBaseChanged { tenant_id, project_id: Uuid::now_v7() }),
+            Message::ScenariosChangedV1(KnowledgeBaseChanged { tenant_id, project_id: Uuid::now_v7() }),
             Message::QuestionAskedV1(QuestionAsked {
                 input_id: Uuid::now_v7(),
                 project_id: Uuid::now_v7(),

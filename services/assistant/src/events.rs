@@ -1,7 +1,7 @@
 //! What the assistant does with what it hears: the commands on its queue (a user's erasure, a
 //! project's deletion, the data-subject requests and sweeps of retention), each applied in the envelope's tenant
-//! transaction with its receipt; and the broadcasts that a knowledge base changed, which every
-//! replica hears to rebuild that project's index.
+//! transaction with its receipt; and the broadcasts that a knowledge base or a project's scenarios
+//! changed, which every replica hears to rebuild that project's index or drop its scenarios.
 
 use std::collections::BTreeMap;
 
@@ -114,17 +114,25 @@ enum Rebuild {
 /// is rebuilt when its change is heard, and everything when changes may have gone unheard.
 pub async fn follow_knowledge_bases(state: AppState, bus: Bus, shutdown: CancellationToken) {
     let (rebuilds, mut pending) = mpsc::unbounded_channel();
+    let scenario_copies = state.scenarios.clone();
     let listener = broadcast::listen(
         bus,
-        &["assistant.knowledge_base.changed"],
+        &["assistant.knowledge_base.changed", "assistant.scenarios.changed"],
         move |heard| match heard {
-            Heard::Event(envelope) => {
-                if let Message::KnowledgeBaseChangedV1(changed) = envelope.message {
+            Heard::Event(envelope) => match envelope.message {
+                Message::KnowledgeBaseChangedV1(changed) => {
                     let project_id = ProjectId::from_uuid(changed.project_id);
                     drop(rebuilds.send(Rebuild::Project { tenant_id: envelope.tenant_id, project_id }));
                 }
+                Message::ScenariosChangedV1(changed) => {
+                    scenario_copies.remove(&ProjectId::from_uuid(changed.project_id));
+                }
+                _ => {}
+            },
+            Heard::MayHaveMissedEvents => {
+                scenario_copies.clear();
+                drop(rebuilds.send(Rebuild::Everything));
             }
-            Heard::MayHaveMissedEvents => drop(rebuilds.send(Rebuild::Everything)),
             Heard::Unsubscribed => {}
         },
         shutdown.clone(),

@@ -50,6 +50,10 @@ pub(crate) struct Shared {
     pub index: domain::matching::KnowledgeIndex,
     /// Where each widget session stands in a scenario (Redis).
     pub sessions: domain::sessions::Sessions,
+    /// Each project's scenarios, read at its first question and dropped when they change here or
+    /// on another replica (`assistant.scenarios.changed`).
+    pub scenarios:
+        Arc<causerie_policy::copies::Copies<causerie_core::ProjectId, Arc<Vec<domain::scenarios::Scenario>>>>,
     pub local_speech: adapters::speech::LocalSpeech,
     pub acapela: adapters::speech::AcapelaSpeech,
     pub translator: adapters::translation::GoogleTranslator,
@@ -137,6 +141,10 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             accounts: accounts_client,
             index: domain::matching::KnowledgeIndex::default(),
             sessions,
+            scenarios: Arc::new(causerie_policy::copies::Copies::new(
+                std::time::Duration::from_secs(300),
+                domain::scenarios::PROJECTS_KEPT,
+            )),
             local_speech: adapters::speech::LocalSpeech,
             acapela,
             translator,

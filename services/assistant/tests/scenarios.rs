@@ -201,7 +201,7 @@ async fn a_visitor_goes_through_consent_choice_credits_and_handoff_and_the_conse
     let entry = knowledge_base.create_entry(with_bearer(entry, &acme.admin_token)?).await?.into_inner();
     let mut scenarios = ScenarioServiceClient::new(services.channel(Service::Assistant).await?);
     let created = scenario(&acme.project_id, vec![entry.id.clone()], data_steps());
-    scenarios.create_scenario(with_bearer(created, &acme.admin_token)?).await?;
+    let data = scenarios.create_scenario(with_bearer(created, &acme.admin_token)?).await?.into_inner();
 
     // A keyword starts it: the message and the consent step in one reply.
     let ada = visitor(&services, &acme)?;
@@ -285,5 +285,10 @@ async fn a_visitor_goes_through_consent_choice_credits_and_handoff_and_the_conse
         anyhow::ensure!(std::time::Instant::now() < deadline, "the credits still show: {}", ended.text);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    // Deleted, the scenario starts no more: the replica's copy of the project's scenarios is gone.
+    let reference = pb::ScenarioRef { project_id: acme.project_id.clone(), id: data.id.clone() };
+    scenarios.delete_scenario(with_bearer(reference, &acme.admin_token)?).await?;
+    let dave = visitor(&services, &acme)?;
+    assert_ne!(dave.says("a question about privacy").await?.kind, "step");
     services.stop().await
 }

@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::domain::masking::{PLACEHOLDERS, mask};
 use crate::domain::matching::{DEFAULT_THRESHOLD, IndexedEntry, SUGGESTIONS, Verdict};
 use crate::domain::projects::Project;
-use crate::domain::scenarios::{Scenario, StepKind};
+use crate::domain::scenarios::{self, Scenario, StepKind};
 use crate::domain::sessions::{self, Answer, Place, SessionRecord, Stop};
 use crate::domain::supervision;
 use crate::store::{self, NewInput};
@@ -194,15 +194,13 @@ async fn triggered(
     text: &str,
     reply: &Reply,
 ) -> Result<Option<Scenario>, Error> {
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
-    let mut scenarios = store::scenarios(&mut transaction, project.id, None, None).await?;
-    transaction.commit().await?;
+    let scenarios = scenarios::of_project(state, tenant_id, project.id).await?;
     let by_entry = reply
         .entry_id
         .filter(|_| reply.kind == ReplyKind::Answer)
         .and_then(|entry_id| scenarios.iter().position(|scenario| scenario.is_triggered_by_entry(entry_id)));
     let found = by_entry.or_else(|| scenarios.iter().position(|scenario| scenario.is_triggered_by_text(text)));
-    Ok(found.map(|position| scenarios.swap_remove(position)))
+    Ok(found.and_then(|position| scenarios.get(position).cloned()))
 }
 
 async fn record_input(

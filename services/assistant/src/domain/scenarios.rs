@@ -5,6 +5,8 @@
 
 use std::collections::HashSet;
 
+use causerie_bus::message::KnowledgeBaseChanged;
+use causerie_bus::{Envelope, Message};
 use causerie_core::{Error, ErrorCode, FieldError, ProjectId, page};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,6 +26,8 @@ const MAX_OPTIONS: usize = 10;
 const MAX_LABEL: usize = 100;
 const MAX_TRIGGERS: usize = 50;
 const MAX_KEYWORD: usize = 50;
+/// Projects whose scenarios a replica keeps in memory at once.
+pub const PROJECTS_KEPT: usize = 100_000;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioFields {
@@ -274,6 +278,36 @@ async fn checked(
     fields.checked(project, &entries).map_err(|errors| Error::with_field_errors(ErrorCode::InvalidRequest, errors))
 }
 
+/// The project's scenarios, from this replica's copy when it has one.
+pub async fn of_project(
+    state: &AppState,
+    tenant_id: causerie_core::TenantId,
+    project_id: ProjectId,
+) -> Result<std::sync::Arc<Vec<Scenario>>, Error> {
+    if let Some(scenarios) = state.scenarios.get(&project_id) {
+        return Ok(scenarios);
+    }
+    let since = state.scenarios.generation();
+    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
+    let scenarios = std::sync::Arc::new(store::scenarios(&mut transaction, project_id, None, None).await?);
+    transaction.commit().await?;
+    state.scenarios.insert(project_id, std::sync::Arc::clone(&scenarios), since);
+    Ok(scenarios)
+}
+
+/// Tells every replica, this one first, that the project's scenarios changed.
+async fn changed(
+    state: &AppState,
+    transaction: &mut sqlx::PgConnection,
+    tenant_id: causerie_core::TenantId,
+    project_id: ProjectId,
+) -> Result<(), Error> {
+    let message = Message::ScenariosChangedV1(KnowledgeBaseChanged { tenant_id, project_id: project_id.as_uuid() });
+    causerie_bus::outbox::enqueue(transaction, &Envelope::new(tenant_id, "assistant", state.clock.now(), message))
+        .await?;
+    Ok(())
+}
+
 pub async fn create(
     state: &AppState,
     actor: &Actor,
@@ -286,7 +320,9 @@ pub async fn create(
     let scenario = Scenario { id: Uuid::now_v7(), project_id: project.id, fields, created_at: now, updated_at: now };
     let mut transaction = causerie_db::tenant_tx(&state.pool, actor.tenant_id).await?;
     store::insert_scenario(&mut transaction, actor.tenant_id, &scenario).await?;
+    changed(state, &mut transaction, actor.tenant_id, project.id).await?;
     transaction.commit().await?;
+    state.scenarios.remove(&project.id);
     Ok(scenario)
 }
 
@@ -304,7 +340,9 @@ pub async fn update(
     let scenario = store::update_scenario(&mut transaction, project.id, id, &fields, state.clock.now())
         .await?
         .ok_or_else(no_such_scenario)?;
+    changed(state, &mut transaction, actor.tenant_id, project.id).await?;
     transaction.commit().await?;
+    state.scenarios.remove(&project.id);
     Ok(scenario)
 }
 
@@ -315,7 +353,9 @@ pub async fn delete(state: &AppState, actor: &Actor, project_id: &str, id: &str)
     if !store::delete_scenario(&mut transaction, project.id, id).await? {
         return Err(no_such_scenario());
     }
+    changed(state, &mut transaction, actor.tenant_id, project.id).await?;
     transaction.commit().await?;
+    state.scenarios.remove(&project.id);
     Ok(())
 }
 
