@@ -241,11 +241,16 @@ impl KnowledgeBaseService for KnowledgeBaseApi {
         let asked = request.into_inner();
         let tenant_id: TenantId = asked.tenant_id.parse().map_err(|_| Error::not_found("no such project"))?;
         let visitor_id = asked.visitor_id.as_deref().and_then(|id| uuid::Uuid::try_parse(id).ok());
-        let session = asked
-            .session_id
-            .as_deref()
-            .filter(|session_id| !session_id.is_empty())
-            .map(|session_id| replies::Session { session_id, visitor_id });
+        let session_id = asked.session_id.as_deref().filter(|session_id| !session_id.is_empty());
+        // The widget's `cz_sid` (`{public_id}.{32 hex}`), which a client could alter.
+        let well_formed = |session_id: &str| {
+            session_id.len() <= 100
+                && session_id.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"._-".contains(&byte))
+        };
+        if session_id.is_some_and(|session_id| !well_formed(session_id)) {
+            return Err(Error::invalid_field("session_id", "is not a widget session id").into());
+        }
+        let session = session_id.map(|session_id| replies::Session { session_id, visitor_id });
         let reply =
             replies::reply(&self.state, tenant_id, &asked.project_id, &asked.text, asked.language.as_deref(), session)
                 .await?;

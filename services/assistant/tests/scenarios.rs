@@ -255,6 +255,11 @@ async fn a_visitor_goes_through_consent_choice_credits_and_handoff_and_the_conse
 
     // With the tenant's feature on (the default), the credits name the controller, the DPO, the
     // purposes with their legal bases and the recipients.
+    // A reply the step does not understand twice leaves the scenario: it is matched as a question.
+    let erin = visitor(&services, &acme)?;
+    erin.says("privacy").await?;
+    assert_eq!(step_kind(&erin.says("what?").await?), Some("consent"), "asked again once");
+    assert_eq!(erin.says("How do I delete my data?").await?.kind, "step", "the entry starts it anew");
     let credits = bob.says("who are you").await?;
     assert_eq!((credits.kind.as_str(), credits.step.is_none()), ("step", true), "the scenario ends there");
     assert!(credits.text.starts_with("Here is who we are."), "{}", credits.text);

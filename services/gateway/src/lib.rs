@@ -97,7 +97,8 @@ async fn serve(
         ),
         service_token,
         privacy,
-        assistant: KnowledgeBaseServiceClient::new(assistant_channel.clone()),
+        // An answer's audio is WAV, larger than gRPC's default 4 MiB for a long answer.
+        assistant: KnowledgeBaseServiceClient::new(assistant_channel.clone()).max_decoding_message_size(64 << 20),
         notifications: NotificationServiceClient::new(assistant_channel.clone()),
         scenarios: ScenarioServiceClient::new(assistant_channel),
         accounts_health: tonic_health::pb::health_client::HealthClient::new(accounts_channel),

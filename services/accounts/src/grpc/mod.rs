@@ -556,7 +556,12 @@ impl AccountsService for AccountsApi {
                 let tenant_id = call.tenant_id.parse().map_err(|_| Error::not_found("no such tenant"))?;
                 Actor::service(&service, tenant_id)
             }
-            tenant_caller => Actor::from_caller(tenant_caller, address)?,
+            tenant_caller => {
+                // Whoever may read the knowledge base whose content is sent.
+                let actor = Actor::from_caller(tenant_caller, address)?;
+                actor.require_user_or_scope(causerie_auth::Scope::KnowledgeBaseRead)?;
+                actor
+            }
         };
         let recorded = audit::SubprocessorCall {
             kind: &call.kind,

@@ -30,7 +30,11 @@ fn no_such_entry() -> Error {
 async fn published_entry(state: &AppState, tenant_id: TenantId, project: &Project, id: &str) -> Result<Entry, Error> {
     let id = Uuid::try_parse(id).map_err(|_| no_such_entry())?;
     let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
-    let entry = store::entry(&mut transaction, project.id, id, false).await?.ok_or_else(no_such_entry)?;
+    // A draft (an unreviewed machine translation) is not spoken to visitors nor translated again.
+    let entry = store::entry(&mut transaction, project.id, id, false)
+        .await?
+        .filter(|entry| !entry.draft)
+        .ok_or_else(no_such_entry)?;
     transaction.commit().await?;
     Ok(entry)
 }

@@ -128,9 +128,13 @@ pub async fn reply(
     };
     // The language the visitor chose for the session, unless the caller names one.
     let language = language.or_else(|| kept.as_ref().and_then(|kept| kept.record.language.as_deref()));
+    let supervised = match &session {
+        Some(session) => supervision::supervised_visitor(state, tenant_id, &project, session).await?,
+        None => None,
+    };
     let reply = reply_to(state, tenant_id, &project, text, language, kept.as_ref()).await?;
-    if let Some(session) = &session {
-        supervision::keep_exchange(state, tenant_id, &project, session, text, &reply.text).await?;
+    if let (Some(session), Some(visitor_id)) = (&session, supervised) {
+        supervision::keep_exchange(state, tenant_id, &project, session, visitor_id, (text, &reply.text)).await;
     }
     Ok(reply)
 }
@@ -269,28 +273,36 @@ async fn continue_scenario(
     language: Option<&str>,
 ) -> Result<Option<Reply>, Error> {
     let Some(place) = &session.record.place else { return Ok(None) };
-    let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
-    let scenario = store::scenario(&mut transaction, project.id, place.scenario_id).await?;
-    transaction.commit().await?;
-    let waiting = scenario.as_ref().and_then(|scenario| {
+    let scenarios = scenarios::of_project(state, tenant_id, project.id).await?;
+    let waiting = scenarios.iter().find(|scenario| scenario.id == place.scenario_id).and_then(|scenario| {
         scenario.step(&place.step_id).filter(|step| step.kind.waits()).map(|step| (scenario, step))
     });
     let Some((scenario, step)) = waiting else {
         keep_place(state, project, session, None).await?;
         return Ok(None);
     };
-    match sessions::answer(step, text) {
-        Answer::Again => Ok(Some(step_reply(state, project, session, scenario, Some(&step.id), language).await?)),
+    // A decision is recorded for what the visitor was shown: a consent step whose purpose or
+    // consent text changed since is asked again.
+    let stale_consent = matches!(&step.kind, StepKind::Consent { purpose }
+        if place.purpose.as_ref() != Some(purpose) || place.text_version != Some(project.policy.consent_text_version));
+    let answer = if stale_consent { Answer::Again } else { sessions::answer(step, text) };
+    match answer {
+        // Asked twice and still not understood: the visitor wants something else.
+        Answer::Again if place.repeated && !stale_consent => {
+            keep_place(state, project, session, None).await?;
+            Ok(None)
+        }
+        Answer::Again => Ok(Some(step_reply(state, project, session, scenario, Some(&step.id), language, true).await?)),
         Answer::Next { next, consent } => {
             if let (Some(granted), StepKind::Consent { purpose }) = (consent, &step.kind) {
                 let visitor_id = session
                     .session
                     .visitor_id
                     .ok_or_else(|| Error::unauthenticated("a consent is recorded for a visitor: no visitor id"))?;
-                let text_version = place.text_version.unwrap_or(project.policy.consent_text_version);
+                let text_version = project.policy.consent_text_version;
                 state.projects.record_scenario_consent(project, visitor_id, purpose, granted, text_version).await?;
             }
-            Ok(Some(step_reply(state, project, session, scenario, next.as_deref(), language).await?))
+            Ok(Some(step_reply(state, project, session, scenario, next.as_deref(), language, false).await?))
         }
     }
 }
@@ -306,11 +318,12 @@ async fn start_scenario(
 ) -> Result<Reply, Error> {
     let first = scenario.fields.steps.first().map(|step| step.id.as_str());
     let language = matched.language.as_deref();
-    let reply = step_reply(state, project, session, scenario, first, language).await?;
+    let reply = step_reply(state, project, session, scenario, first, language, false).await?;
     Ok(Reply { entry_id: matched.entry_id, confidence: matched.confidence, ..reply })
 }
 
-/// Walks the scenario from `from`, keeps where it stops in the session, and says it.
+/// Walks the scenario from `from`, keeps where it stops in the session, and says it; `repeated`:
+/// the step is asked again.
 async fn step_reply(
     state: &AppState,
     project: &Project,
@@ -318,6 +331,7 @@ async fn step_reply(
     scenario: &Scenario,
     from: Option<&str>,
     language: Option<&str>,
+    repeated: bool,
 ) -> Result<Reply, Error> {
     let language = language.or_else(|| project.languages.first().map(String::as_str));
     let walked = sessions::walk(scenario, from, project);
@@ -325,7 +339,13 @@ async fn step_reply(
     let (kind, step) = match walked.stop {
         Stop::Waiting(step) => {
             let shown = shown(scenario, step, project);
-            let place = Place { scenario_id: scenario.id, step_id: step.id.clone(), text_version: shown.text_version };
+            let place = Place {
+                scenario_id: scenario.id,
+                step_id: step.id.clone(),
+                text_version: shown.text_version,
+                purpose: shown.purpose.clone(),
+                repeated,
+            };
             keep_place(state, project, session, Some(place)).await?;
             (ReplyKind::Step, Some(shown))
         }

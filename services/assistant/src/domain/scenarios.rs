@@ -204,7 +204,9 @@ impl ScenarioFields {
                     let mut checked = Vec::with_capacity(options.len());
                     for (index, option) in options.into_iter().enumerate() {
                         let label = option.label.trim().to_owned();
-                        if label.is_empty() || label.chars().count() > MAX_LABEL || label.contains('\0') {
+                        // A label the visitor can type back: letters or digits, which folding keeps.
+                        if folded_words(&label).is_empty() || label.chars().count() > MAX_LABEL || label.contains('\0')
+                        {
                             problem(
                                 format!("{at}.options[{index}].label"),
                                 format!("must be 1 to {MAX_LABEL} characters"),

@@ -31,8 +31,15 @@ pub struct Place {
     pub scenario_id: Uuid,
     /// The step waiting for the visitor's answer.
     pub step_id: String,
-    /// For a consent step, the version of the consent text shown, which the record cites.
+    /// For a consent step, the purpose and the version of the consent text shown, which the
+    /// record cites.
     pub text_version: Option<i32>,
+    #[serde(default)]
+    pub purpose: Option<String>,
+    /// The step was asked again already: another reply it does not understand leaves the
+    /// scenario, and is matched as a question.
+    #[serde(default)]
+    pub repeated: bool,
 }
 
 #[derive(Clone)]
@@ -179,18 +186,23 @@ pub fn answer(step: &Step, text: &str) -> Answer {
     let words = folded_words(text);
     match &step.kind {
         StepKind::Choice { options } => {
-            let by_number = words
-                .parse::<usize>()
-                .ok()
-                .and_then(|number| number.checked_sub(1))
-                .and_then(|index| options.get(index));
-            let by_label = || {
-                options.iter().find(|option| words == folded_words(&option.label)).or_else(|| {
-                    let padded = format!(" {words} ");
-                    options.iter().find(|option| padded.contains(&format!(" {} ", folded_words(&option.label))))
+            // A label said whole first (a label may be a number), then an option's number, then
+            // a label within a sentence.
+            let padded = format!(" {words} ");
+            let chosen = options
+                .iter()
+                .find(|option| words == folded_words(&option.label))
+                .or_else(|| {
+                    words
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|number| number.checked_sub(1))
+                        .and_then(|index| options.get(index))
                 })
-            };
-            match by_number.or_else(by_label) {
+                .or_else(|| {
+                    options.iter().find(|option| padded.contains(&format!(" {} ", folded_words(&option.label))))
+                });
+            match chosen {
                 Some(option) => Answer::Next { next: option.next.clone(), consent: None },
                 None => Answer::Again,
             }
@@ -209,5 +221,59 @@ pub fn answer(step: &Step, text: &str) -> Answer {
             }
         }
         _ => Answer::Next { next: step.next.clone(), consent: None },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::scenarios::ChoiceOption;
+
+    fn choice(labels: &[&str]) -> Step {
+        let options = labels
+            .iter()
+            .map(|label| ChoiceOption { label: (*label).to_owned(), next: Some(format!("after-{label}")) })
+            .collect();
+        Step { id: "pick".to_owned(), text: "Pick".to_owned(), next: None, kind: StepKind::Choice { options } }
+    }
+
+    fn next(answer: Answer) -> Option<String> {
+        match answer {
+            Answer::Next { next, .. } => next,
+            Answer::Again => None,
+        }
+    }
+
+    #[test]
+    fn a_choice_is_answered_by_its_label_its_number_or_a_sentence_holding_the_label() {
+        let step = choice(&["Delivery", "Returns"]);
+        assert_eq!(next(answer(&step, "returns")), Some("after-Returns".to_owned()));
+        assert_eq!(next(answer(&step, "2")), Some("after-Returns".to_owned()));
+        assert_eq!(next(answer(&step, "I'd like to know about delivery please")), Some("after-Delivery".to_owned()));
+        assert_eq!(answer(&step, "something else"), Answer::Again);
+        // A label that is a number wins over an option's position.
+        let numbers = choice(&["2", "1"]);
+        assert_eq!(next(answer(&numbers, "1")), Some("after-1".to_owned()));
+    }
+
+    #[test]
+    fn a_consent_is_a_yes_or_a_no_in_french_or_english_and_anything_else_is_asked_again() {
+        let step = Step {
+            id: "ask".to_owned(),
+            text: "May we?".to_owned(),
+            next: Some("then".to_owned()),
+            kind: StepKind::Consent { purpose: "chat_history".to_owned() },
+        };
+        for yes in ["Oui", "yes", "D'accord", "OK"] {
+            assert_eq!(
+                answer(&step, yes),
+                Answer::Next { next: Some("then".to_owned()), consent: Some(true) },
+                "{yes}"
+            );
+        }
+        for no in ["non", "No", "je refuse"] {
+            assert_eq!(answer(&step, no), Answer::Next { next: Some("then".to_owned()), consent: Some(false) }, "{no}");
+        }
+        assert_eq!(answer(&step, "maybe later"), Answer::Again);
     }
 }

@@ -13,21 +13,48 @@ use crate::domain::projects::Project;
 use crate::domain::replies::Session;
 use crate::store::{self, SupervisedMessage};
 
-/// Keeps the visitor's `question` and the assistant's `answer` when the session is supervised.
+/// The visitor whose session is supervised now: `None` unless the project has supervision on
+/// with a purpose and the visitor's latest decision for it grants it. Asked before the reply is
+/// made, so that an unreachable ledger fails the message before anything is written.
+pub async fn supervised_visitor(
+    state: &AppState,
+    tenant_id: TenantId,
+    project: &Project,
+    session: &Session<'_>,
+) -> Result<Option<Uuid>, Error> {
+    let (Some(purpose), Some(visitor_id)) = (project.supervision_purpose.as_deref(), session.visitor_id) else {
+        return Ok(None);
+    };
+    if !project.supervision_enabled || !state.projects.consents(tenant_id, visitor_id, purpose).await? {
+        return Ok(None);
+    }
+    Ok(Some(visitor_id))
+}
+
+/// Keeps the visitor's `question` and the assistant's `answer` of a supervised session. The
+/// reply is made by then: a failure here is logged, not answered, so that the visitor's retry
+/// does not run the session twice.
 pub async fn keep_exchange(
     state: &AppState,
     tenant_id: TenantId,
     project: &Project,
     session: &Session<'_>,
-    question: &str,
-    answer: &str,
-) -> Result<(), Error> {
-    let (Some(purpose), Some(visitor_id)) = (project.supervision_purpose.as_deref(), session.visitor_id) else {
-        return Ok(());
-    };
-    if !project.supervision_enabled || !state.projects.consents(tenant_id, visitor_id, purpose).await? {
-        return Ok(());
+    visitor_id: Uuid,
+    (question, answer): (&str, &str),
+) {
+    if let Err(error) = write_exchange(state, tenant_id, project, session, visitor_id, (question, answer)).await {
+        tracing::error!(%error, project.id = %project.id, "a supervised exchange was not kept");
     }
+}
+
+async fn write_exchange(
+    state: &AppState,
+    tenant_id: TenantId,
+    project: &Project,
+    session: &Session<'_>,
+    visitor_id: Uuid,
+    (question, answer): (&str, &str),
+) -> Result<(), Error> {
     let now = state.clock.now();
     let message = |author: &'static str, text: &str| SupervisedMessage {
         id: Uuid::now_v7(),
