@@ -116,11 +116,13 @@ impl Message {
             | Self::TenantUpdatedV1(_)
             | Self::KnowledgeBaseChangedV1(_)
             | Self::SupervisionExchangedV1(_)
-            | Self::ScenariosChangedV1(_) => Delivery::Broadcast,
+            | Self::ScenariosChangedV1(_)
+            // Until forms-analytics consumes it (its issue makes it queued with its consumer), a
+            // question nobody listens to is dropped, not kept in a queue outside every sweep.
+            | Self::QuestionAskedV1(_) => Delivery::Broadcast,
             Self::TenantCreatedV1(_)
             | Self::UserErasedV1(_)
             | Self::ProjectDeletedV1(_)
-            | Self::QuestionAskedV1(_)
             | Self::ErasureRequestedV1(_)
             | Self::ErasureCompletedV1(_)
             | Self::ExportRequestedV1(_)

@@ -38,17 +38,7 @@ const BINDINGS: [(&str, &[&str]); 5] = [
             "retention.sweep.requested",
         ],
     ),
-    // Forms-analytics counts the assistant's questions; until its handler lands, they wait in
-    // its queue.
-    (
-        "forms_analytics",
-        &[
-            "assistant.question.asked",
-            "retention.erasure.requested",
-            "retention.export.requested",
-            "retention.sweep.requested",
-        ],
-    ),
+    ("forms_analytics", &["retention.erasure.requested", "retention.export.requested", "retention.sweep.requested"]),
 ];
 
 /// The services whose queues receive `routing_key`, matched as the topic exchange does.

@@ -236,7 +236,7 @@ async fn record_input(
     });
     let mut transaction = causerie_db::tenant_tx(&state.pool, tenant_id).await?;
     store::insert_input(&mut transaction, tenant_id, &input).await?;
-    // In the same transaction: forms-analytics hears of every kept input, and of no other.
+    // In the same transaction: the announcement goes out for every kept input, and no other.
     causerie_bus::outbox::enqueue(&mut transaction, &Envelope::new(tenant_id, "assistant", state.clock.now(), asked))
         .await?;
     transaction.commit().await?;
