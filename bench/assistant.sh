@@ -88,6 +88,27 @@ grpc="$(LOADGEN_TOKEN="$token" "$ROOT/target/release/causerie-loadgen" assistant
 say "PostgreSQL full-text search on the same entries: accuracy, then pgbench at $CONCURRENCY clients"
 fts="$(BENCH_DURATION="$DURATION" BENCH_CONCURRENCY="$CONCURRENCY" bash "$ROOT/bench/fts/run.sh")"
 
+# Match's ceiling here: what it writes per question, alone (an input row and its announcement in
+# the outbox, one transaction), with pgbench at the same concurrency.
+say "pgbench: Match's write alone (an input and an outbox row per transaction), ${DURATION}s at $CONCURRENCY clients"
+psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d causerie_bench_fts <<'SQL'
+drop table if exists bench_inputs, bench_outbox;
+create table bench_inputs (tenant_id uuid, id uuid primary key, project_id uuid, day date, language text,
+                           masked_text text, matched_entry_id uuid, score real, answered boolean);
+create table bench_outbox (tenant_id uuid, id uuid primary key, routing_key text, envelope jsonb,
+                           created_at timestamptz default now(), published_at timestamptz);
+SQL
+cat >"$work/write.sql" <<'SQL'
+begin;
+insert into bench_inputs values (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), current_date, 'fr',
+    'quel est le délai de livraison pour [email]', gen_random_uuid(), 0.42, true);
+insert into bench_outbox (tenant_id, id, routing_key, envelope) values (gen_random_uuid(), gen_random_uuid(),
+    'assistant.question.asked', '{"type": "question.asked", "payload": {"masked_text": "quel est le délai"}}');
+commit;
+SQL
+write_tps="$(timeout $((DURATION + 30)) pgbench -n -h 127.0.0.1 -U postgres -c "$CONCURRENCY" -j 2 -T "$DURATION" \
+    -f "$work/write.sql" causerie_bench_fts | sed -n 's/^tps = \([0-9.]*\).*/\1/p')"
+
 say "POST /widget/v1/messages against GET /v1/me, ${DURATION}s each at $CONCURRENCY connections"
 headers="$work/headers"
 curl -fsS -D "$headers" -o /dev/null -H 'content-type: application/json' -H "Origin: $ORIGIN" \
@@ -123,9 +144,10 @@ report="$(
     echo "$grpc"
     echo "BENCH name=widget_messages ${messages#BENCH }"
     echo "BENCH name=me ${me#BENCH }"
-    python3 - "$grpc" "$fts" "$messages" "$me" <<'PY'
+    echo "pgbench, Match's write alone: $write_tps tps"
+    python3 - "$grpc" "$fts" "$messages" "$me" "$write_tps" <<'PY'
 import re, sys
-grpc, fts, messages, me = sys.argv[1:]
+grpc, fts, messages, me, write_tps = sys.argv[1:]
 rate = lambda name: float(re.search(rf"name={name} .*?rps=([0-9.]+)", grpc).group(1))
 tps = {query: float(value) for query, value in re.findall(r"pgbench (\w+)\s+([0-9.]+) tps", fts)}
 field = lambda line, key: float(re.search(rf"{key}=([0-9.]+)", line).group(1))
@@ -133,6 +155,7 @@ for query in ("or", "websearch"):
     print(f"RATIO vs PostgreSQL's {query} query ({tps[query]:.0f} tps): match_rps/tps={rate('match') / tps[query]:.2f}"
           f" search_rps/tps={rate('search') / tps[query]:.2f}")
 print(f"RATIO widget_messages_rps/me_rps={field(messages, 'rps') / field(me, 'rps'):.2f}")
+print(f"RATIO match_rps/its_write_alone_tps={rate('match') / float(write_tps):.2f}")
 PY
 )"
 mkdir -p target/bench
