@@ -15,6 +15,8 @@ use tracing::Instrument;
 
 use crate::{Bus, Envelope};
 
+/// How often a consumer checks that its channel is still open.
+const CHANNEL_CHECK_EVERY: Duration = Duration::from_millis(500);
 /// Messages the broker may push before we acknowledge; enough to hide the round trip, few
 /// enough that a crash redelivers little.
 const PREFETCH: u16 = 16;
@@ -139,11 +141,20 @@ impl<H: MessageHandler> Consumer<H> {
             .await?;
         tracing::info!(consumer = %self.name, "consuming");
         let mut prune_inbox = tokio::time::interval(PRUNE_INBOX_EVERY);
+        let mut check_channel = tokio::time::interval(CHANNEL_CHECK_EVERY);
         loop {
             let delivery = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 _ = prune_inbox.tick() => {
                     self.prune_inbox().await;
+                    continue;
+                }
+                // A connection lost while no delivery was coming is not always told to the
+                // delivery stream, which would then wait forever: the channel's status tells.
+                _ = check_channel.tick() => {
+                    if !channel.status().connected() {
+                        return Err(crate::BusError::NotConnected);
+                    }
                     continue;
                 }
                 next = deliveries.next() => match next {
