@@ -4,12 +4,11 @@
 #   bash deploy/local/test.sh
 #
 # Three runs, all of the one build:
-#  1. the broker-restart test, alone (it would break the other tests' connections), first: after
-#     the other runs have made and deleted hundreds of queues, RabbitMQ 3.10 was seen taking more
-#     than 90 s to come back from the restart;
-#  2. nextest, every test but the end-to-end ones and that one;
-#  3. the end-to-end binaries with the standard test runner, which runs a binary's tests as
-#     threads of one process, so that they share one stack (nextest gives each test a process).
+#  1. nextest, every test but the end-to-end ones and the one that stops and restarts RabbitMQ (it
+#     would break the other tests' connections);
+#  2. the end-to-end binaries with the standard test runner, which runs a binary's tests as
+#     threads of one process, so that they share one stack (nextest gives each test a process);
+#  3. the broker-restart test, alone.
 # All must pass. Extra arguments go to the nextest runs (e.g. --no-fail-fast).
 set -euo pipefail
 
@@ -30,15 +29,15 @@ for test_file in tests/tests/*.rs; do
     E2E_TESTS+=(--test "$(basename "$test_file" .rs)")
 done
 
-echo "[test] cargo nextest run --workspace ($BROKER_RESTART_TEST, alone)"
-status=0
-cargo nextest run --workspace -E "test($BROKER_RESTART_TEST)" "$@" || status=$?
-# Whatever happened, leave the broker running for the other runs and whoever comes next.
-bash deploy/local/deps.sh >/dev/null
-[[ "$status" == 0 ]] || exit "$status"
-
 echo "[test] cargo nextest run --workspace (all but the end-to-end tests and $BROKER_RESTART_TEST)"
 cargo nextest run --workspace -E "not package(causerie-e2e) and not test($BROKER_RESTART_TEST)" "$@"
 
 echo "[test] cargo test --workspace ${E2E_TESTS[*]} (one shared stack per binary)"
 cargo test --workspace "${E2E_TESTS[@]}"
+
+echo "[test] cargo nextest run --workspace ($BROKER_RESTART_TEST, alone)"
+status=0
+cargo nextest run --workspace -E "test($BROKER_RESTART_TEST)" "$@" || status=$?
+# Whatever happened, leave the broker running for whoever comes next.
+bash deploy/local/deps.sh >/dev/null
+exit "$status"
