@@ -23,6 +23,9 @@ pub enum Heard {
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// How often a listener checks that its channel is still open.
+const CHANNEL_CHECK_EVERY: Duration = Duration::from_millis(500);
+
 /// Calls `listener` for every event whose routing key matches one of `routing_keys`, until
 /// `shutdown`.
 pub async fn listen(
@@ -81,9 +84,18 @@ async fn listen_until_disconnected(
         )
         .await?;
     listener(Heard::MayHaveMissedEvents);
+    let mut check_channel = tokio::time::interval(CHANNEL_CHECK_EVERY);
     loop {
         let delivery = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
+            // As for the consumers: a connection lost while no event was coming is not always
+            // told to the delivery stream, and invalidations would stop unheard.
+            _ = check_channel.tick() => {
+                if !channel.status().connected() {
+                    return Err(crate::BusError::NotConnected);
+                }
+                continue;
+            }
             next = deliveries.next() => match next {
                 Some(delivery) => delivery?,
                 None => return Ok(()),
