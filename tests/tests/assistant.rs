@@ -34,6 +34,34 @@ async fn create_entry(stack: &TestStack, token: &str, project: &Value, entry: Va
     body(created).await
 }
 
+/// A widget session on `project` from the shop's page, started with `session` (`page_url`,
+/// `language`): its `cz_vid` and `cz_sid` as a `Cookie` header.
+async fn widget_session(stack: &TestStack, project: &Value, session: Value) -> anyhow::Result<String> {
+    let started = stack
+        .http
+        .post(format!("{}/widget/v1/projects/{}/sessions", stack.public_url, text(project, "public_id")))
+        .header("origin", SHOP)
+        .json(&session)
+        .send()
+        .await?;
+    anyhow::ensure!(started.status() == 201, "starting a session answered {}", started.status());
+    Ok(cookies_of(&started, &["cz_vid", "cz_sid"]))
+}
+
+/// The assistant's reply to `words` in the session of `cookie`, from the shop's page.
+async fn widget_reply(stack: &TestStack, cookie: &str, words: &str) -> anyhow::Result<Value> {
+    let asked = stack
+        .http
+        .post(format!("{}/widget/v1/messages", stack.public_url))
+        .header("origin", SHOP)
+        .header("cookie", cookie)
+        .json(&json!({"text": words}))
+        .send()
+        .await?;
+    anyhow::ensure!(asked.status() == 200, "a message answered {}", asked.status());
+    Ok(body(asked).await?["reply"].clone())
+}
+
 #[tokio::test]
 async fn a_knowledge_base_is_kept_by_contributors_read_by_operators_and_hidden_from_other_tenants() -> anyhow::Result<()>
 {
@@ -228,24 +256,8 @@ async fn a_visitor_gets_the_answer_or_a_fallback_with_suggestions() -> anyhow::R
     )
     .await?;
 
-    let public_id = text(&project, "public_id");
-    let started = stack
-        .http
-        .post(format!("{}/widget/v1/projects/{public_id}/sessions", stack.public_url))
-        .header("origin", SHOP)
-        .json(&json!({"page_url": "https://shop.example/", "language": "en"}))
-        .send()
-        .await?;
-    anyhow::ensure!(started.status() == 201, "starting a session answered {}", started.status());
-    let cookie = started
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .filter_map(|value| value.split(';').next())
-        .filter(|pair| pair.starts_with("cz_vid=") || pair.starts_with("cz_sid="))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let cookie =
+        widget_session(&stack, &project, json!({"page_url": "https://shop.example/", "language": "en"})).await?;
     let ask = |text: &str, origin: &str, cookie: &str| {
         stack
             .http
@@ -364,15 +376,7 @@ async fn a_visitor_sees_each_due_notification_once_and_cz_notif_remembers_it_for
     let foreign = format!("{notifications}/{}", text(&welcome, "id"));
     assert_eq!(public(&stack, Method::GET, &foreign, &globex.admin_token).send().await?.status(), 404);
 
-    let started = stack
-        .http
-        .post(format!("{}/widget/v1/projects/{}/sessions", stack.public_url, text(&project, "public_id")))
-        .header("origin", SHOP)
-        .json(&json!({"page_url": "https://shop.example/checkout"}))
-        .send()
-        .await?;
-    anyhow::ensure!(started.status() == 201, "starting a session answered {}", started.status());
-    let session = cookies_of(&started, &["cz_vid", "cz_sid"]);
+    let session = widget_session(&stack, &project, json!({"page_url": "https://shop.example/checkout"})).await?;
     let due = async |cookie: &str| {
         let listed = stack
             .http
@@ -428,25 +432,9 @@ async fn a_projects_own_threshold_decides_between_an_answer_and_a_fallback() -> 
     let delivery = json!({"question": "How long does delivery take?", "answer": "Two to three working days.",
                           "language": "en"});
     create_entry(&stack, token, &project, delivery).await?;
-    let started = stack
-        .http
-        .post(format!("{}/widget/v1/projects/{}/sessions", stack.public_url, text(&project, "public_id")))
-        .header("origin", SHOP)
-        .json(&json!({"page_url": "https://shop.example/"}))
-        .send()
-        .await?;
-    let session = cookies_of(&started, &["cz_vid", "cz_sid"]);
-    let ask = async || {
-        let asked = stack
-            .http
-            .post(format!("{}/widget/v1/messages", stack.public_url))
-            .header("origin", SHOP)
-            .header("cookie", &session)
-            .json(&json!({"text": "how long does the delivery take"}))
-            .send()
-            .await?;
-        anyhow::Ok(text(&body(asked).await?["reply"], "kind"))
-    };
+    let session = widget_session(&stack, &project, json!({"page_url": "https://shop.example/"})).await?;
+    let ask =
+        async || anyhow::Ok(text(&widget_reply(&stack, &session, "how long does the delivery take").await?, "kind"));
     assert_eq!(ask().await?, "answer");
 
     let path = format!("/v1/projects/{}", text(&project, "id"));
@@ -502,26 +490,8 @@ async fn a_scenario_written_over_http_takes_a_widget_visitor_through_a_consent_s
     let foreign = format!("{scenarios}/{}", text(&created, "id"));
     assert_eq!(public(&stack, Method::GET, &foreign, &other.admin_token).send().await?.status(), 404);
 
-    let started = stack
-        .http
-        .post(format!("{}/widget/v1/projects/{}/sessions", stack.public_url, text(&project, "public_id")))
-        .header("origin", SHOP)
-        .json(&json!({"page_url": "https://shop.example/"}))
-        .send()
-        .await?;
-    let session = cookies_of(&started, &["cz_vid", "cz_sid"]);
-    let says = async |words: &str| {
-        let asked = stack
-            .http
-            .post(format!("{}/widget/v1/messages", stack.public_url))
-            .header("origin", SHOP)
-            .header("cookie", &session)
-            .json(&json!({"text": words}))
-            .send()
-            .await?;
-        anyhow::ensure!(asked.status() == 200, "a message answered {}", asked.status());
-        anyhow::Ok(body(asked).await?["reply"].clone())
-    };
+    let session = widget_session(&stack, &project, json!({"page_url": "https://shop.example/"})).await?;
+    let says = async |words: &str| widget_reply(&stack, &session, words).await;
     let reply = says("I have a privacy question").await?;
     assert_eq!((reply["kind"].as_str(), reply["step"]["kind"].as_str()), (Some("step"), Some("consent")), "{reply}");
     assert_eq!(reply["step"]["purpose"], "chat_history");
@@ -557,27 +527,9 @@ async fn a_session_started_in_a_language_is_answered_in_it_and_one_without_by_de
         if let Some(language) = language {
             body["language"] = json!(language);
         }
-        let started = stack
-            .http
-            .post(format!("{}/widget/v1/projects/{}/sessions", stack.public_url, text(&project, "public_id")))
-            .header("origin", SHOP)
-            .json(&body)
-            .send()
-            .await?;
-        anyhow::ensure!(started.status() == 201, "starting a session answered {}", started.status());
-        anyhow::Ok(cookies_of(&started, &["cz_vid", "cz_sid"]))
+        widget_session(&stack, &project, body).await
     };
-    let ask = async |cookie: &str, words: &str| {
-        let asked = stack
-            .http
-            .post(format!("{}/widget/v1/messages", stack.public_url))
-            .header("origin", SHOP)
-            .header("cookie", cookie)
-            .json(&json!({"text": words}))
-            .send()
-            .await?;
-        anyhow::Ok(body(asked).await?["reply"].clone())
-    };
+    let ask = async |cookie: &str, words: &str| widget_reply(&stack, cookie, words).await;
     let detected = ask(&session(None).await?, "how long does delivery take").await?;
     assert_eq!(detected["text"], "Two days.", "{detected}");
     // In French, the English question finds no French entry: the fallback is in French.

@@ -208,8 +208,8 @@ impl KnowledgeBaseService for KnowledgeBaseApi {
         let headers = request.metadata().clone().into_headers();
         let token = causerie_auth::transport::bearer_token(&headers).map_err(Error::from)?.to_owned();
         let asked = request.into_inner();
-        let project = self.state.projects.of_tenant(actor.tenant_id, &asked.project_id).await?;
-        actor.require(Content::KnowledgeBase, Access::Read, project.id)?;
+        let project =
+            self.state.projects.of_actor(&actor, &asked.project_id, Content::KnowledgeBase, Access::Read).await?;
         let requester = connectors::Requester::Tenant { token: &token };
         let wav = connectors::answer_audio(&self.state, actor.tenant_id, &project, &asked.id, requester).await?;
         Ok(Response::new(pb::Audio { wav }))

@@ -73,8 +73,7 @@ pub async fn translate_entry(
     entry_id: &str,
     language: &str,
 ) -> Result<Entry, Error> {
-    let project = state.projects.of_tenant(actor.tenant_id, project_id).await?;
-    actor.require(Content::KnowledgeBase, Access::Write, project.id)?;
+    let project = state.projects.of_actor(actor, project_id, Content::KnowledgeBase, Access::Write).await?;
     let document = &project.policy.document;
     if document.data_residency == DataResidency::Eu {
         return Err(Error::new(

@@ -126,16 +126,15 @@ fn entry_id(text: &str) -> Result<Uuid, Error> {
     Uuid::try_parse(text).map_err(|_| no_such_entry())
 }
 
-/// The caller's project, once the caller may `access` its knowledge base.
-async fn project_for(
+/// The caller's project, once the caller may `access` its knowledge base (its entries and
+/// scenarios).
+pub(crate) async fn project_for(
     state: &AppState,
     actor: &Actor,
     project_id: &str,
     access: Access,
 ) -> Result<std::sync::Arc<Project>, Error> {
-    let project = state.projects.of_tenant(actor.tenant_id, project_id).await?;
-    actor.require(Content::KnowledgeBase, access, project.id)?;
-    Ok(project)
+    state.projects.of_actor(actor, project_id, Content::KnowledgeBase, access).await
 }
 
 fn changed(state: &AppState, tenant_id: TenantId, project_id: ProjectId) -> Envelope {

@@ -105,9 +105,7 @@ fn notification_id(text: &str) -> Result<Uuid, Error> {
 }
 
 async fn project_for(state: &AppState, actor: &Actor, project_id: &str, access: Access) -> Result<ProjectId, Error> {
-    let project = state.projects.of_tenant(actor.tenant_id, project_id).await?;
-    actor.require(Content::Project, access, project.id)?;
-    Ok(project.id)
+    Ok(state.projects.of_actor(actor, project_id, Content::Project, access).await?.id)
 }
 
 pub async fn create(

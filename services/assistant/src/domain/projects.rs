@@ -16,6 +16,8 @@ use causerie_proto::accounts::v1::privacy_service_client::PrivacyServiceClient;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
+use crate::domain::actor::{Access, Actor, Content};
+
 const MAX_AGE: Duration = Duration::from_secs(60);
 const CAPACITY: usize = 100_000;
 
@@ -60,6 +62,19 @@ impl Projects {
     pub async fn follow_changes(self, bus: Bus, shutdown: CancellationToken) {
         let copies = Arc::clone(&self.copies);
         copies.follow(bus, &WIDGET_PROJECT_CHANGES, |(tenant_id, _), _| *tenant_id, shutdown).await;
+    }
+
+    /// The actor's project `project_id`, once the actor may `access` its `content`.
+    pub async fn of_actor(
+        &self,
+        actor: &Actor,
+        project_id: &str,
+        content: Content,
+        access: Access,
+    ) -> Result<Arc<Project>, Error> {
+        let project = self.of_tenant(actor.tenant_id, project_id).await?;
+        actor.require(content, access, project.id)?;
+        Ok(project)
     }
 
     /// The tenant's project `project_id`, as text from a caller.

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::domain::actor::{Access, Actor, Content};
+use crate::domain::actor::{Access, Actor};
+use crate::domain::entries::project_for;
 use crate::domain::matching::analysis::fold;
 use crate::domain::projects::Project;
 use crate::store;
@@ -255,17 +256,6 @@ fn no_such_scenario() -> Error {
 
 fn scenario_id(text: &str) -> Result<Uuid, Error> {
     Uuid::try_parse(text).map_err(|_| no_such_scenario())
-}
-
-async fn project_for(
-    state: &AppState,
-    actor: &Actor,
-    project_id: &str,
-    access: Access,
-) -> Result<std::sync::Arc<Project>, Error> {
-    let project = state.projects.of_tenant(actor.tenant_id, project_id).await?;
-    actor.require(Content::KnowledgeBase, access, project.id)?;
-    Ok(project)
 }
 
 async fn checked(
